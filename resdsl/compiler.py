@@ -1,0 +1,150 @@
+"""The front end's pipeline: spec text -> parse -> elaborate -> passes -> checked IR.
+
+`load` is the one entry point every backend and command uses. It imports no torch, so
+`resdsl check`, `draw` and `summary` start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+
+from resdsl import resources
+from resdsl.diagnostics import Diagnostic, Limits, Reporter, ResdslError, SourceMap, Span, did_you_mean
+from resdsl.elaborate import Elaborator
+from resdsl.expressions import Value
+from resdsl.ir.verify import verify
+from resdsl.passes import PASSES
+from resdsl.syntax import ast
+from resdsl.syntax.parser import parse
+
+PRELUDE = "prelude.res"
+
+
+@dataclass
+class Network:
+    """A checked network: the IR graph and what it was made from."""
+
+    graph: nx.DiGraph
+    sources: SourceMap
+    source: str
+
+    @property
+    def name(self) -> str:
+        return self.graph.graph["name"]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.graph.graph["input_shape"]
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.graph.nodes[self.graph.graph["output"]]["shape"]
+
+    @property
+    def params(self) -> int:
+        return self.graph.graph["total_params"]
+
+    @property
+    def macs(self) -> int:
+        return self.graph.graph["total_macs"]
+
+
+@functools.lru_cache(maxsize=1)
+def _prelude() -> tuple[ast.Module, str]:
+    text = resources.prelude_path().read_text(encoding="utf-8")
+    return parse(text, PRELUDE), text
+
+
+def decode(data: bytes, source: str) -> str:
+    """Spec bytes as text; binary or non-UTF-8 input is a located E0004."""
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise ResdslError([_byte_diag(data, nul, source, "this looks like a binary file, not a .res spec (it contains a NUL byte)")])
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as err:
+        raise ResdslError([_byte_diag(data, err.start, source, f"invalid UTF-8 (byte 0x{data[err.start]:02x}); specs are UTF-8 text")]) from None
+
+
+def _byte_diag(data: bytes, offset: int, source: str, message: str) -> Diagnostic:
+    line = data.count(b"\n", 0, offset) + 1
+    col = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    return Diagnostic("E0004", message, Span(source, line, col, line, col + 1))
+
+
+def resolve_spec(spec: str | Path) -> tuple[Path, str]:
+    """A `.res` file path, or the name of a bundled spec -> (path, name shown in diagnostics)."""
+    path = Path(spec)
+    if isinstance(spec, Path) or path.suffix == ".res" or path.exists() or "/" in str(spec):
+        if not path.is_file():
+            raise ResdslError([Diagnostic("E0501", f"no such spec file: {spec}")])
+        return path, str(spec)
+    bundled = resources.bundled_specs()
+    if str(spec) in bundled:
+        return bundled[str(spec)], f"{spec}.res"
+    raise ResdslError(
+        [Diagnostic("E0501", f"no bundled spec named `{spec}`", help=did_you_mean(str(spec), bundled) or "`resdsl list` names them")]
+    )
+
+
+def load(spec: str | Path, *, limits: Limits | None = None, **params: Value) -> Network:
+    """Compile a spec file or bundled spec name into a checked `Network`."""
+    path, name = resolve_spec(spec)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ResdslError([Diagnostic("E0501", f"cannot read {path}: {err.strerror}")]) from None
+    return compile_text(decode(data, name), name, limits=limits, **params)
+
+
+def compile_text(text: str, source: str = "<spec>", *, limits: Limits | None = None, verify_ir: bool = False, **params: Value) -> Network:
+    """Compile spec text (named `source` in diagnostics) into a checked `Network`."""
+    limits = limits or Limits()
+    sources = SourceMap()
+    prelude, prelude_text = _prelude()
+    sources.add(PRELUDE, prelude_text)
+    module = parse(text, source, sources)
+    reporter = Reporter(sources)
+    definitions = _definitions(prelude, module, reporter)
+    networks = module.networks()
+    if len(networks) != 1:
+        message = "this file defines no network" if not networks else f"this file defines {len(networks)} networks; a spec has one"
+        span = networks[1].name_span if len(networks) > 1 else Span(source, 1, 1, 1, 2)
+        reporter.error("E0108", message, span, help="write one `network name(...) { ... }`")
+        reporter.check()
+    elaborator = Elaborator(definitions, reporter, source, limits)
+    g = elaborator.network(networks[0], dict(params))
+    g.graph.update(main_source=source, sources=sources, limits=limits, definitions=definitions)
+    reporter.check()
+    if verify_ir:
+        verify(g)
+    for run_pass in PASSES:
+        run_pass(g, reporter)
+        if verify_ir:
+            verify(g)
+        if run_pass.__name__ == "validate_residuals":
+            reporter.check()
+    reporter.check()
+    if verify_ir:
+        verify(g, shapes=True)
+    return Network(g, sources, source)
+
+
+def _definitions(prelude: ast.Module, module: ast.Module, reporter: Reporter) -> dict[str, ast.Definition]:
+    """Block definitions by name: the prelude's, shadowed by the user's own."""
+    from resdsl.diagnostics import Note
+
+    table = {d.name: d for d in prelude.blocks()}
+    seen: dict[str, ast.Definition] = {}
+    for d in module.definitions:
+        if d.name in seen:
+            reporter.error("E0105", f"`{d.name}` is defined twice", d.name_span, notes=(Note("first defined here", seen[d.name].name_span),))
+            continue
+        seen[d.name] = d
+        if d.kind == "block":
+            table[d.name] = d
+    return table

@@ -1,0 +1,411 @@
+"""Elaboration: AST -> IR. Binds parameters, instantiates blocks, expands repeats.
+
+Invariants of the graph it returns (see `resdsl.ir.graph`): nodes are created in program order;
+every block with an `add` has its add's operands as (branch, block input); no shapes yet.
+User mistakes are reported to the `Reporter` with the location in the user's spec; a mistake
+inside a block definition from another file (the prelude) is located at the statement of the
+user's spec that used it, with a note pointing into the definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import networkx as nx
+
+from resdsl import layers
+from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean
+from resdsl.expressions import EvalError, Value, evaluate, kind_of
+from resdsl.ir.graph import BlockInfo, StageInfo, add_node, new_graph
+from resdsl.plan import plan
+from resdsl.syntax import ast
+
+SHORTCUT_KINDS = {
+    "A": "identity; zero-padded channels and subsampling where dimensions change",
+    "B": "identity; 1×1 projection where dimensions change",
+    "C": "1×1 projection on every block",
+    "identity": "identity only; an error where dimensions change",
+    "none": "no shortcut and no add (a plain network)",
+}
+
+
+class _Abort(Exception):
+    """Stop elaborating the current statement; its diagnostic is already reported."""
+
+
+@dataclass
+class _Frame:
+    """The block being instantiated: its path, input node, and what it has seen so far."""
+
+    info: BlockInfo
+    definition: ast.Definition
+
+
+class Elaborator:
+    def __init__(self, definitions: dict[str, ast.Definition], reporter: Reporter, main_source: str, limits: Limits):
+        self.definitions = definitions
+        self.reporter = reporter
+        self.main_source = main_source
+        self.limits = limits
+        self.g: nx.DiGraph | None = None
+        self.stack: list[str] = []
+        self.site: Span | None = None
+
+    # --- reporting -----------------------------------------------------------------------
+
+    def report(self, diag: Diagnostic) -> None:
+        """Report, relocating a span outside the user's file to the user's statement."""
+        if diag.span and diag.span.source != self.main_source and self.site is not None:
+            where = " → ".join(self.stack) if self.stack else "the definition"
+            diag = replace(
+                diag,
+                span=self.site,
+                label=f"in {where}",
+                notes=(Note(diag.message, diag.span),) + diag.notes,
+            )
+        self.reporter.report(diag)
+
+    def fail(self, code: str, message: str, span: Span | None, **kw) -> None:
+        self.report(Diagnostic(code, message, span, **kw))
+        raise _Abort
+
+    def eval(self, expr: ast.Expr, env: dict) -> Value:
+        try:
+            return evaluate(expr, env)
+        except EvalError as err:
+            self.fail(err.code, err.message, err.span, help=err.help)
+
+    def eval_int(self, expr: ast.Expr, env: dict, what: str, minimum: int | None = None) -> int:
+        value = self.eval(expr, env)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail("E0115", f"{what} must be an integer, got {_show(value)}", expr.span)
+        if minimum is not None and value < minimum:
+            adjective = "positive" if minimum == 1 else f"at least {minimum}"
+            self.fail("E0201", f"{what} must be {adjective}, got {value}", expr.span)
+        return value
+
+    # --- networks ------------------------------------------------------------------------
+
+    def network(self, net: ast.Definition, overrides: dict[str, Value]) -> nx.DiGraph:
+        g = self.g = new_graph(net.name)
+        g.graph["network"] = net
+        env = self.bind_network_params(net, overrides)
+        g.graph["params"] = dict(env)
+        inputs = [s for s in net.body if isinstance(s, ast.Input)]
+        policies = [s for s in net.body if isinstance(s, ast.ShortcutPolicy)]
+        for extra in inputs[1:]:
+            self.report(Diagnostic("E0105", "`input` given twice", extra.span, notes=(Note("first given here", inputs[0].span),)))
+        for extra in policies[1:]:
+            self.report(Diagnostic("E0105", "`shortcut` given twice", extra.span, notes=(Note("first given here", policies[0].span),)))
+        if policies:
+            g.graph["policy"] = self.policy(policies[0].kind, policies[0].kind_span) or "B"
+        if not inputs:
+            self.report(
+                Diagnostic("E0113", f"network `{net.name}` has no `input`", net.name_span, help="add a line such as `input 3x224x224`")
+            )
+            self.reporter.check()
+        shape = self.input_shape(inputs[0], env)
+        g.graph["input_shape"] = shape
+        cursor = add_node(g, "input", "input", (), {"shape": shape}, span=inputs[0].span, site=inputs[0].span)
+        cursor = self.body(net, (), env, cursor, None)
+        g.graph["output"] = cursor
+        return g
+
+    def bind_network_params(self, net: ast.Definition, overrides: dict[str, Value]) -> dict:
+        env: dict[str, Value] = {}
+        declared = {p.name: p for p in net.params}
+        for name in overrides:
+            if name not in declared:
+                self.report(
+                    Diagnostic(
+                        "E0103",
+                        f"network `{net.name}` has no parameter `{name}`",
+                        net.name_span,
+                        label="set from outside",
+                        help=did_you_mean(name, declared) or f"its parameters are {', '.join(declared) or 'none'}",
+                    )
+                )
+        for p in self._unique_params(net):
+            default = None
+            if p.default is not None:
+                try:
+                    default = self.eval(p.default, env)
+                except _Abort:
+                    continue
+            if p.name in overrides:
+                value = overrides[p.name]
+                if default is not None and kind_of(value) != kind_of(default) and not (kind_of(default) == "number" and kind_of(value) == "int"):
+                    self.report(
+                        Diagnostic(
+                            "E0115",
+                            f"parameter `{p.name}` takes {_a(kind_of(default))}, got {_show(value)}",
+                            p.span,
+                            label="declared here",
+                        )
+                    )
+                    continue
+                env[p.name] = value
+            elif default is None:
+                self.report(Diagnostic("E0109", f"network parameter `{p.name}` has no default and was not set", p.span, help=f"pass --set {p.name}=VALUE"))
+            else:
+                env[p.name] = default
+        self.reporter.check()
+        return env
+
+    def _unique_params(self, defn: ast.Definition) -> list[ast.Param]:
+        seen: dict[str, ast.Param] = {}
+        for p in defn.params:
+            if p.name in seen:
+                self.report(Diagnostic("E0105", f"duplicate parameter `{p.name}`", p.span, notes=(Note("first declared here", seen[p.name].span),)))
+            else:
+                seen[p.name] = p
+        return list(seen.values())
+
+    def input_shape(self, stmt: ast.Input, env: dict) -> tuple[int, int, int]:
+        try:
+            if len(stmt.dims.items) != 3:
+                self.fail("E0115", f"`input` takes C×H×W, got {len(stmt.dims.items)} sizes", stmt.dims.span, help="for example: input 3x224x224")
+            return tuple(self.eval_int(e, env, "an input size", 1) for e in stmt.dims.items)
+        except _Abort:
+            self.reporter.check()
+            raise
+
+    def policy(self, kind: str, span: Span) -> str | None:
+        if kind in SHORTCUT_KINDS:
+            return kind
+        self.report(
+            Diagnostic(
+                "E0112",
+                f"unknown shortcut kind `{kind}`",
+                span,
+                help=did_you_mean(kind, SHORTCUT_KINDS) or "shortcut kinds are A, B, C, identity and none",
+            )
+        )
+        return None
+
+    # --- bodies ----------------------------------------------------------------------------
+
+    def body(self, defn: ast.Definition, scope: tuple, env: dict, cursor: str, frame: _Frame | None) -> str:
+        body_plan = plan(defn)
+        for problem in body_plan.problems:
+            self.report(problem)
+        env = dict(env)
+        for item in body_plan.items:
+            stmt = item.stmt
+            if frame is None:
+                self.site = stmt.span
+            try:
+                cursor = self.statement(item, defn, scope, env, cursor, frame)
+            except _Abort:
+                continue
+        return cursor
+
+    def statement(self, item, defn, scope, env, cursor, frame) -> str:
+        stmt = item.stmt
+        if isinstance(stmt, ast.Let):
+            if stmt.name in env:
+                self.fail("E0105", f"`{stmt.name}` is already defined", stmt.span, help="choose another name")
+            env[stmt.name] = self.eval(stmt.value, env)
+            return cursor
+        if isinstance(stmt, (ast.Input, ast.ShortcutPolicy, ast.ExpectMetric, ast.ExpectShape)):
+            if frame is not None:
+                what = {ast.Input: "input", ast.ShortcutPolicy: "shortcut"}.get(type(stmt), "expect")
+                self.fail("E0114", f"`{what}` belongs in a network, not in a block", stmt.span)
+            if isinstance(stmt, (ast.ExpectMetric, ast.ExpectShape)):
+                self.g.graph["expects"].append(stmt)
+            return cursor
+        if isinstance(stmt, ast.BlockUse):
+            return self.block_use(stmt, item.names[0], scope, env, cursor)
+        return self.layer(item, scope, env, cursor, frame)
+
+    def layer(self, item, scope, env, cursor, frame) -> str:
+        stmt: ast.Layer = item.stmt
+        if item.kind is None:
+            help = did_you_mean(stmt.op, list(layers.LAYER_KINDS) + list(layers.ALIASES))
+            if stmt.op in self.definitions:
+                help = f"`{stmt.op}` is a block: write `{stmt.op}(...)` with no space before `(`"
+            self.fail("E0102", f"unknown layer kind `{stmt.op}`", stmt.op_span, help=help or f"layer kinds are {', '.join(layers.LAYER_KINDS)}")
+        if item.problems:
+            raise _Abort
+        if item.kind.name == "add":
+            return self.residual_add(stmt, item.names[0], scope, cursor, frame)
+        for unit, name in zip(item.units, item.names):
+            params = {k: self.value(item.kind, k, v, env) for k, v in unit.params.items()}
+            if unit.op == "bn":
+                params = {}
+            cursor = add_node(
+                self.g, _join(scope, name), unit.op, (cursor,), params, span=stmt.span, site=self.site, scope=scope
+            )
+            if frame:
+                frame.info.nodes.append(cursor)
+        return cursor
+
+    def value(self, kind: layers.LayerKind, name: str, expr, env):
+        arg = kind.arg(name) or layers.Arg(name, "int", 1)
+        if name == "out_channels":
+            arg = kind.arg("filters")
+        elif name == "out_features":
+            arg = kind.arg("features")
+        what = f"{kind.name} {arg.name}"
+        if arg.kind == "pair":
+            return tuple(self.eval_int(e, env, what, arg.minimum) for e in expr)
+        if arg.kind == "bool":
+            value = self.eval(expr, env)
+            if not isinstance(value, bool):
+                self.fail("E0115", f"{what} must be `on` or `off`, got {_show(value)}", expr.span)
+            return value
+        return self.eval_int(expr, env, what, arg.minimum)
+
+    def residual_add(self, stmt, name, scope, cursor, frame) -> str:
+        if frame is None:
+            self.fail("E0114", "`add` joins a block's branch with its shortcut; it belongs in a block", stmt.span)
+        if frame.info.add is not None:
+            self.fail("E0114", "a block has at most one `add`", stmt.span)
+        node = add_node(
+            self.g, _join(scope, name), "add", (cursor, frame.info.input), span=stmt.span, site=self.site, scope=scope
+        )
+        frame.info.add = node
+        frame.info.nodes.append(node)
+        return node
+
+    # --- blocks ----------------------------------------------------------------------------
+
+    def block_use(self, stmt: ast.BlockUse, name: str, scope, env, cursor) -> str:
+        defn = self.definitions.get(stmt.block)
+        if defn is None:
+            help = did_you_mean(stmt.block, self.definitions)
+            if layers.lookup(stmt.block):
+                help = f"`{stmt.block}` is a layer: write `{stmt.block} ...` without parentheses"
+            self.fail("E0101", f"unknown block `{stmt.block}`", stmt.block_span, help=help or f"blocks are {', '.join(sorted(self.definitions))}")
+        if stmt.block in self.stack:
+            self.fail(
+                "E0106",
+                f"block `{stmt.block}` uses itself",
+                stmt.block_span,
+                notes=(Note("through " + " → ".join(self.stack + [stmt.block])),),
+                help="a block cannot contain itself, directly or through another block",
+            )
+        options = {}
+        for opt in stmt.options:
+            if opt.name not in ("stride", "shortcut"):
+                self.fail("E0111", f"a block use has no option `{opt.name}`", opt.name_span, help=did_you_mean(opt.name, ["stride", "shortcut"]) or "its options are stride and shortcut")
+            options[opt.name] = opt
+        policy = self.g.graph["policy"]
+        if "shortcut" in options:
+            value = options["shortcut"].value
+            if not isinstance(value, ast.Name):
+                self.fail("E0112", "write the shortcut kind as a name: A, B, C, identity or none", value.span)
+            policy = self.policy(value.id, value.span)
+            if policy is None:
+                raise _Abort
+        stride = None
+        if "stride" in options:
+            stride = self.eval(options["stride"].value, env)
+            if "stride" not in {p.name for p in defn.params}:
+                self.fail("E0103", f"block `{defn.name}` has no `stride` parameter for the stage's stride", options["stride"].name_span, notes=(Note(f"`{defn.name}` is defined here", defn.name_span),))
+        pos = [self.eval(a, env) for a in stmt.args]
+        kw = {k.name: (self.eval(k.value, env), k) for k in stmt.kwargs}
+        if stride is not None and "stride" in kw:
+            self.fail("E0105", "stride given both as an argument and as the stage's stride", kw["stride"][1].span)
+        repeat = None if stmt.repeat is None else self.eval_int(stmt.repeat, env, "a repeat count", 1)
+        count = repeat or 1
+        if count > self.limits.max_nodes:
+            self._too_big(stmt, count, 1)
+        path = _join(scope, name)
+        stage = None
+        if repeat is not None:
+            stage = StageInfo(name=path, kind=defn.name, repeat=repeat, stride=stride, policy=policy, span=stmt.span, scope=scope)
+            self.g.graph["stages"].append(stage)
+        before = self.g.number_of_nodes()
+        for i in range(count):
+            args = dict(kw)
+            if i == 0 and stride is not None:
+                args["stride"] = (stride, options["stride"])
+            block_path = _join(scope, name, str(i)) if repeat is not None else path
+            blocks_before = len(self.g.graph["blocks"])
+            errors_before = self.reporter.error_count
+            cursor = self.instantiate(defn, stmt, pos, args, block_path, cursor, policy, stage, i)
+            if self.reporter.error_count > errors_before:
+                break  # the other copies would report the same mistake
+            if stage is not None:
+                stage.blocks.append(block_path)
+            if i == 0:
+                per_block = max(1, self.g.number_of_nodes() - before)
+                if before + per_block * count > self.limits.max_nodes:
+                    self._too_big(stmt, count, per_block)
+        return cursor
+
+    def _too_big(self, stmt, count, per_block):
+        self.fail(
+            "E0301",
+            f"this expands to about {count * per_block:,} layers, past the limit of {self.limits.max_nodes:,}",
+            stmt.repeat.span if stmt.repeat is not None else stmt.span,
+            help="lower the repeat count, or raise the limit with --max-nodes (API: limits=Limits(max_nodes=...))",
+        )
+
+    def instantiate(self, defn, stmt, pos, kw, path, cursor, policy, stage, index) -> str:
+        env = self.bind_block_args(defn, stmt, pos, kw)
+        info = BlockInfo(
+            path=path,
+            kind=defn.name,
+            args=dict(env),
+            input=cursor,
+            output=cursor,
+            stage=stage.name if stage else None,
+            index=index,
+            policy=policy,
+            site=self.site,
+            span=stmt.span,
+        )
+        self.g.graph["blocks"][path] = info
+        self.stack.append(defn.name)
+        try:
+            out = self.body(defn, tuple(path.split(".")), env, cursor, _Frame(info, defn))
+        finally:
+            self.stack.pop()
+        info.output = out
+        return out
+
+    def bind_block_args(self, defn: ast.Definition, stmt: ast.BlockUse, pos: list, kw: dict) -> dict:
+        params = self._unique_params(defn)
+        names = [p.name for p in params]
+        if len(pos) > len(params):
+            self.fail("E0110", f"block `{defn.name}` takes {len(params)} arguments, got {len(pos)}", stmt.args[len(params)].span, notes=(Note(f"`{defn.name}` is defined here", defn.name_span),))
+        bound = dict(zip(names, pos))
+        for name, (value, node) in kw.items():
+            if name not in names:
+                self.fail(
+                    "E0103",
+                    f"block `{defn.name}` has no parameter `{name}`",
+                    node.name_span if isinstance(node, ast.KeywordArg) else node.span,
+                    help=did_you_mean(name, names) or f"its parameters are {', '.join(names) or 'none'}",
+                )
+            if name in bound:
+                self.fail("E0105", f"`{name}` is given twice", node.span)
+            bound[name] = value
+        env: dict[str, Value] = {}
+        for p in params:
+            if p.name in bound:
+                env[p.name] = bound[p.name]
+            elif p.default is not None:
+                env[p.name] = self.eval(p.default, env)
+            else:
+                self.fail("E0109", f"block `{defn.name}` needs its `{p.name}` argument", stmt.block_span, notes=(Note(f"`{defn.name}` is defined here", defn.name_span),))
+        return env
+
+
+def _join(*parts) -> str:
+    flat: list[str] = []
+    for part in parts:
+        flat.extend(part if isinstance(part, tuple) else [part])
+    return ".".join(flat)
+
+
+def _show(value: Value) -> str:
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"{kind_of(value)} {value}" if isinstance(value, float) else str(value)
+
+
+def _a(kind: str) -> str:
+    return {"int": "an integer", "bool": "`true` or `false`", "number": "a number"}[kind]

@@ -1,0 +1,174 @@
+"""Expressions: evaluation to values, and translation to Python source for the code generator.
+
+Values are int, bool or float. Integer `/` must divide exactly (a channel count of 21.33 is a
+mistake, not something to round); `//` floors. Both functions walk the same AST, so the
+generated code computes what the compiler computed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from resdsl.diagnostics import Span, did_you_mean
+from resdsl.syntax import ast
+
+Value = int | float | bool
+
+
+class EvalError(Exception):
+    def __init__(self, code: str, message: str, span: Span, help: str = ""):
+        super().__init__(message)
+        self.code, self.message, self.span, self.help = code, message, span, help
+
+
+def kind_of(value: Value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    return "int" if isinstance(value, int) else "number"
+
+
+def _number(value: Value, expr: ast.Expr, what: str) -> int | float:
+    if isinstance(value, bool):
+        raise EvalError("E0115", f"{what} needs a number, got the bool `{str(value).lower()}`", expr.span)
+    return value
+
+
+def _bool(value: Value, expr: ast.Expr, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise EvalError("E0115", f"{what} needs `true` or `false`, got {value}", expr.span)
+    return value
+
+
+def _arith(op: str, a, b, expr: ast.BinOp) -> Value:
+    a = _number(a, expr.left, f"`{op}`")
+    b = _number(b, expr.right, f"`{op}`")
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
+        raise EvalError("E0209", f"division by zero in `{op}`", expr.span)
+    if op == "/":
+        if isinstance(a, int) and isinstance(b, int):
+            if a % b:
+                raise EvalError(
+                    "E0202",
+                    f"{a} / {b} = {a / b:.4g} is not an integer",
+                    expr.span,
+                    help="use `//` to round down, or choose values that divide exactly",
+                )
+            return a // b
+        return a / b
+    if op == "//":
+        return a // b
+    return a % b
+
+
+_COMPARE: dict[str, Callable[[Value, Value], bool]] = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def evaluate(expr: ast.Expr, env: Mapping[str, Value]) -> Value:
+    """The value of `expr` with names bound in `env`; raises `EvalError` for a user mistake."""
+    if isinstance(expr, ast.Literal):
+        return expr.value
+    if isinstance(expr, ast.Name):
+        if expr.id not in env:
+            raise EvalError("E0107", f"unknown name `{expr.id}`", expr.span, did_you_mean(expr.id, env))
+        return env[expr.id]
+    if isinstance(expr, ast.UnaryOp):
+        value = evaluate(expr.operand, env)
+        if expr.op == "-":
+            return -_number(value, expr.operand, "`-`")
+        return not _bool(value, expr.operand, "`not`")
+    if isinstance(expr, ast.IfExp):
+        cond = _bool(evaluate(expr.cond, env), expr.cond, "`if`")
+        return evaluate(expr.then if cond else expr.other, env)
+    if isinstance(expr, ast.BinOp):
+        if expr.op in ("and", "or"):
+            left = _bool(evaluate(expr.left, env), expr.left, f"`{expr.op}`")
+            if (expr.op == "and") != left:
+                return left
+            return _bool(evaluate(expr.right, env), expr.right, f"`{expr.op}`")
+        a, b = evaluate(expr.left, env), evaluate(expr.right, env)
+        if expr.op in _COMPARE:
+            if expr.op not in ("==", "!="):
+                _number(a, expr.left, f"`{expr.op}`"), _number(b, expr.right, f"`{expr.op}`")
+            return _COMPARE[expr.op](a, b)
+        if expr.op == "~":
+            raise EvalError("E0001", "`~` compares only in `expect ... within N%`", expr.span)
+        return _arith(expr.op, a, b, expr)
+    if isinstance(expr, ast.Dims):
+        raise EvalError("E0115", "dimensions are not a single value here", expr.span)
+    raise TypeError(f"cannot evaluate {type(expr).__name__}")  # compiler bug
+
+
+# --- Python source ------------------------------------------------------------------------------
+
+_PRECEDENCE = {"if": 1, "or": 2, "and": 3, "not": 4, "cmp": 5, "+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7, "neg": 8}
+
+
+def _free_names(expr: ast.Expr) -> bool:
+    if isinstance(expr, ast.Name):
+        return True
+    return any(_free_names(child) for child in _children(expr))
+
+
+def _children(expr: ast.Expr) -> tuple[ast.Expr, ...]:
+    if isinstance(expr, ast.BinOp):
+        return (expr.left, expr.right)
+    if isinstance(expr, ast.UnaryOp):
+        return (expr.operand,)
+    if isinstance(expr, ast.IfExp):
+        return (expr.cond, expr.then, expr.other)
+    return ()
+
+
+def literal(value: Value) -> str:
+    return repr(value)
+
+
+def to_python(expr: ast.Expr, rename: Callable[[str], str], env: Mapping[str, Value] | None = None) -> str:
+    """Python source computing `expr`; constant subexpressions are folded to literals.
+
+    `rename` maps a spec name to its (sanitized) Python identifier. Exact integer division
+    `/` becomes `//`: the compiler has already checked that it divides exactly.
+    """
+    return _to_python(expr, rename, env or {})[0]
+
+
+def _to_python(expr: ast.Expr, rename, env) -> tuple[str, int]:
+    if not _free_names(expr):
+        value = evaluate(expr, env)
+        return literal(value), 9 if not (isinstance(value, (int, float)) and value < 0) else _PRECEDENCE["neg"]
+    if isinstance(expr, ast.Name):
+        return rename(expr.id), 9
+    if isinstance(expr, ast.UnaryOp):
+        prec = _PRECEDENCE["neg" if expr.op == "-" else "not"]
+        text, p = _to_python(expr.operand, rename, env)
+        text = text if p >= prec else f"({text})"
+        return (f"-{text}" if expr.op == "-" else f"not {text}"), prec
+    if isinstance(expr, ast.IfExp):
+        prec = _PRECEDENCE["if"]
+        then, tp = _to_python(expr.then, rename, env)
+        cond, cp = _to_python(expr.cond, rename, env)
+        other, op_ = _to_python(expr.other, rename, env)
+        then = then if tp > prec else f"({then})"
+        cond = cond if cp > prec else f"({cond})"
+        return f"{then} if {cond} else {other}", prec
+    assert isinstance(expr, ast.BinOp)
+    op = "//" if expr.op == "/" else expr.op
+    prec = _PRECEDENCE["cmp"] if expr.op in _COMPARE else _PRECEDENCE[expr.op]
+    left, lp = _to_python(expr.left, rename, env)
+    right, rp = _to_python(expr.right, rename, env)
+    left = left if lp >= prec else f"({left})"
+    right = right if rp > prec else f"({right})"
+    return f"{left} {op} {right}", prec

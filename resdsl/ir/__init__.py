@@ -1,0 +1,6 @@
+"""The graph IR: a networkx DiGraph whose schema is documented in `resdsl.ir.graph`."""
+
+from resdsl.ir.graph import BlockInfo, StageInfo, add_node, topo_order
+from resdsl.ir.verify import verify
+
+__all__ = ["BlockInfo", "StageInfo", "add_node", "topo_order", "verify"]

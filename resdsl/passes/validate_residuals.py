@@ -1,0 +1,41 @@
+"""Validation: every residual add receives two operands of equal shape.
+
+Reported at the user's statement that made the block, naming the block path and both shapes,
+with a help line that names a shortcut policy that would fix it.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from resdsl.diagnostics import Diagnostic, Note, Reporter
+from resdsl.ops import fmt_shape
+
+_HELP = {
+    "identity": "shortcut `identity` cannot change shape; use `shortcut B` (1×1 projection) or `A` (zero padding)",
+    "A": "option A only subsamples and zero-pads; use `shortcut B` (1×1 projection) here",
+}
+
+
+def validate_residuals(g: nx.DiGraph, reporter: Reporter) -> None:
+    for block in g.graph["blocks"].values():
+        if block.add is None:
+            continue
+        data = g.nodes[block.add]
+        a, b = (g.nodes[i]["shape"] for i in data["inputs"])
+        if a is None or b is None or a == b:
+            continue
+        code, reason = getattr(block, "problem", ("E0203", ""))
+        notes = (Note(reason),) if reason else ()
+        if data["span"] and data["span"].source != g.graph["main_source"]:
+            notes += (Note(f"the add of block `{block.kind}` is here", data["span"]),)
+        reporter.report(
+            Diagnostic(
+                code,
+                f"residual add receives {fmt_shape(a)} and {fmt_shape(b)}",
+                data["site"] or data["span"],
+                label=f"in block {block.path}",
+                notes=notes,
+                help=_HELP.get(block.policy, "make the branch keep the spatial size, or change where the stride is applied"),
+            )
+        )

@@ -1,0 +1,185 @@
+"""The abstract syntax tree: frozen dataclasses, each carrying the `Span` it was parsed from.
+
+Invariants: nodes are immutable and hashable; every node has a `span`; sequences are tuples.
+Expressions evaluate to int, bool or float (see `resdsl.semantics.evaluate`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from resdsl.diagnostics import Span
+
+
+# --- expressions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expr:
+    span: Span
+
+
+@dataclass(frozen=True)
+class Literal(Expr):
+    """An int, float or bool written in the source."""
+
+    value: int | float | bool
+
+
+@dataclass(frozen=True)
+class Name(Expr):
+    id: str
+
+
+@dataclass(frozen=True)
+class BinOp(Expr):
+    """Arithmetic (+ - * / // %) or comparison (== != < <= > >= ~) or logic (and, or)."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class UnaryOp(Expr):
+    """`-x` or `not x`."""
+
+    op: str
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class IfExp(Expr):
+    """`then if cond else other`, as in Python."""
+
+    cond: Expr
+    then: Expr
+    other: Expr
+
+
+@dataclass(frozen=True)
+class Dims(Expr):
+    """`3x224x224`, `7x7` or `c x h x w`: a tuple of integer expressions."""
+
+    items: tuple[Expr, ...]
+
+
+# --- statements ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option(Expr):
+    """`stride 2` after a layer or block use: a name and a single value."""
+
+    name: str
+    value: Expr
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class KeywordArg(Expr):
+    name: str
+    value: Expr
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Statement:
+    span: Span
+
+
+@dataclass(frozen=True)
+class Layer(Statement):
+    """`[label:] op arg, arg, option value, ...` — a built-in op such as conv or maxpool."""
+
+    op: str
+    op_span: Span
+    args: tuple[Expr, ...]
+    options: tuple[Option, ...]
+    label: str | None = None
+    label_span: Span | None = None
+
+
+@dataclass(frozen=True)
+class BlockUse(Statement):
+    """`[label:] block(args) [x repeat] [, option value ...]` — one block, or a stage of them."""
+
+    block: str
+    block_span: Span
+    args: tuple[Expr, ...]
+    kwargs: tuple[KeywordArg, ...]
+    repeat: Expr | None
+    options: tuple[Option, ...]
+    label: str | None = None
+    label_span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Let(Statement):
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Input(Statement):
+    dims: Dims
+
+
+@dataclass(frozen=True)
+class ShortcutPolicy(Statement):
+    kind: str
+    kind_span: Span
+
+
+@dataclass(frozen=True)
+class ExpectMetric(Statement):
+    """`expect params == 25_557_032` or `expect macs ~ 3.8e9 within 2%`."""
+
+    metric: str
+    metric_span: Span
+    op: str
+    value: Expr
+    tolerance_percent: float | None
+
+
+@dataclass(frozen=True)
+class ExpectShape(Statement):
+    """`expect shape layer2 == 512x28x28` (a labelled node or block path)."""
+
+    path: str
+    path_span: Span
+    dims: Dims
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A `network` or `block`: name, parameters with defaults, body statements."""
+
+    kind: str  # "network" | "block"
+    name: str
+    name_span: Span
+    params: tuple[Param, ...]
+    body: tuple[Statement, ...]
+    span: Span
+    close_span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Module:
+    """One parsed source file."""
+
+    source: str
+    definitions: tuple[Definition, ...]
+
+    def blocks(self) -> tuple[Definition, ...]:
+        return tuple(d for d in self.definitions if d.kind == "block")
+
+    def networks(self) -> tuple[Definition, ...]:
+        return tuple(d for d in self.definitions if d.kind == "network")

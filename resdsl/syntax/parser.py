@@ -1,0 +1,210 @@
+"""Text -> AST: the Lark grammar (grammars/resdsl.lark), a Transformer, and syntax diagnostics.
+
+Invariants: `parse` returns a `Module` or raises `ResdslError` with E00xx diagnostics located in
+the source; it never lets a Lark exception out.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from resdsl import resources
+from resdsl.diagnostics import Diagnostic, Note, ResdslError, SourceMap, Span
+from resdsl.syntax import ast
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(
+        resources.grammar_path().read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+    )
+
+
+def _tok_span(source: str, tok: Token) -> Span:
+    return Span(source, tok.line, tok.column, tok.end_line, tok.end_column)
+
+
+def _meta_span(source: str, meta) -> Span:
+    return Span(source, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _number(text: str) -> int | float:
+    text = text.replace("_", "")
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Parse tree -> AST. One method per grammar rule or alias."""
+
+    def __init__(self, source: str):
+        super().__init__()
+        self.source = source
+
+    def _span(self, meta) -> Span:
+        return _meta_span(self.source, meta)
+
+    # expressions
+    def int_lit(self, meta, children):
+        (tok,) = children
+        return ast.Literal(_tok_span(self.source, tok), _number(tok))
+
+    def float_lit(self, meta, children):
+        (tok,) = children
+        return ast.Literal(_tok_span(self.source, tok), float(str(tok).replace("_", "")))
+
+    def true_lit(self, meta, children):
+        return ast.Literal(self._span(meta), True)
+
+    def false_lit(self, meta, children):
+        return ast.Literal(self._span(meta), False)
+
+    def name(self, meta, children):
+        (tok,) = children
+        return ast.Name(_tok_span(self.source, tok), str(tok))
+
+    def binop(self, meta, children):
+        left, op, right = children
+        return ast.BinOp(self._span(meta), str(op), left, right)
+
+    compare = binop
+
+    def or_op(self, meta, children):
+        return ast.BinOp(self._span(meta), "or", children[0], children[1])
+
+    def and_op(self, meta, children):
+        return ast.BinOp(self._span(meta), "and", children[0], children[1])
+
+    def neg(self, meta, children):
+        return ast.UnaryOp(self._span(meta), "-", children[0])
+
+    def not_op(self, meta, children):
+        return ast.UnaryOp(self._span(meta), "not", children[0])
+
+    def if_exp(self, meta, children):
+        then, cond, other = children
+        return ast.IfExp(self._span(meta), cond, then, other)
+
+    def dims(self, meta, children):
+        if len(children) == 1 and isinstance(children[0], Token):
+            tok = children[0]
+            span = _tok_span(self.source, tok)
+            parts = str(tok).replace("×", "x").split("x")
+            return ast.Dims(span, tuple(ast.Literal(span, int(p)) for p in parts))
+        return ast.Dims(self._span(meta), tuple(children))
+
+    # statements
+    def option(self, meta, children):
+        name, value = children
+        return ast.Option(self._span(meta), str(name), value, _tok_span(self.source, name))
+
+    def keyword_arg(self, meta, children):
+        name, value = children
+        return ast.KeywordArg(self._span(meta), str(name), value, _tok_span(self.source, name))
+
+    def call_arg(self, meta, children):
+        return children[0]
+
+    def layer(self, meta, children):
+        op, *args = children
+        args = [a for a in args if a is not None]
+        positional = tuple(a for a in args if not isinstance(a, ast.Option))
+        options = tuple(a for a in args if isinstance(a, ast.Option))
+        return ast.Layer(self._span(meta), str(op), _tok_span(self.source, op), positional, options)
+
+    def block_use(self, meta, children):
+        call, *rest = children
+        options = tuple(c for c in rest if isinstance(c, ast.Option))
+        rest = [c for c in rest if not isinstance(c, ast.Option)]
+        repeat = rest.pop() if rest else None  # the [x expr] placeholder is always last
+        args = [c for c in rest if c is not None]
+        span = _tok_span(self.source, call)
+        block_span = Span(span.source, span.line, span.column, span.end_line, span.end_column - 1)
+        return ast.BlockUse(
+            self._span(meta),
+            str(call)[:-1],
+            block_span,
+            tuple(a for a in args if not isinstance(a, ast.KeywordArg)),
+            tuple(a for a in args if isinstance(a, ast.KeywordArg)),
+            repeat,
+            options,
+        )
+
+    def labeled(self, meta, children):
+        label, unit = children
+        from dataclasses import replace
+
+        return replace(unit, span=self._span(meta), label=str(label), label_span=_tok_span(self.source, label))
+
+    def input_stmt(self, meta, children):
+        return ast.Input(self._span(meta), children[0])
+
+    def shortcut_stmt(self, meta, children):
+        (tok,) = children
+        return ast.ShortcutPolicy(self._span(meta), str(tok), _tok_span(self.source, tok))
+
+    def let_stmt(self, meta, children):
+        name, value = children
+        return ast.Let(self._span(meta), str(name), value)
+
+    def expect_metric(self, meta, children):
+        metric, op, value, tolerance = children
+        tol = None if tolerance is None else float(_number(tolerance))
+        return ast.ExpectMetric(self._span(meta), str(metric), _tok_span(self.source, metric), str(op), value, tol)
+
+    def path(self, meta, children):
+        return ".".join(str(c) for c in children), self._span(meta)
+
+    def expect_shape(self, meta, children):
+        (path, path_span), dims = children
+        return ast.ExpectShape(self._span(meta), path, path_span, dims)
+
+    # definitions
+    def param(self, meta, children):
+        name, default = children
+        return ast.Param(str(name), default, _tok_span(self.source, name))
+
+    def param_list(self, meta, children):
+        return tuple(c for c in children if c is not None)
+
+    def body(self, meta, children):
+        return tuple(c for c in children if c is not None), self._span(meta)
+
+    def _definition(self, kind, meta, children):
+        name, params, (body, body_span) = children
+        close = Span(self.source, body_span.end_line, body_span.end_column - 1, body_span.end_line, body_span.end_column)
+        return ast.Definition(
+            kind, str(name), _tok_span(self.source, name), params or (), body, self._span(meta), close
+        )
+
+    def network_def(self, meta, children):
+        return self._definition("network", meta, children)
+
+    def block_def(self, meta, children):
+        return self._definition("block", meta, children)
+
+    def start(self, meta, children):
+        return ast.Module(self.source, tuple(children))
+
+
+def parse(text: str, source: str, sources: SourceMap | None = None) -> ast.Module:
+    """Parse `text` (named `source` in spans); syntax errors raise `ResdslError`."""
+    sources = sources if sources is not None else SourceMap()
+    sources.add(source, text)
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as err:
+        from resdsl.syntax.errors import syntax_diagnostic
+
+        raise ResdslError([syntax_diagnostic(err, text, source, _parser())], sources) from None
+    try:
+        return _ToAst(source).transform(tree)
+    except VisitError as err:  # a transformer bug, not a user error
+        raise err.orig_exc from None
