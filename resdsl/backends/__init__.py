@@ -1,0 +1,1 @@
+"""Backends read the checked IR: PyTorch source and modules, Graphviz drawings, cost tables."""

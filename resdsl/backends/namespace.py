@@ -1,0 +1,74 @@
+"""Identifier hygiene for generated Python: the one place spec names become Python names.
+
+Spec names are already `[A-Za-z_][A-Za-z0-9_]*` (the grammar allows no other), but they may
+still be Python keywords, builtins, names the generated code itself uses (`x`, `torch`), or
+attributes nn.Module relies on (`forward`, `training`). `Namespace.name` maps each spec name to
+a safe identifier, stable and unique within its namespace, so a user's name can neither break
+nor hijack the generated code. Text carried into comments and docstrings goes through
+`doc_text`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+import unicodedata
+
+_GENERATED = {
+    "torch", "nn", "self", "x", "out", "in_channels", "downsample", "residual", "super",
+    "projection", "ZeroPadShortcut", "model", "zero_init_residual", "m", "_",
+}
+
+
+def _module_attrs() -> set[str]:
+    try:
+        from torch import nn
+
+        return set(dir(nn.Module))
+    except ImportError:  # the front end does not need torch
+        return set()
+
+
+_RESERVED = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins)) | _GENERATED
+
+
+class Namespace:
+    """Unique, safe identifiers: `name("class")` -> `class_`, a second `class` -> `class_1`."""
+
+    def __init__(self, reserved: set[str] = frozenset(), module_attrs: bool = False):
+        self._reserved = _RESERVED | set(reserved) | (_module_attrs() if module_attrs else set())
+        self._by_spec: dict[str, str] = {}
+        self._used: set[str] = set()
+
+    def name(self, spec_name: str) -> str:
+        if spec_name in self._by_spec:
+            return self._by_spec[spec_name]
+        base = re.sub(r"\W", "_", spec_name, flags=re.ASCII) or "_"
+        if base[0].isdigit():
+            base = "_" + base
+        if base in self._reserved or base.startswith("__"):
+            base = base + "_"
+        candidate, i = base, 1
+        while candidate in self._used or candidate in self._reserved:
+            candidate = f"{base}_{i}"
+            i += 1
+        self._used.add(candidate)
+        self._by_spec[spec_name] = candidate
+        return candidate
+
+
+def class_name(spec_name: str) -> str:
+    """`wide_resnet50_2` -> `WideResnet50_2`, `basic` -> `Basic`."""
+    parts = [p for p in spec_name.split("_") if p]
+    out = ""
+    for part in parts:
+        sep = "_" if out and part[0].isdigit() else ""
+        out += sep + part[0].upper() + part[1:]
+    return out or "Network"
+
+
+def doc_text(text: str) -> str:
+    """Text safe inside a one-line comment or a triple-quoted docstring."""
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in str(text))
+    return text.replace("\\", "/").replace('"""', "'''").strip()
