@@ -31,6 +31,7 @@ class Network:
     graph: nx.DiGraph
     sources: SourceMap
     source: str
+    diagnostics: tuple = ()  # errors kept by `keep_going=True`; empty for a checked network
 
     @property
     def name(self) -> str:
@@ -91,24 +92,36 @@ def resolve_spec(spec: str | Path) -> tuple[Path, str]:
     )
 
 
-def load(spec: str | Path, *, limits: Limits | None = None, **params: Value) -> Network:
-    """Compile a spec file or bundled spec name into a checked `Network`."""
+def load(spec: str | Path, *, limits: Limits | None = None, keep_going: bool = False, **params: Value) -> Network:
+    """Compile a spec file or bundled spec name into a checked `Network`.
+
+    With `keep_going`, errors found after elaboration (shapes, shortcuts, costs) are kept in
+    `Network.diagnostics` instead of raised, so a drawing can show a spec that does not build.
+    """
     path, name = resolve_spec(spec)
     try:
         data = path.read_bytes()
     except OSError as err:
         raise ResdslError([Diagnostic("E0501", f"cannot read {path}: {err.strerror}")]) from None
-    return compile_text(decode(data, name), name, limits=limits, **params)
+    return compile_text(decode(data, name), name, limits=limits, keep_going=keep_going, **params)
 
 
-def compile_text(text: str, source: str = "<spec>", *, limits: Limits | None = None, verify_ir: bool = False, **params: Value) -> Network:
-    """Compile spec text (named `source` in diagnostics) into a checked `Network`."""
+def compile_text(
+    text: str,
+    source: str = "<spec>",
+    *,
+    limits: Limits | None = None,
+    verify_ir: bool = False,
+    keep_going: bool = False,
+    **params: Value,
+) -> Network:
+    """Compile spec text (named `source` in diagnostics) into a checked `Network` (see `load`)."""
     limits = limits or Limits()
     sources = SourceMap()
     prelude, prelude_text = _prelude()
     sources.add(PRELUDE, prelude_text)
     module = parse(text, source, sources)
-    reporter = Reporter(sources)
+    reporter = Reporter(sources, limit=10**9 if keep_going else 20)
     definitions = _definitions(prelude, module, reporter)
     networks = module.networks()
     if len(networks) != 1:
@@ -126,8 +139,10 @@ def compile_text(text: str, source: str = "<spec>", *, limits: Limits | None = N
         run_pass(g, reporter)
         if verify_ir:
             verify(g)
-        if run_pass.__name__ == "validate_residuals":
+        if run_pass.__name__ == "validate_residuals" and not keep_going:
             reporter.check()
+    if keep_going:
+        return Network(g, sources, source, tuple(reporter.diagnostics))
     reporter.check()
     if verify_ir:
         verify(g, shapes=True)
