@@ -82,11 +82,37 @@ class _KindInfo:
         return self.emit_add and bool(self.shortcuts & {"projection", "zero_pad"})
 
 
+def _split_args(args: str) -> list[str]:
+    """Top-level comma-separated arguments of a call's argument text."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(args):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(args[start:i].strip())
+            start = i + 1
+    parts.append(args[start:].strip())
+    return [p for p in parts if p]
+
+
 class _Writer:
+    """Lines of Python; a call too long for one line is split one argument per line."""
+
+    WIDTH = 100
+
     def __init__(self) -> None:
         self.lines: list[str] = []
 
     def line(self, text: str = "", depth: int = 0) -> None:
+        head, _, rest = text.partition("(")
+        if len(INDENT * depth + text) > self.WIDTH and " = " in head and text.endswith(")"):
+            self.lines.append(INDENT * depth + head + "(")
+            for arg in _split_args(rest[:-1]):
+                self.line(arg + ",", depth + 1)
+            self.lines.append(INDENT * depth + ")")
+            return
         self.lines.append(INDENT * depth + text if text else "")
 
     def text(self) -> str:
@@ -236,7 +262,10 @@ class TorchSourceGenerator:
         w.line(f"class {kind.cls}(nn.Module):")
         where = d.span
         signature = ", ".join(p.name + (f"={to_python(p.default, str)}" if p.default is not None else "") for p in params)
-        w.line(f'"""Block `{doc_text(d.name)}({doc_text(signature)})`, defined at {doc_text(where)}."""', 1)
+        w.line(f'"""Block `{doc_text(d.name)}({doc_text(signature)})`.', 1)
+        w.line()
+        w.line(f"Defined at {doc_text(where)}; one class serves every instance of the block.", 1)
+        w.line('"""', 1)
         w.line()
         head = f"def __init__({', '.join(sig)}) -> None:"
         if len(head) + 4 <= 100:
