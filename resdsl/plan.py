@@ -8,9 +8,10 @@ Naming rules (per body):
 - a label names the statement's main node; a labelled conv `convK` gets its batch norm `bnK`,
   any other label `L` gets `L_bn`;
 - unlabelled convs are `conv1`, `conv2`, ... by position among the body's convs (torchvision's
-  names), their batch norms `bn1`, `bn2`, ...;
+  names), their batch norms `bn1`, `bn2`, ...; an unlabelled standalone `batchnorm` takes the
+  lowest `bnK` no conv uses;
 - ReLUs are `relu` when the body has one, else `relu1`, `relu2`, ...; likewise `maxpool`,
-  `avgpool`, `fc`, `norm`, `add`;
+  `avgpool`, `fc`, `add`;
 - unlabelled block uses are `layer1`, `layer2`, ... by position among the body's block uses.
 """
 
@@ -71,6 +72,7 @@ def _name(items: list[Planned]) -> None:
         if isinstance(item.stmt, ast.BlockUse):
             counts["layer"] += 1
     seen: Counter = Counter()
+    deferred: list[tuple[Planned, int]] = []  # unlabelled standalone batch norms
     for item in items:
         if isinstance(item.stmt, ast.BlockUse):
             seen["layer"] += 1
@@ -82,13 +84,23 @@ def _name(items: list[Planned]) -> None:
             seen[base] += 1
             numbered = counts[base] > 1 or (unit.role != "relu" and item.kind.numbered)
             auto = f"{base}{seen[base]}" if numbered else base
-            if unit.role == "main":
+            if unit.role == "main" and unit.op == "bn" and not item.stmt.label:
+                deferred.append((item, len(item.names)))
+                item.names.append("")
+            elif unit.role == "main":
                 main = item.stmt.label or auto
                 item.names.append(main)
             elif unit.role == "bn":
                 item.names.append(_bn_name(main))
             else:
                 item.names.append(auto)
+    taken = {name for item in items for name in item.names}
+    k = 0
+    for item, index in deferred:  # bnK after the convs' bnK names are known
+        k += 1
+        while f"bn{k}" in taken:
+            k += 1
+        item.names[index] = f"bn{k}"
 
 
 def _base(item: Planned, unit: layers.Unit) -> str:

@@ -253,6 +253,8 @@ class TorchSourceGenerator:
             sig.append(f"{rename(p.name)}: {annotation} = {literal(value)}")
         body_plan = plan(d)
         children = [i for i in body_plan.items if isinstance(i.stmt, ast.BlockUse)]
+        if children:
+            sig.append("*")  # nested blocks arrive built, by keyword: they may follow defaults
         for child in children:
             sig.append(f"{attrs[child.names[0]]}: nn.Module")
         if kind.downsample_arg:
