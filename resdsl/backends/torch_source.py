@@ -149,7 +149,7 @@ def _py_pair(value) -> tuple[str, str] | str:
     return tuple(literal(v) for v in value) if isinstance(value, tuple) else literal(value)
 
 
-def _fold(calls: list[str], depth: int) -> list[str]:
+def _fold(calls: list[str]) -> list[str]:
     """Constructor lines for an nn.Sequential; runs of 3+ identical calls become a generator."""
     out, i = [], 0
     while i < len(calls):
@@ -411,7 +411,7 @@ class TorchSourceGenerator:
             return self.block_call(self.g.graph["blocks"][path])
         stage = next(s for s in self.g.graph["stages"] if s.name == path)
         calls = [self.block_call(self.g.graph["blocks"][b]) for b in stage.blocks]
-        return "nn.Sequential(" + " ".join(_fold(calls, 0)).rstrip(",") + ")"
+        return "nn.Sequential(" + " ".join(_fold(calls)).rstrip(",") + ")"
 
     # --- the network class ---------------------------------------------------------------------
 
@@ -493,7 +493,7 @@ class TorchSourceGenerator:
         stage = next(s for s in self.g.graph["stages"] if s.name == name)
         calls = [self.block_call(self.g.graph["blocks"][b]) for b in stage.blocks]
         w.line(f"self.{attr} = nn.Sequential(", 2)
-        for line in _fold(calls, 3):
+        for line in _fold(calls):
             w.line(line, 3)
         w.line(")", 2)
 
