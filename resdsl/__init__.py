@@ -4,6 +4,7 @@
     model = resdsl.build("resnet50")                 # a bundled spec, as an nn.Module
     net = resdsl.load("my.res", classes=10)          # the checked IR, no torch needed
     print(resdsl.generate_source(net))               # standalone PyTorch source
+    fast = resdsl.build("resnet50", compile="regional")  # each distinct block compiled once
 
 Every mistake in a spec raises `resdsl.ResdslError`, whose text is the rendered diagnostics.
 """
@@ -24,15 +25,53 @@ def generate_source(spec, **params) -> str:
     return _generate(net)
 
 
-def build(spec, *, zero_init_residual: bool = False, limits: Limits | None = None, **params):
+def build(
+    spec,
+    *,
+    zero_init_residual: bool = False,
+    limits: Limits | None = None,
+    compile: str | None = None,
+    mode: str | None = None,
+    dynamic: bool = False,
+    inference=False,
+    device=None,
+    **params,
+):
     """An `nn.Module` built from a spec: `build("resnet50")`, `build("cifar_resnet", n=18)`.
 
     `zero_init_residual` zeroes the last batch norm of each residual branch.
+    `compile`: None (eager), "whole" (one graph, no graph breaks allowed) or "regional" (each
+    distinct block compiled once, shared by its identical copies); `mode` is torch.compile's
+    ("default", "reduce-overhead", "max-autotune", ...); shapes are static unless `dynamic`.
+    `inference`: True applies `InferenceRecipe.auto(device)` (eval mode; on CUDA also
+    channels_last and bf16 autocast), or pass an `InferenceRecipe` (e.g. with `fold_bn=True`).
+    The model is moved to `device` when one is given.
     """
     from resdsl.backends.torch_build import instantiate
 
     net = spec if isinstance(spec, Network) else load(spec, limits=limits, **params)
-    return instantiate(net, zero_init_residual=zero_init_residual)
+    model = instantiate(net, zero_init_residual=zero_init_residual)
+    if inference is not False:
+        from resdsl.backends.gpu_recipe import InferenceRecipe, apply_recipe
+
+        recipe = InferenceRecipe.auto(device or "cpu") if inference is True else inference
+        model = apply_recipe(model, net, recipe, device)
+    elif device is not None:
+        model.to(device)
+    if compile is not None:
+        from resdsl.backends.torch_compile import compile_model
+
+        model = compile_model(model, net, compile, mode=mode, dynamic=dynamic)
+    return model
 
 
-__all__ = ["build", "load", "compile_text", "generate_source", "Network", "ResdslError", "Diagnostic", "Limits"]
+def export(spec, path, *, limits: Limits | None = None, **params) -> None:
+    """Write the spec's network as a `torch.export` program (`.pt2`, dynamic batch) to `path`."""
+    from resdsl.backends.torch_build import instantiate
+    from resdsl.backends.torch_export import export_program, save_program
+
+    net = spec if isinstance(spec, Network) else load(spec, limits=limits, **params)
+    save_program(export_program(instantiate(net), net), path)
+
+
+__all__ = ["build", "export", "load", "compile_text", "generate_source", "Network", "ResdslError", "Diagnostic", "Limits"]

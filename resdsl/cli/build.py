@@ -1,4 +1,9 @@
-"""`resdsl build SPEC -o model.py`: write standalone PyTorch source."""
+"""`resdsl build SPEC -o model.py`: write standalone PyTorch source, or a `torch.export` program.
+
+`--format py` (default) writes the generated source; with `--compile whole|regional` it also
+defines `compile_model(model)`, which compiles a built model the way resdsl.build would.
+`--format pt2` writes a `torch.export` program (eval mode, dynamic batch) to the `-o` file.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,47 @@ from resdsl.cli import main
 from resdsl.cli.common import load_spec, reports_errors, spec_options
 from resdsl.output import write_atomic
 
+# Kept here, not imported from the torch backends: `--help` must not import torch.
+COMPILE_CHOICES = ("none", "whole", "regional")
+MODE_CHOICES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
 
 @main.command()
 @spec_options
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="file to write (default: standard output)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="file to write (default: standard output; required for pt2)")
+@click.option("--format", "fmt", type=click.Choice(["py", "pt2"]), default="py", show_default=True, help="py: PyTorch source; pt2: torch.export program")
+@click.option("--compile", "strategy", type=click.Choice(COMPILE_CHOICES), default="none", show_default=True, help="py only: add compile_model(model), whole-model or per distinct block")
+@click.option("--mode", type=click.Choice(MODE_CHOICES), default="default", show_default=True, help="the torch.compile mode compile_model uses")
 @reports_errors
-def build(spec, overrides, max_nodes, max_params, output):
-    """Compile SPEC to a standalone PyTorch module (imports only torch)."""
-    from resdsl.backends.torch_source import generate_source
+def build(spec, overrides, max_nodes, max_params, output, fmt, strategy, mode):
+    """Compile SPEC to a standalone PyTorch module (imports only torch) or a .pt2 program."""
+    if fmt == "pt2" and not output:
+        raise click.UsageError("--format pt2 writes a binary file: name it with -o FILE")
+    if fmt == "pt2" and strategy != "none":
+        raise click.UsageError("--compile applies to --format py; compile an exported program after loading it")
+    if strategy == "none" and mode != "default":
+        raise click.UsageError("--mode needs --compile whole or --compile regional")
+    net = load_spec(spec, overrides, max_nodes, max_params)
+    if fmt == "pt2":
+        from resdsl.backends.torch_build import instantiate
+        from resdsl.backends.torch_export import export_program, save_program
 
-    source = generate_source(load_spec(spec, overrides, max_nodes, max_params))
+        save_program(export_program(instantiate(net), net), output)
+        return
+    source = _source(net, strategy, mode)
     if output:
         write_atomic(output, source)
     else:
         click.echo(source, nl=False)
+
+
+def _source(net, strategy: str, mode: str) -> str:
+    from resdsl.backends.torch_source import TorchSourceGenerator
+
+    generator = TorchSourceGenerator(net)
+    source = generator.generate()
+    if strategy != "none":
+        from resdsl.backends.torch_compile import compile_source
+
+        source += compile_source(generator, net, strategy, mode)
+    return source

@@ -1,0 +1,162 @@
+"""torch.compile for built networks: the whole model as one graph, or regionally, per distinct block.
+
+Regional compilation is what a graph compiler can offer that a hand-written model cannot: the
+IR knows which block instances are identical, so compile work grows with the number of
+*distinct* blocks, not with depth. Each outermost block module is compiled in place
+(`nn.Module.compile`); with torch's default `inline_inbuilt_nn_modules`, parameters are graph
+inputs rather than constants, so every identical copy of a block hits the graph compiled for
+the first one, and only a new variant (another kind, other arguments, another shortcut, another
+input shape) compiles again.
+
+Invariants:
+- compilation is in place: the returned module has the same class, attribute paths and
+  `state_dict` keys as the eager one (no `_orig_mod.` prefix), so weights load either way;
+- shapes are static unless `dynamic=True` is asked for, so no silent switch to dynamic shapes;
+- regional compilation raises dynamo's recompile limit to (distinct variants) x (the default
+  limit), because all compiled regions share one code object's cache: with torch's default of
+  8, a network with more than 8 distinct blocks would otherwise fall back to eager silently;
+  each variant keeps the allowance a single compiled function has (new batch sizes and so on).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from resdsl.compiler import Network
+from resdsl.ir.graph import BlockInfo
+
+STRATEGIES = ("whole", "regional")
+MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+DEFAULT_RECOMPILE_LIMIT = 8  # torch's default per code object, torch 2.4 .. 2.13
+_LIMIT_NAMES = ("recompile_limit", "accumulated_recompile_limit")  # torch >= 2.6
+_OLD_LIMIT_NAMES = ("cache_size_limit", "accumulated_cache_size_limit")  # torch < 2.6
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What makes two block instances run the same compiled graph (up to their weights)."""
+
+    kind: str
+    args: tuple
+    shortcut: str
+    input_shape: tuple
+    output_shape: tuple
+
+
+def outermost_blocks(net: Network) -> list[BlockInfo]:
+    """Blocks not nested inside another block, in program order (the regions to compile)."""
+    blocks = net.graph.graph["blocks"]
+
+    def nested(path: str) -> bool:
+        parts = path.split(".")
+        return any(".".join(parts[:cut]) in blocks for cut in range(1, len(parts)))
+
+    return [info for path, info in blocks.items() if not nested(path)]
+
+
+def block_variants(net: Network) -> dict[Variant, list[str]]:
+    """Outermost block paths grouped by variant, both in program order."""
+    g = net.graph
+    out: dict[Variant, list[str]] = {}
+    for info in outermost_blocks(net):
+        key = Variant(
+            kind=info.kind,
+            args=tuple(sorted((k, repr(v)) for k, v in info.args.items())),
+            shortcut=info.shortcut,
+            input_shape=tuple(g.nodes[info.input]["shape"]),
+            output_shape=tuple(g.nodes[info.output]["shape"]),
+        )
+        out.setdefault(key, []).append(info.path)
+    return out
+
+
+def _limit_names(config) -> tuple[str, str]:
+    """dynamo's per-code and accumulated recompile limits (renamed from `cache_size_limit` in 2.6)."""
+    return _LIMIT_NAMES if hasattr(config, _LIMIT_NAMES[0]) else _OLD_LIMIT_NAMES
+
+
+def raise_recompile_limit(variants: int) -> int:
+    """Let `variants` regions share one code object's cache; never lowers a limit. Returns it."""
+    import torch._dynamo.config as config
+
+    per_code, accumulated = _limit_names(config)
+    wanted = variants * DEFAULT_RECOMPILE_LIMIT
+    setattr(config, per_code, max(getattr(config, per_code), wanted))
+    if hasattr(config, accumulated):
+        setattr(config, accumulated, max(getattr(config, accumulated), wanted))
+    return getattr(config, per_code)
+
+
+def _options(mode: str | None, dynamic: bool, backend) -> dict:
+    if mode is not None and mode not in MODES:
+        raise ValueError(f"unknown torch.compile mode {mode!r}; expected one of {', '.join(MODES)}")
+    options = {"dynamic": dynamic, "backend": backend}
+    if mode not in (None, "default"):
+        options["mode"] = mode
+    return options
+
+
+def compile_model(model, net: Network, strategy: str, *, mode: str | None = None, dynamic: bool = False, backend="inductor"):
+    """Compile `model` (built from `net`) in place and return it.
+
+    `strategy` is "whole" (one graph, `fullgraph=True`: a graph break is an error, not a silent
+    slowdown) or "regional" (each distinct outermost block compiled once, shared by its copies;
+    the stem, pooling and head stay eager). `backend` is for tests and tools that count graphs.
+    The model may be wrapped by `gpu_recipe.InferenceModel`; its blocks are found through it.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown compile strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    options = _options(mode, dynamic, backend)
+    if strategy == "whole":
+        model.compile(fullgraph=True, **options)
+        return model
+    root = getattr(model, "inner", model)
+    variants = block_variants(net)
+    raise_recompile_limit(len(variants))
+    for paths in variants.values():
+        for path in paths:
+            root.get_submodule(path).compile(**options)
+    return model
+
+
+def compile_source(generator, net: Network, strategy: str, mode: str | None = None) -> str:
+    """Python to append to a generated file: a function that compiles a built model the same way.
+
+    The text imports nothing beyond the generated file's `torch`, so the file stays standalone.
+    """
+    options = _options(mode, False, "inductor")
+    del options["backend"]
+    args = ", ".join(f"{k}={json.dumps(v) if isinstance(v, str) else repr(v)}" for k, v in options.items())
+    name = generator.module_ns.name("compile_model")
+    lines = ["", "", f"def {name}(model: nn.Module) -> nn.Module:"]
+    if strategy == "whole":
+        lines += [
+            f'    """Compile `model` in place as one graph (fullgraph: a graph break is an error)."""',
+            f"    model.compile(fullgraph=True, {args})",
+            "    return model",
+        ]
+        return "\n".join(lines) + "\n"
+    variants = block_variants(net)
+    limits = generator.module_ns.name("RECOMPILE_LIMITS")
+    classes = sorted({generator.kinds[v.kind].cls for v in variants})
+    limit = len(variants) * DEFAULT_RECOMPILE_LIMIT
+    lines += [
+        f'    """Compile `model` in place, regionally: each of its {len(variants)} distinct blocks is compiled',
+        "    once and its identical copies reuse that graph; the stem and the head stay eager.",
+        '    """',
+        "    # All blocks share one code object's cache: leave room for every distinct block.",
+        "    config = torch._dynamo.config",
+        f"    for name in {limits}:",
+        "        if hasattr(config, name):",
+        f"            setattr(config, name, max(getattr(config, name), {limit}))",
+        "    done: list[str] = []",
+        "    for path, module in model.named_modules():",
+        f"        if isinstance(module, ({', '.join(classes)},)) and not any(path.startswith(p + \".\") for p in done):",
+        f"            module.compile({args})",
+        "            done.append(path)",
+        "    return model",
+    ]
+    names = [f"    {json.dumps(n)}," for n in (*_LIMIT_NAMES, *_OLD_LIMIT_NAMES)]
+    prelude = ["", "", "# dynamo's recompile limits (renamed in torch 2.6).", f"{limits} = (", *names, ")"]
+    return "\n".join(prelude + lines) + "\n"
