@@ -7,11 +7,15 @@ gets in Python and the file they ship are the same program. The source is regist
 
 from __future__ import annotations
 
+import itertools
 import linecache
+import sys
 import types
 
 from resdsl.backends.torch_source import TorchSourceGenerator
 from resdsl.compiler import Network
+
+_LOADS = itertools.count()  # each load gets its own module name: builds never shadow each other
 
 
 def load_module(net: Network) -> types.ModuleType:
@@ -20,8 +24,11 @@ def load_module(net: Network) -> types.ModuleType:
     source = generator.generate()
     filename = f"<resdsl:{net.name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    module = types.ModuleType(f"resdsl_generated_{net.name}")
+    module = types.ModuleType(f"resdsl_generated_{net.name}_{next(_LOADS)}")
     module.__file__ = filename
+    # Registered so that code which imports a function's module by name finds it: torch.compile
+    # does, when it inlines the generated forward from an outer frame (a wrapping module).
+    sys.modules[module.__name__] = module
     exec(compile(source, filename, "exec"), module.__dict__)
     module.FACTORY = generator.factory
     return module
