@@ -21,6 +21,7 @@ Invariants:
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 
 from resdsl.compiler import Network
@@ -31,6 +32,7 @@ MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagrap
 DEFAULT_RECOMPILE_LIMIT = 8  # torch's default per code object, torch 2.4 .. 2.13
 _LIMIT_NAMES = ("recompile_limit", "accumulated_recompile_limit")  # torch >= 2.6
 _OLD_LIMIT_NAMES = ("cache_size_limit", "accumulated_cache_size_limit")  # torch < 2.6
+RECURSION_PER_NODE = 10  # Python frames allowed per IR node for a whole-model compile (inductor recursion)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,19 @@ def raise_recompile_limit(variants: int) -> int:
     return getattr(config, per_code)
 
 
+def raise_recursion_limit(net: Network) -> int:
+    """Let inductor walk one graph of the whole network; never lowers the limit. Returns it.
+
+    Inductor's scheduler sorts the graph by a recursive depth-first walk, one Python frame per
+    node on the longest dependency chain; a 1202-layer net fails with RecursionError at Python's
+    default. The limit is process-wide and compilation is lazy (at the first call), so it is
+    raised here and left raised. Python >= 3.11 runs Python-to-Python calls without C stack.
+    """
+    wanted = RECURSION_PER_NODE * net.graph.number_of_nodes()
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), wanted))
+    return sys.getrecursionlimit()
+
+
 def _options(mode: str | None, dynamic: bool, backend) -> dict:
     if mode is not None and mode not in MODES:
         raise ValueError(f"unknown torch.compile mode {mode!r}; expected one of {', '.join(MODES)}")
@@ -109,6 +124,7 @@ def compile_model(model, net: Network, strategy: str, *, mode: str | None = None
         raise ValueError(f"unknown compile strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
     options = _options(mode, dynamic, backend)
     if strategy == "whole":
+        raise_recursion_limit(net)
         model.compile(fullgraph=True, **options)
         return model
     root = getattr(model, "inner", model)
@@ -131,8 +147,13 @@ def compile_source(generator, net: Network, strategy: str, mode: str | None = No
     name = generator.module_ns.name("compile_model")
     lines = ["", "", f"def {name}(model: nn.Module) -> nn.Module:"]
     if strategy == "whole":
+        depth = RECURSION_PER_NODE * net.graph.number_of_nodes()
         lines += [
             f'    """Compile `model` in place as one graph (fullgraph: a graph break is an error)."""',
+            "    import sys",
+            "",
+            "    # Inductor walks the graph recursively: room for this network's depth.",
+            f"    sys.setrecursionlimit(max(sys.getrecursionlimit(), {depth}))",
             f"    model.compile(fullgraph=True, {args})",
             "    return model",
         ]

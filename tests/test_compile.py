@@ -1,0 +1,199 @@
+"""torch.compile: block variants from the IR, graph counts (regional shares one graph per
+distinct block; whole is one graph, no breaks), outputs equal eager, the recompile and recursion
+limits, and the `compile_model` function `resdsl build --compile` writes into the source.
+
+Graph counts use a counting backend (dynamo traces, nothing is code-generated), so they are
+quick; two tests run inductor for real on a one-block-per-stage CIFAR net.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import resdsl
+from conftest import TESTS
+from resdsl.backends.torch_compile import block_variants, compile_model
+from resdsl.cli import main
+
+GOLDEN = TESTS / "golden" / "compile"
+
+# The paper's CIFAR net: stage 1 keeps 16 channels; stages 2 and 3 open with a stride-2,
+# channel-doubling block (option A zero-pad shortcut) followed by identical blocks.
+CIFAR3_VARIANTS = [
+    ["layer1.0", "layer1.1", "layer1.2"],
+    ["layer2.0"],
+    ["layer2.1", "layer2.2"],
+    ["layer3.0"],
+    ["layer3.1", "layer3.2"],
+]
+
+
+@pytest.fixture
+def dynamo():
+    """A clean dynamo with its limits restored afterwards (compile_model raises them)."""
+    import torch._dynamo.config as config
+
+    saved = {k: getattr(config, k) for k in ("recompile_limit", "accumulated_recompile_limit")}
+    limit = sys.getrecursionlimit()
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+    for k, v in saved.items():
+        setattr(config, k, v)
+    sys.setrecursionlimit(limit)
+
+
+class CountingBackend:
+    """A torch.compile backend that runs graphs as traced and counts how many it was given."""
+
+    def __init__(self):
+        self.graphs = 0
+
+    def __call__(self, gm, example_inputs):
+        self.graphs += 1
+        return gm.forward
+
+
+def test_cifar_variants_are_the_papers_distinct_blocks():
+    assert list(block_variants(resdsl.load("cifar_resnet", n=3)).values()) == CIFAR3_VARIANTS
+
+
+@pytest.mark.parametrize("spec", ["resnet50", "resnet152"])
+def test_bottleneck_nets_have_two_variants_per_stage(spec):
+    # Each stage: a first block with a projection shortcut, then identical identity blocks.
+    variants = block_variants(resdsl.load(spec))
+    assert [paths[0] for paths in variants.values()] == [f"layer{s}.{i}" for s in (1, 2, 3, 4) for i in (0, 1)]
+    assert [v.shortcut for v in variants] == ["projection", "identity"] * 4
+    assert sum(map(len, variants.values())) == len(resdsl.load(spec).graph.graph["blocks"])
+
+
+def _pair(spec="cifar_resnet", **params):
+    torch.manual_seed(0)
+    eager = resdsl.build(spec, **params).eval()
+    other = resdsl.build(spec, **params).eval()
+    other.load_state_dict(eager.state_dict())
+    return eager, other, torch.randn(2, *resdsl.load(spec, **params).input_shape)
+
+
+@pytest.mark.compile
+@pytest.mark.parametrize("n, graphs", [(1, 3), (3, 5), (5, 5)])
+def test_regional_compiles_one_graph_per_distinct_block(dynamo, n, graphs):
+    eager, model, x = _pair(n=n)
+    backend = CountingBackend()
+    compile_model(model, resdsl.load("cifar_resnet", n=n), "regional", backend=backend)
+    with torch.no_grad():
+        assert torch.equal(model(x), eager(x))
+        model(x)  # identical second call: no recompilation
+    assert backend.graphs == graphs
+
+
+@pytest.mark.compile
+def test_regional_raises_the_recompile_limit_past_eight_variants(dynamo, tmp_path):
+    # Ten blocks of ten widths: ten variants, two more than dynamo allows one code object by default.
+    body = "\n".join(f"    b{w}: basic({w})" for w in range(16, 26))
+    spec = tmp_path / "widths.res"
+    spec.write_text(f"network widths {{\n    input 3x8x8\n    shortcut A\n    conv1: conv 3x3, 16\n{body}\n}}\n")
+    net = resdsl.load(spec)
+    assert len(block_variants(net)) == 10
+    eager, model, x = _pair(spec)
+    backend = CountingBackend()
+    compile_model(model, net, "regional", backend=backend)
+    assert torch._dynamo.config.recompile_limit == 80
+    with torch.no_grad():
+        assert torch.equal(model(x), eager(x))
+    assert backend.graphs == 10  # at the default limit the last two blocks would silently run eager
+
+
+@pytest.mark.compile
+def test_whole_model_is_one_graph_without_breaks(dynamo):
+    eager, model, x = _pair(n=2)
+    backend = CountingBackend()
+    compile_model(model, resdsl.load("cifar_resnet", n=2), "whole", backend=backend)  # fullgraph=True
+    with torch.no_grad():
+        assert torch.equal(model(x), eager(x))
+    assert backend.graphs == 1
+
+
+def test_whole_model_raises_the_recursion_limit_with_depth(dynamo):
+    net = resdsl.load("cifar_resnet", n=200)
+    model = resdsl.build(net)
+    compile_model(model, net, "whole")  # lazy: nothing compiles until the first call
+    assert sys.getrecursionlimit() >= 10 * net.graph.number_of_nodes() == 42080
+
+
+def test_compiling_keeps_class_and_state_dict_names(dynamo):
+    eager = resdsl.build("cifar_resnet", n=1)
+    for strategy in ("whole", "regional"):
+        model = resdsl.build("cifar_resnet", n=1, compile=strategy)
+        assert type(model).__name__ == "CifarResnet"
+        assert list(model.state_dict()) == list(eager.state_dict())
+
+
+@pytest.mark.compile
+@pytest.mark.parametrize("strategy", ["whole", "regional"])
+def test_inductor_output_matches_eager(dynamo, strategy):
+    torch.manual_seed(0)
+    eager = resdsl.build("cifar_resnet", n=1).eval()
+    model = resdsl.build("cifar_resnet", n=1, compile=strategy).eval()
+    model.load_state_dict(eager.state_dict())
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), eager(x), rtol=1e-4, atol=1e-5)
+
+
+def test_unknown_strategy_and_mode_are_refused():
+    with pytest.raises(ValueError, match=r"^unknown compile strategy 'fast'; expected one of whole, regional$"):
+        resdsl.build("cifar_resnet", n=1, compile="fast")
+    with pytest.raises(ValueError, match=r"^unknown torch.compile mode 'turbo'; expected one of default, "):
+        resdsl.build("cifar_resnet", n=1, compile="whole", mode="turbo")
+
+
+# --- resdsl build --compile: a compile_model(model) function in the generated file ---------------
+
+
+def _generated(tmp_path, *args):
+    target = tmp_path / "model.py"
+    result = CliRunner().invoke(main, ["build", "cifar_resnet", "--set", "n=2", "-o", str(target), *args])
+    assert result.exit_code == 0, result.output
+    return target.read_text()
+
+
+@pytest.mark.parametrize("args", [["--compile", "regional", "--mode", "max-autotune"], ["--compile", "whole"]])
+def test_build_compile_appends_compile_model(tmp_path, golden, args):
+    source = _generated(tmp_path, *args)
+    plain = resdsl.generate_source("cifar_resnet", n=2)
+    assert source.startswith(plain)
+    golden(GOLDEN / f"cifar_resnet_n2_{args[1]}_tail.py", source[len(plain):])
+
+
+def _compiled_paths(source: str) -> list[str]:
+    namespace: dict = {}
+    exec(compile(source, "model.py", "exec"), namespace)
+    model = namespace["compile_model"](namespace["cifar_resnet"]())
+    return [path for path, m in model.named_modules() if getattr(m, "_compiled_call_impl", None) is not None]
+
+
+def test_generated_compile_model_compiles_each_block_or_the_whole(tmp_path, dynamo):
+    blocks = [p for group in block_variants(resdsl.load("cifar_resnet", n=2)).values() for p in group]
+    assert sorted(_compiled_paths(_generated(tmp_path, "--compile", "regional"))) == sorted(blocks)
+    assert torch._dynamo.config.recompile_limit == 40  # 5 variants x 8
+    assert _compiled_paths(_generated(tmp_path, "--compile", "whole")) == [""]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--mode", "max-autotune"], "Error: --mode needs --compile whole or --compile regional"),
+        (["--format", "pt2", "--compile", "whole"], "Error: --compile applies to --format py;"),
+        (["--compile", "partial"], "Error: Invalid value for '--compile': 'partial' is not one of 'none', 'whole', 'regional'."),
+    ],
+)
+def test_build_compile_usage_errors_exit_2(tmp_path, args, message):
+    result = CliRunner().invoke(main, ["build", "cifar_resnet", *args, "-o", str(tmp_path / "model.out")])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert list(tmp_path.iterdir()) == []

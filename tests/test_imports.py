@@ -1,0 +1,64 @@
+"""Start-up stays fast: the front end and the commands that need no model never import torch.
+
+Each check runs in a fresh interpreter (this test process has torch loaded already) and looks
+at `sys.modules` after the command ran.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+_RUN_COMMAND = r"""
+import sys
+from resdsl.cli import main
+try:
+    main(sys.argv[1:], prog_name="resdsl")
+except SystemExit as exit:
+    code = exit.code
+print("exit", code, "torch" in sys.modules, file=sys.stderr)
+"""
+
+
+def _command(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-c", _RUN_COMMAND, *args], capture_output=True, text=True, check=True)
+    return done.stderr.strip().splitlines()[-1]
+
+
+def _registered() -> set[str]:
+    from resdsl.cli import main
+
+    return set(main.commands)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("check", "resnet50"), ("check", "cifar_resnet", "--set", "n=200"), ("list",), ("build", "--help"), ("--help",)],
+)
+def test_commands_without_models_do_not_import_torch(args):
+    assert _command(*args) == "exit 0 False"
+
+
+def test_draw_does_not_import_torch(tmp_path):
+    if "draw" not in _registered():
+        pytest.skip("no `resdsl draw` command registered in this tree")
+    assert _command("draw", "resnet18", "-o", str(tmp_path / "r.dot")) == "exit 0 False"
+
+
+def test_a_failing_check_does_not_import_torch(tmp_path):
+    bad = tmp_path / "bad.res"
+    bad.write_text("network bad {\n    input 3x32x32\n    layer1: basci(16) x 2\n}\n")
+    assert _command("check", str(bad)) == "exit 1 False"
+
+
+def test_build_does_import_torch_the_check_is_live(tmp_path):
+    # The same probe on a command that needs torch: it must see it, or the probe proves nothing.
+    assert _command("build", "cifar_resnet", "--format", "pt2", "-o", str(tmp_path / "m.pt2")) == "exit 0 True"
+
+
+def test_the_python_front_end_does_not_import_torch():
+    code = "import sys, resdsl; net = resdsl.load('resnet152'); print(net.params, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "60192808 False\n"
