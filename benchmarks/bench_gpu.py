@@ -22,6 +22,7 @@ import os
 
 os.environ.setdefault("TORCHINDUCTOR_FORCE_DISABLE_CACHES", "1")  # before torch: cold compiles
 
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import torch  # noqa: E402
@@ -77,6 +78,7 @@ def main() -> None:
             models[name](x)
             sync()
             compile_s[name] = time.perf_counter() - start
+            print(f"{name}: compiled in {compile_s[name]:.1f} s", file=sys.stderr, flush=True)
         errors = {name: ((m(x) - reference).abs().max() / reference.abs().max()).item() for name, m in models.items()}
         times = interleaved({k: (lambda m=m: m(x)) for k, m in models.items()}, args.rounds, 2.0, sync)
     print(f"machine: {machine()}")
