@@ -1,35 +1,147 @@
-"""Cost counting: parameters and multiply-adds per node, and network totals.
+"""Cost counting: parameters, multiply-adds, element operations and activation sizes per node.
 
-Convention (the paper's and `reference/numbers.md`'s): multiply-adds of convolutions and
-fully connected layers only, one fused multiply-add = 1, batch 1; parameters are trainable
-weights (BN's running statistics are buffers and not counted).
+Conventions (`CONVENTIONS`; the summary and its JSON name the one they use):
+- "conv+fc" (the default; the paper's Table 1 and `reference/numbers.md`): multiply-adds of
+  convolutions and fully connected layers only; one fused multiply-add = 1; bias additions are
+  not counted; batch 1. `torch.utils.flop_counter.FlopCounterMode` counts 2 per multiply-add
+  of exactly these ops, which is what the differential tests compare against.
+- "all": conv+fc plus the element operations of every other op (`ELEMENT_OPS`): batch norm 1
+  per element (at inference it is one multiply-add, x * scale + shift), ReLU 1 per element, the
+  residual add 1 per output element, max/average pooling kh*kw per output element, global
+  average pooling 1 per input element; the option-A zero-pad shortcut only moves data (0).
 
-Sets node attributes `cost_params`, `cost_macs` and graph attributes `total_params`,
-`total_macs`. A network past `Limits.max_params` is refused here, before anything allocates.
+Parameters are trainable weights and biases (BN's running statistics are buffers, not counted).
+Activations are the elements of a node's output, batch 1.
+
+Sets node attributes `cost_params`, `cost_macs` (conv+fc), `cost_element_ops` (what "all" adds)
+and `cost_activations`; graph attributes `total_params`, `total_macs` (conv+fc),
+`total_element_ops` and `total_activations` (every node's output but the input's). A network
+past `Limits.max_params` is refused here, before anything allocates.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
 
 import networkx as nx
 
 from resdsl.diagnostics import Diagnostic, Reporter
 from resdsl.ops import OPS
 
+DEFAULT_CONVENTION = "conv+fc"
+
+CONVENTIONS = {
+    "conv+fc": "multiply-adds of conv and fc layers only (1 fused multiply-add = 1 MAC; bias adds not counted)",
+    "all": (
+        "conv+fc multiply-adds plus element ops: batch norm, ReLU and residual add 1 per element, "
+        "max/avg pool kh*kw per output element, global avg pool 1 per input element"
+    ),
+}
+
+
+def _elements(params, inputs, out) -> int:
+    return math.prod(out)
+
+
+def _window(params, inputs, out) -> int:
+    kh, kw = params["kernel"]
+    return math.prod(out) * kh * kw
+
+
+def _input_elements(params, inputs, out) -> int:
+    return math.prod(inputs[0])
+
+
+def _none(params, inputs, out) -> int:
+    return 0
+
+
+# Element operations per op under the "all" convention. A counting convention, not a property
+# of the op, so it lives here rather than in the op registry; a test checks every op is listed.
+ELEMENT_OPS: dict[str, Callable] = {
+    "input": _none,
+    "conv": _none,  # its multiply-adds are `cost_macs`
+    "linear": _none,
+    "bn": _elements,
+    "relu": _elements,
+    "add": _elements,
+    "maxpool": _window,
+    "avgpool": _window,
+    "global_avgpool": _input_elements,
+    "pad_shortcut": _none,
+}
+
+
+@dataclass(frozen=True)
+class Cost:
+    """The costs of a set of nodes (a node, a block, a stage, a network)."""
+
+    params: int = 0
+    macs: int = 0  # conv+fc
+    element_ops: int = 0
+    activations: int = 0
+
+    def __add__(self, other: "Cost") -> "Cost":
+        return Cost(
+            self.params + other.params,
+            self.macs + other.macs,
+            self.element_ops + other.element_ops,
+            self.activations + other.activations,
+        )
+
+    def __mul__(self, n: int) -> "Cost":
+        return Cost(self.params * n, self.macs * n, self.element_ops * n, self.activations * n)
+
+    def macs_in(self, convention: str) -> int:
+        """Multiply-adds counted under `convention` (a key of `CONVENTIONS`)."""
+        if convention not in CONVENTIONS:
+            raise ValueError(f"unknown counting convention {convention!r}; expected one of {', '.join(CONVENTIONS)}")
+        return self.macs + (self.element_ops if convention == "all" else 0)
+
+
+def node_cost(data: dict) -> Cost:
+    """The costs `count_costs` set on one node (its attribute dict)."""
+    return Cost(data["cost_params"], data["cost_macs"], data["cost_element_ops"], data["cost_activations"])
+
+
+def network_cost(g: nx.DiGraph) -> Cost:
+    return Cost(g.graph["total_params"], g.graph["total_macs"], g.graph["total_element_ops"], g.graph["total_activations"])
+
+
+def _node_costs(data: dict, inputs: list) -> tuple[int, int, int, int]:
+    op = OPS[data["op"]]
+    out = data["shape"]
+    activations = 0 if data["op"] == "input" else math.prod(out)
+    return (
+        op.params(data["params"], inputs, out),
+        op.macs(data["params"], inputs, out),
+        ELEMENT_OPS[data["op"]](data["params"], inputs, out),
+        activations,
+    )
+
 
 def count_costs(g: nx.DiGraph, reporter: Reporter) -> None:
-    total_params = total_macs = 0
+    total = Cost()
     for node, data in g.nodes(data=True):
         inputs = [g.nodes[i]["shape"] for i in data["inputs"]]
         if data["shape"] is None or any(s is None for s in inputs):
-            data["cost_params"] = data["cost_macs"] = 0
-            continue
-        op = OPS[data["op"]]
-        data["cost_params"] = op.params(data["params"], inputs, data["shape"])
-        data["cost_macs"] = op.macs(data["params"], inputs, data["shape"])
-        total_params += data["cost_params"]
-        total_macs += data["cost_macs"]
-    g.graph["total_params"] = total_params
-    g.graph["total_macs"] = total_macs
+            costs = (0, 0, 0, 0)  # shapes failed: an error is already reported
+        else:
+            costs = _node_costs(data, inputs)
+        data["cost_params"], data["cost_macs"], data["cost_element_ops"], data["cost_activations"] = costs
+        total = total + Cost(*costs)
+    g.graph.update(
+        total_params=total.params,
+        total_macs=total.macs,
+        total_element_ops=total.element_ops,
+        total_activations=total.activations,
+    )
+    _check_limit(g, total.params, reporter)
+
+
+def _check_limit(g: nx.DiGraph, total_params: int, reporter: Reporter) -> None:
     limit = g.graph["limits"].max_params
     if total_params > limit:
         net = g.graph["network"]

@@ -133,22 +133,24 @@ class ShortcutPolicy(Statement):
 
 @dataclass(frozen=True)
 class ExpectMetric(Statement):
-    """`expect params == 25_557_032` or `expect macs ~ 3.8e9 within 2%`."""
+    """`expect params == 25_557_032` or `expect macs ~ 3.8e9 within 2%` [`when n == 3`]."""
 
     metric: str
     metric_span: Span
     op: str
     value: Expr
     tolerance_percent: float | None
+    when: Expr | None = None  # checked only where this condition holds
 
 
 @dataclass(frozen=True)
 class ExpectShape(Statement):
-    """`expect shape layer2 == 512x28x28` (a labelled node or block path)."""
+    """`expect shape layer2 == 512x28x28` (a labelled node or block path) [`when ...`]."""
 
     path: str
     path_span: Span
     dims: Dims
+    when: Expr | None = None
 
 
 @dataclass(frozen=True)

@@ -155,16 +155,16 @@ class _ToAst(Transformer):
         return ast.Let(self._span(meta), str(name), value)
 
     def expect_metric(self, meta, children):
-        metric, op, value, tolerance = children
+        metric, op, value, tolerance, when = children
         tol = None if tolerance is None else float(_number(tolerance))
-        return ast.ExpectMetric(self._span(meta), str(metric), _tok_span(self.source, metric), str(op), value, tol)
+        return ast.ExpectMetric(self._span(meta), str(metric), _tok_span(self.source, metric), str(op), value, tol, when)
 
     def path(self, meta, children):
         return ".".join(str(c) for c in children), self._span(meta)
 
     def expect_shape(self, meta, children):
-        (path, path_span), dims = children
-        return ast.ExpectShape(self._span(meta), path, path_span, dims)
+        (path, path_span), dims, when = children
+        return ast.ExpectShape(self._span(meta), path, path_span, dims, when)
 
     # definitions
     def param(self, meta, children):
