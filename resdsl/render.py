@@ -72,6 +72,6 @@ def format_of(path: str | Path, fmt: str | None = None) -> str:
     return SUFFIXES[suffix]
 
 
-def write_drawing(source: str, path: str | Path, fmt: str | None = None) -> None:
+def write_drawing(source: str, path: str | Path, fmt: str | None = None, renderer: str | None = None) -> None:
     """Render DOT `source` into `path`; nothing is written unless rendering succeeded."""
-    write_atomic(path, render(source, format_of(path, fmt)))
+    write_atomic(path, render(source, format_of(path, fmt), renderer))

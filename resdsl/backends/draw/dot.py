@@ -91,7 +91,7 @@ def _box(dot: graphviz.Digraph, box: Box) -> None:
     if box.role not in style.OFF_MAIN:
         attrs["group"] = "main"  # dot keeps the main path straight; shortcuts curve beside it
     if box.tooltip:
-        attrs["tooltip"] = text([box.tooltip.replace("\n", " | ")])
+        attrs["tooltip"] = text(box.tooltip.split("\n"))
     if box.error:
         attrs["xlabel"] = text(textwrap.wrap(box.error, 36))
     dot.node(box.id, text(box.lines), **attrs)
@@ -123,6 +123,8 @@ def _legend(dot: graphviz.Digraph, view: View) -> None:
                 row.attr(rank="same")
                 row.node(f"legend-{kind}", "", **style.LEGEND_POINT)
                 row.node(f"legend-{kind}-name", text([style.LEGEND[kind]]), **style.LEGEND_NAME)
-            legend.edge(f"legend-{kind}", f"legend-{kind}-name", minlen="2", **style.edge_attrs(kind))
+            sample = dict(style.edge_attrs(kind), minlen="2")
+            sample["class"] = "legend"  # so that counting shortcut arcs by class counts drawn ones
+            legend.edge(f"legend-{kind}", f"legend-{kind}-name", **sample)
         for upper, lower in zip(kinds, kinds[1:]):
             legend.edge(f"legend-{upper}", f"legend-{lower}", style="invis")

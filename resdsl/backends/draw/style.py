@@ -62,7 +62,7 @@ LEGEND = {
 
 CLUSTERS = {
     "stage": {"style": "rounded,filled", "fillcolor": "#f8fafc", "color": "#cbd5e1", "fontsize": "12", "fontname": FONT},
-    "fold": {"style": "rounded,dashed", "color": "#64748b", "fontsize": "11", "fontname": FONT, "fillcolor": "#f1f5f9"},
+    "fold": {"style": "rounded,dashed", "color": "#64748b", "fontsize": "11", "fontname": FONT, "margin": "14"},
     "legend": {"style": "rounded", "color": "#cbd5e1", "fontsize": "11", "fontname": FONT},
 }
 
@@ -83,5 +83,6 @@ def node_attrs(role: str, error: bool, unknown: bool = False) -> dict[str, str]:
 def edge_attrs(kind: str) -> dict[str, str]:
     attrs = dict(SHORTCUTS.get(kind, {}))
     if kind != "data":
-        attrs["class"] = f"shortcut {kind}"
+        # weight 0: a shortcut never pulls the main column askew (dot keeps `group` edges straight)
+        attrs.update({"class": f"shortcut {kind}", "weight": "0"})
     return attrs

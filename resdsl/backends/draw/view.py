@@ -142,7 +142,7 @@ class _Builder:
             return "+"
         if data["op"] in ("bn", "relu"):
             return ", ".join(OPS[self.g.nodes[n]["op"]].label(self.g.nodes[n]["params"]) for n in self.members[head])
-        return OPS[data["op"]].label(data["params"])
+        return _layer_label(data)
 
     def unit_lines(self, nodes: list[str]) -> list[str]:
         """Labels of the units among `nodes`, adds left out (a branch box lists its layers)."""
@@ -157,7 +157,8 @@ class _Builder:
             self.describe_stage(box)
         elif box.id in s.g.graph["blocks"] and self.detail in ("block", "stage"):
             block = s.g.graph["blocks"][box.id]
-            box.role, box.lines = "block", self.unit_lines(box.nodes) or [block.kind]
+            branch = sorted(s.branch(block), key=s.index.__getitem__)
+            box.role, box.lines = "block", self.unit_lines(branch) or [block.kind]
             box.tooltip = f"{block.path}: {block.kind}{_args(block.args)}"
         else:
             shortcut = s.shortcut_nodes.get(first)
@@ -271,7 +272,14 @@ def _role(op: str) -> str:
 
 
 def _layer_label(data: dict) -> str:
-    return "+" if data["op"] == "add" else OPS[data["op"]].label(data["params"])
+    """The op's paper-style label; a dilated conv also says so (the paper has none)."""
+    if data["op"] == "add":
+        return "+"
+    label = OPS[data["op"]].label(data["params"])
+    dilation = data["params"].get("dilation", (1, 1)) if data["op"] == "conv" else (1, 1)
+    if dilation != (1, 1):
+        label += f", dilation {dilation[0]}" if dilation[0] == dilation[1] else f", dilation {dilation[0]}x{dilation[1]}"
+    return label
 
 
 def _args(args: dict) -> str:
