@@ -334,3 +334,18 @@ def test_drawing_never_imports_torch(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["0", "False"]
     assert (tmp_path / "r.svg").read_bytes().startswith(b"<?xml")
+
+
+# --- the committed images ----------------------------------------------------------------
+
+_LABEL = re.compile(r'\blabel=("(?:[^"\\]|\\.)*"|[^\s\]]+)')
+
+
+@pytest.mark.parametrize("image, spec, options", [("resnet34.svg", "resnet34", dict(detail="unit", fold=False)), ("resnet152_folded.svg", "resnet152", {})])
+def test_committed_images_show_the_current_drawing(image, spec, options):
+    """Every text line in the SVG is a label line of today's DOT, and the other way round."""
+    svg = ET.parse(ROOT / "docs" / "images" / image).getroot()
+    texts = sorted(t.text for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+    source = draw(spec, **options).source
+    lines = sorted(line for value in _LABEL.findall(source) for line in _unquote(value).split("\\n") if line)
+    assert texts == lines, f"docs/images/{image} is stale: regenerate it as docs/drawing.md says"
