@@ -7,9 +7,9 @@ given batch (inference: eval, no_grad), all with the same weights:
   - the recipe step by step in eager mode: fp32 contiguous; bf16 autocast; bf16 autocast +
     channels_last (the recipe `resdsl.build(..., inference=True, device="cuda")` applies);
     that plus batch norms folded into the convolutions;
-  - the recipe (bf16 + channels_last) compiled whole and regionally: cold compile time (caches
-    disabled by this script; regional runs first, so any in-process reuse favours whole) and
-    images/s.
+  - the recipe (bf16 + channels_last) compiled whole and regionally, in each of `--modes`:
+    cold compile time (caches disabled by this script; one throwaway compile first pays
+    inductor's start-up; regional runs first, so any in-process reuse favours whole) and images/s.
 Each row gives the fraction of the H100's dense bf16 peak (989 TFLOP/s) reached at
 8.18 GFLOP per image (2 x the IR's 4,089,184,256 multiply-adds). Timings are interleaved round by round, with
 CUDA synchronized around each timed run; medians are reported.
@@ -42,17 +42,18 @@ RECIPES = {
 }
 
 
-def variant(net, weights, recipe: InferenceRecipe, device: str, strategy: str | None = None):
+def variant(net, weights, recipe: InferenceRecipe, device: str, strategy: str | None = None, mode: str | None = None):
     model = resdsl.build(net)
     model.load_state_dict(weights)
     model = apply_recipe(model, net, recipe, device)
-    return compile_model(model, net, strategy) if strategy else model
+    return compile_model(model, net, strategy, mode=mode) if strategy else model
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--modes", nargs="+", default=["default"], help="torch.compile modes to compile with")
     parser.add_argument("--spec", default="resnet50", help=argparse.SUPPRESS)  # small dry runs
     parser.add_argument("--device", default="cuda", help=argparse.SUPPRESS)  # dry runs on the CPU
     args = parser.parse_args()
@@ -70,15 +71,23 @@ def main() -> None:
     compile_s = {}
     with torch.no_grad():
         reference = models["eager fp32"](x)
-        for strategy in ("regional", "whole"):
-            name = f"{strategy} compiled, bf16 + channels_last"
-            models[name] = variant(net, weights, RECIPES["eager bf16 + channels_last"], args.device, strategy)
-            sync()
-            start = time.perf_counter()
-            models[name](x)
-            sync()
-            compile_s[name] = time.perf_counter() - start
-            print(f"{name}: compiled in {compile_s[name]:.1f} s", file=sys.stderr, flush=True)
+        torch.compile(lambda t: torch.relu(t) + 1)(torch.ones(8, device=args.device))  # start-up, not counted
+        for mode in args.modes:
+            for strategy in ("regional", "whole"):
+                name = f"{strategy} compiled, bf16 + channels_last" + ("" if mode == "default" else f", {mode}")
+                recipe = RECIPES["eager bf16 + channels_last"]
+                try:
+                    models[name] = variant(net, weights, recipe, args.device, strategy, mode)
+                    sync()
+                    start = time.perf_counter()
+                    models[name](x)
+                    sync()
+                except Exception as err:  # noqa: BLE001 - one failed variant must not lose the others
+                    models.pop(name, None)
+                    print(f"{name}: failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+                    continue
+                compile_s[name] = time.perf_counter() - start
+                print(f"{name}: compiled in {compile_s[name]:.1f} s", file=sys.stderr, flush=True)
         errors = {name: ((m(x) - reference).abs().max() / reference.abs().max()).item() for name, m in models.items()}
         times = interleaved({k: (lambda m=m: m(x)) for k, m in models.items()}, args.rounds, 2.0, sync)
     print(f"machine: {machine()}")
