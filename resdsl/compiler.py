@@ -81,6 +81,8 @@ def resolve_spec(spec: str | Path) -> tuple[Path, str]:
     """A `.res` file path, or the name of a bundled spec -> (path, name shown in diagnostics)."""
     path = Path(spec)
     if isinstance(spec, Path) or path.suffix == ".res" or path.exists() or "/" in str(spec):
+        if path.is_dir():
+            raise ResdslError([Diagnostic("E0501", f"{spec} is a directory, not a spec file")])
         if not path.is_file():
             raise ResdslError([Diagnostic("E0501", f"no such spec file: {spec}")])
         return path, str(spec)
@@ -115,22 +117,28 @@ def compile_text(
     keep_going: bool = False,
     **params: Value,
 ) -> Network:
-    """Compile spec text (named `source` in diagnostics) into a checked `Network` (see `load`)."""
-    limits = limits or Limits()
+    """Compile spec text (named `source` in diagnostics) into a checked `Network` (see `load`).
+
+    Raises only `ResdslError` for a bad spec. The parser bounds expression depth and the
+    elaborator block depth; a RecursionError past those guards still becomes a diagnostic.
+    """
+    try:
+        return _compile(text, source, limits or Limits(), verify_ir, keep_going, params)
+    except RecursionError:
+        raise ResdslError(
+            [Diagnostic("E0301", "this spec nests too deeply to compile", Span(source, 1, 1, 1, 2), help="flatten nested blocks and expressions")]
+        ) from None
+
+
+def _compile(text: str, source: str, limits: Limits, verify_ir: bool, keep_going: bool, params: dict) -> Network:
     sources = SourceMap()
     prelude, prelude_text = _prelude()
     sources.add(PRELUDE, prelude_text)
     module = parse(text, source, sources)
     reporter = Reporter(sources, limit=10**9 if keep_going else 20)
     definitions = _definitions(prelude, module, reporter)
-    networks = module.networks()
-    if len(networks) != 1:
-        message = "this file defines no network" if not networks else f"this file defines {len(networks)} networks; a spec has one"
-        span = networks[1].name_span if len(networks) > 1 else Span(source, 1, 1, 1, 2)
-        reporter.error("E0108", message, span, help="write one `network name(...) { ... }`")
-        reporter.check()
     elaborator = Elaborator(definitions, reporter, source, limits)
-    g = elaborator.network(networks[0], dict(params))
+    g = elaborator.network(_the_network(module, text, reporter), dict(params))
     g.graph.update(main_source=source, sources=sources, limits=limits, definitions=definitions)
     reporter.check()
     if verify_ir:
@@ -147,6 +155,23 @@ def compile_text(
     if verify_ir:
         verify(g, shapes=True)
     return Network(g, sources, source)
+
+
+def _the_network(module: ast.Module, text: str, reporter: Reporter) -> ast.Definition:
+    """The file's one network; E0108 (reported and raised) for none or several."""
+    networks = module.networks()
+    if len(networks) == 1:
+        return networks[0]
+    source = module.source
+    if len(networks) > 1:
+        message, span = f"this file defines {len(networks)} networks; a spec has one", networks[1].name_span
+    else:
+        span = Span(source, 1, 1, 1, 2)
+        blank = all(not line.strip() or line.lstrip().startswith("#") for line in text.split("\n"))
+        message = "this file is empty" if not text.strip() else "this file has only comments" if blank else "this file defines no network"
+    reporter.error("E0108", message, span, help="a spec defines one `network name(...) { input CxHxW ... }`")
+    reporter.check()
+    raise AssertionError("unreachable")  # check() raised
 
 
 def _definitions(prelude: ast.Module, module: ast.Module, reporter: Reporter) -> dict[str, ast.Definition]:

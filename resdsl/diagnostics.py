@@ -10,6 +10,7 @@ Invariants:
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -17,7 +18,7 @@ from typing import Iterable
 
 @dataclass(frozen=True)
 class Span:
-    """A region of a source: 1-based line and column, end exclusive, plus character offsets."""
+    """A region of a source: 1-based line and column (in characters), end exclusive."""
 
     source: str
     line: int
@@ -51,13 +52,14 @@ class Diagnostic:
 class ResdslError(Exception):
     """Raised by the API when a spec (or a request about one) is wrong; carries diagnostics."""
 
-    def __init__(self, diagnostics: Iterable[Diagnostic], sources: "SourceMap | None" = None):
+    def __init__(self, diagnostics: Iterable[Diagnostic], sources: "SourceMap | None" = None, limit: int | None = None):
         self.diagnostics = tuple(diagnostics)
         self.sources = sources if sources is not None else SourceMap()
+        self.limit = limit  # set when the reporter stopped at its cap: more errors may follow
         super().__init__(self.render())
 
     def render(self) -> str:
-        return render_all(self.diagnostics, self.sources)
+        return render_all(self.diagnostics, self.sources, self.limit)
 
 
 class SourceMap:
@@ -67,7 +69,9 @@ class SourceMap:
         self._texts: dict[str, list[str]] = {}
 
     def add(self, name: str, text: str) -> None:
-        self._texts[name] = text.splitlines()
+        # Only "\n" ends a line, as in the lexer: `str.splitlines` would also split at form
+        # feeds and U+2028, and the line numbers in spans would then point at the wrong line.
+        self._texts[name] = text.split("\n")
 
     def line(self, name: str, line: int) -> str | None:
         lines = self._texts.get(name)
@@ -98,69 +102,128 @@ class Reporter:
         return sum(d.severity == "error" for d in self.diagnostics)
 
     def raise_now(self) -> None:
-        raise ResdslError(self.diagnostics, self.sources)
+        capped = self.limit if self.error_count >= self.limit else None
+        raise ResdslError(self.diagnostics, self.sources, capped)
 
     def check(self) -> None:
         if self.error_count:
             self.raise_now()
 
 
-def _display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+def _cells(text: str) -> list[tuple[str, int]]:
+    """Each source character as (what a terminal shows, its width in columns).
 
-
-def _printable(text: str) -> str:
-    """Source text as it can be shown on one terminal line (tabs and control chars made visible)."""
-    out = []
+    Tabs become four spaces and control characters a replacement mark, so a caret computed
+    from the same cells lines up under the character it points at; East Asian wide
+    characters take two columns.
+    """
+    cells = []
     for ch in text:
         if ch == "\t":
-            out.append("    ")
+            cells.append(("    ", 4))
         elif unicodedata.category(ch).startswith("C"):
-            out.append("\N{REPLACEMENT CHARACTER}")
+            cells.append(("\N{REPLACEMENT CHARACTER}", 1))
+        elif unicodedata.combining(ch):
+            cells.append((ch, 0))
         else:
-            out.append(ch)
-    return "".join(out)
+            cells.append((ch, 2 if unicodedata.east_asian_width(ch) in "WF" else 1))
+    return cells
 
 
-def _excerpt(span: Span, label: str, sources: SourceMap) -> list[str]:
+MAX_WIDTH = 100  # columns of source shown; longer lines are cut around the span, marked with …
+
+
+def _window(cells: list[tuple[str, int]], start: int, end: int) -> tuple[int, int]:
+    """The cell range [lo, hi) to show: all of it when short, else a window around [start, end)."""
+    total = sum(w for _, w in cells)
+    if total <= MAX_WIDTH:
+        return 0, len(cells)
+    lo = start
+    shown = 0
+    while lo > 0 and shown < MAX_WIDTH // 3:  # some context before the span
+        lo -= 1
+        shown += cells[lo][1]
+    hi, width = lo, 0
+    while hi < len(cells) and width + cells[hi][1] <= MAX_WIDTH:
+        width += cells[hi][1]
+        hi += 1
+    return lo, hi
+
+
+def _excerpt(span: Span, label: str, sources: SourceMap, gutter: int) -> list[str]:
+    """The `N | source` line and the caret line under `span` (nothing when the text is unknown)."""
     text = sources.line(span.source, span.line)
     if text is None:
         return []
-    gutter = " " * len(str(span.line))
-    prefix = _printable(text[: span.column - 1])
-    if span.end_line == span.line:
-        marked = text[span.column - 1 : max(span.end_column - 1, span.column)]
-    else:
-        marked = text[span.column - 1 :]
-    width = max(1, _display_width(_printable(marked.rstrip()) or " "))
-    caret = " " * _display_width(prefix) + "^" * width + (f" {label}" if label else "")
-    return [f"{gutter} |", f"{span.line} | {_printable(text)}".rstrip(), f"{gutter} | {caret}"]
+    cells = _cells(text.rstrip("\r\n"))
+    start = min(span.column - 1, len(cells))
+    end = span.end_column - 1 if span.end_line == span.line else len(cells)
+    while end > start + 1 and end <= len(cells) and cells[end - 1][0].isspace():
+        end -= 1  # a statement's span may include trailing blanks: mark the text only
+    end = max(start + 1, min(end, len(cells)))
+    lo, hi = _window(cells, start, end)
+    before = "…" if lo > 0 else ""
+    after = "…" if hi < len(cells) else ""
+    shown = before + "".join(c for c, _ in cells[lo:hi]) + after
+    pad = len(before) + sum(w for _, w in cells[lo:start])
+    marks = max(1, sum(w for _, w in cells[start:min(end, hi)]))
+    caret = " " * pad + "^" * marks + (f" {label}" if label else "")
+    bar = " " * gutter + " |"
+    return [bar, f"{span.line:>{gutter}} | {shown}".rstrip(), f"{bar} {caret}"]
 
 
 def render(diagnostic: Diagnostic, sources: SourceMap) -> str:
-    """rustc/clang style: `file:line:col: error[CODE]: message`, the line, a caret, notes, help."""
-    where = f"{diagnostic.span}: " if diagnostic.span else ""
-    lines = [f"{where}{diagnostic.severity}[{diagnostic.code}]: {diagnostic.message}"]
-    if diagnostic.span:
-        lines += _excerpt(diagnostic.span, diagnostic.label, sources)
-    for note in diagnostic.notes:
-        if note.span:
-            lines.append(f"   = note: {note.span}: {note.message}")
-            lines += ["  " + line for line in _excerpt(note.span, "", sources)]
-        else:
-            lines.append(f"   = note: {note.message}")
-    if diagnostic.help:
-        lines.append(f"   = help: {diagnostic.help}")
+    """rustc/clang style: `file:line:col: error[CODE]: message`, the line, a caret, notes, help.
+
+    Layout (the gutter is as wide as the main line number):
+
+        spec.res:14:5: error[E0203]: residual add receives 128×28×28 and 64×56×56
+           |
+        14 |     layer2: basic(128) x 4, stride 2
+           |     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ in block layer2.0
+           = note: a note without a location
+           = help: the suggested fix
+        prelude.res:11:5: note: a note with a location, with its own excerpt
+           |
+        11 |     add
+           |     ^^^
+    """
+    d = diagnostic
+    gutter = len(str(d.span.line)) if d.span else 1
+    where = f"{d.span}: " if d.span else ""
+    lines = [f"{where}{d.severity}[{d.code}]: {d.message}"]
+    if d.span:
+        lines += _excerpt(d.span, d.label, sources, gutter)
+    lines += [f"{' ' * gutter} = note: {n.message}" for n in d.notes if n.span is None]
+    if d.help:
+        lines.append(f"{' ' * gutter} = help: {d.help}")
+    for note in d.notes:
+        if note.span is not None:
+            lines.append(f"{note.span}: note: {note.message}")
+            lines += _excerpt(note.span, "", sources, len(str(note.span.line)))
     return "\n".join(lines)
 
 
-def render_all(diagnostics: Iterable[Diagnostic], sources: SourceMap) -> str:
+def render_all(diagnostics: Iterable[Diagnostic], sources: SourceMap, limit: int | None = None) -> str:
+    """Every diagnostic, a blank line between them, then a count when there are several errors.
+
+    A run stopped at the reporter's cap says so, so users know more may follow a fix.
+    """
     diagnostics = list(diagnostics)
     parts = [render(d, sources) for d in diagnostics]
     errors = sum(d.severity == "error" for d in diagnostics)
-    if errors > 1:
+    if limit is not None and errors >= limit:
+        parts.append(f"stopped after {errors} errors")
+    elif errors > 1:
         parts.append(f"{errors} errors")
     return "\n\n".join(parts)
+
+
+def short_number(n: int) -> str:
+    """`12,345`; an integer too long to read as digits as its order of magnitude, `about 10^40`."""
+    if abs(n) < 10**15:
+        return f"{n:,}"
+    return f"{'-' if n < 0 else ''}about 10^{int((abs(n).bit_length() - 1) * math.log10(2))}"
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
@@ -179,6 +242,7 @@ class Limits:
 
     max_nodes: int = 200_000
     max_params: int = 2_000_000_000
+    max_depth: int = 50  # blocks within blocks; the elaborator recurses once per level
     extra: dict = field(default_factory=dict)
 
 

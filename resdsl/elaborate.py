@@ -9,12 +9,13 @@ user's spec that used it, with a note pointing into the definition.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import networkx as nx
 
 from resdsl import layers
-from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean
+from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean, short_number
 from resdsl.expressions import EvalError, Value, evaluate, kind_of
 from resdsl.ir.graph import BlockInfo, StageInfo, add_node, new_graph
 from resdsl.plan import plan
@@ -27,6 +28,9 @@ SHORTCUT_KINDS = {
     "identity": "identity only; an error where dimensions change",
     "none": "no shortcut and no add (a plain network)",
 }
+
+
+MAX_INT = 2**31 - 1  # the largest size, stride or channel count a spec may give (PyTorch's int32)
 
 
 class _Abort(Exception):
@@ -75,13 +79,16 @@ class Elaborator:
         except EvalError as err:
             self.fail(err.code, err.message, err.span, help=err.help)
 
-    def eval_int(self, expr: ast.Expr, env: dict, what: str, minimum: int | None = None) -> int:
+    def eval_int(self, expr: ast.Expr, env: dict, what: str, minimum: int | None = None, maximum: int | None = MAX_INT) -> int:
+        """An integer in [minimum, maximum]; `maximum` keeps sizes within what PyTorch takes."""
         value = self.eval(expr, env)
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail("E0115", f"{what} must be an integer, got {_show(value)}", expr.span)
         if minimum is not None and value < minimum:
             adjective = "positive" if minimum == 1 else f"at least {minimum}"
-            self.fail("E0201", f"{what} must be {adjective}, got {value}", expr.span)
+            self.fail("E0201", f"{what} must be {adjective}, got {_count(value)}", expr.span)
+        if maximum is not None and value > maximum:
+            self.fail("E0201", f"{what} must be at most {maximum:,}, got {_count(value)}", expr.span)
         return value
 
     # --- networks ------------------------------------------------------------------------
@@ -133,24 +140,28 @@ class Elaborator:
                 except _Abort:
                     continue
             if p.name in overrides:
-                value = overrides[p.name]
-                if default is not None and kind_of(value) != kind_of(default) and not (kind_of(default) == "number" and kind_of(value) == "int"):
-                    self.report(
-                        Diagnostic(
-                            "E0115",
-                            f"parameter `{p.name}` takes {_a(kind_of(default))}, got {_show(value)}",
-                            p.span,
-                            label="declared here",
-                        )
-                    )
+                if not self._override_ok(p, overrides[p.name], default):
                     continue
-                env[p.name] = value
+                env[p.name] = overrides[p.name]
             elif default is None:
                 self.report(Diagnostic("E0109", f"network parameter `{p.name}` has no default and was not set", p.span, help=f"pass --set {p.name}=VALUE"))
             else:
                 env[p.name] = default
         self.reporter.check()
         return env
+
+    def _override_ok(self, p: ast.Param, value, default: Value | None) -> bool:
+        """A value set from outside (`--set`, keyword of `load`) must be of its default's kind."""
+        problem = ""
+        if not isinstance(value, (bool, int, float)):
+            problem = f"parameter `{p.name}` takes an integer, a number, `true` or `false`, but was set to {type(value).__name__} {value!r}"
+        elif isinstance(value, float) and not math.isfinite(value):
+            problem = f"parameter `{p.name}` was set to {value}, which is not a finite number"
+        elif default is not None and kind_of(value) != kind_of(default) and not (kind_of(default) == "number" and kind_of(value) == "int"):
+            problem = f"parameter `{p.name}` takes {_a(kind_of(default))}, got {_show(value)}"
+        if problem:
+            self.report(Diagnostic("E0115", problem, p.span, label="declared here"))
+        return not problem
 
     def _unique_params(self, defn: ast.Definition) -> list[ast.Param]:
         seen: dict[str, ast.Param] = {}
@@ -285,6 +296,15 @@ class Elaborator:
                 notes=(Note("through " + " → ".join(self.stack + [stmt.block])),),
                 help="a block cannot contain itself, directly or through another block",
             )
+        if len(self.stack) >= self.limits.max_depth:
+            chain = self.stack if len(self.stack) <= 6 else self.stack[:3] + ["…"] + self.stack[-2:]
+            self.fail(
+                "E0301",
+                f"blocks nest more than {self.limits.max_depth} deep here",
+                stmt.block_span,
+                notes=(Note("through " + " → ".join(chain + [stmt.block])),),
+                help="flatten the blocks, or raise the limit (API: limits=Limits(max_depth=...))",
+            )
         options = {}
         for opt in stmt.options:
             if opt.name not in ("stride", "shortcut"):
@@ -307,7 +327,7 @@ class Elaborator:
         kw = {k.name: (self.eval(k.value, env), k) for k in stmt.kwargs}
         if stride is not None and "stride" in kw:
             self.fail("E0105", "stride given both as an argument and as the stage's stride", kw["stride"][1].span)
-        repeat = None if stmt.repeat is None else self.eval_int(stmt.repeat, env, "a repeat count", 1)
+        repeat = None if stmt.repeat is None else self.eval_int(stmt.repeat, env, "a repeat count", 1, maximum=None)
         count = repeat or 1
         if count > self.limits.max_nodes:
             self._too_big(stmt, count, 1)
@@ -338,7 +358,7 @@ class Elaborator:
     def _too_big(self, stmt, count, per_block):
         self.fail(
             "E0301",
-            f"this expands to about {count * per_block:,} layers, past the limit of {self.limits.max_nodes:,}",
+            f"this expands to {_about(count * per_block)} layers, past the limit of {self.limits.max_nodes:,}",
             stmt.repeat.span if stmt.repeat is not None else stmt.span,
             help="lower the repeat count, or raise the limit with --max-nodes (API: limits=Limits(max_nodes=...))",
         )
@@ -369,9 +389,11 @@ class Elaborator:
     def bind_block_args(self, defn: ast.Definition, stmt: ast.BlockUse, pos: list, kw: dict) -> dict:
         params = self._unique_params(defn)
         names = [p.name for p in params]
+        defined_here = (Note(f"`{defn.name}` is defined here", defn.name_span),)
         if len(pos) > len(params):
-            self.fail("E0110", f"block `{defn.name}` takes {len(params)} arguments, got {len(pos)}", stmt.args[len(params)].span, notes=(Note(f"`{defn.name}` is defined here", defn.name_span),))
+            self.fail("E0110", f"block `{defn.name}` takes {_n(len(params), 'argument')}, got {len(pos)}", stmt.args[len(params)].span, notes=defined_here)
         bound = dict(zip(names, pos))
+        spans = {name: arg.span for name, arg in zip(names, stmt.args)}
         for name, (value, node) in kw.items():
             if name not in names:
                 self.fail(
@@ -381,17 +403,37 @@ class Elaborator:
                     help=did_you_mean(name, names) or f"its parameters are {', '.join(names) or 'none'}",
                 )
             if name in bound:
-                self.fail("E0105", f"`{name}` is given twice", node.span)
-            bound[name] = value
+                self.fail("E0105", f"argument `{name}` is given twice", node.span, notes=(Note("first given here", spans[name]),))
+            bound[name], spans[name] = value, node.value.span
         env: dict[str, Value] = {}
         for p in params:
             if p.name in bound:
+                self._check_kind(defn, p, bound[p.name], spans[p.name], env)
                 env[p.name] = bound[p.name]
             elif p.default is not None:
                 env[p.name] = self.eval(p.default, env)
             else:
-                self.fail("E0109", f"block `{defn.name}` needs its `{p.name}` argument", stmt.block_span, notes=(Note(f"`{defn.name}` is defined here", defn.name_span),))
+                self.fail("E0109", f"block `{defn.name}` needs its `{p.name}` argument", stmt.block_span, notes=defined_here)
         return env
+
+    def _check_kind(self, defn: ast.Definition, param: ast.Param, value: Value, span: Span, env: dict) -> None:
+        """A bool for a parameter whose default is a number, or the reverse, is a mistake.
+
+        Ints and floats mix (a float may be compared or scaled), so only bool-ness is checked.
+        """
+        if param.default is None:
+            return
+        try:
+            default = evaluate(param.default, env)
+        except EvalError:
+            return  # the default itself is not evaluated here: the argument replaces it
+        if (kind_of(value) == "bool") != (kind_of(default) == "bool"):
+            self.fail(
+                "E0115",
+                f"parameter `{param.name}` of block `{defn.name}` takes {_a(kind_of(default))}, got {_show(value)}",
+                span,
+                notes=(Note("declared here", param.span),),
+            )
 
 
 def _join(*parts) -> str:
@@ -399,6 +441,18 @@ def _join(*parts) -> str:
     for part in parts:
         flat.extend(part if isinstance(part, tuple) else [part])
     return ".".join(flat)
+
+
+def _about(n: int) -> str:
+    text = _count(n)
+    return text if text.startswith("about") else f"about {text}"
+
+
+_count = short_number
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _show(value: Value) -> str:

@@ -7,9 +7,10 @@ generated code computes what the compiler computed.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Mapping
 
-from resdsl.diagnostics import Span, did_you_mean
+from resdsl.diagnostics import Span, did_you_mean, short_number
 from resdsl.syntax import ast
 
 Value = int | float | bool
@@ -39,9 +40,23 @@ def _bool(value: Value, expr: ast.Expr, what: str) -> bool:
     return value
 
 
+def _finite(value: Value, expr: ast.Expr) -> Value:
+    """Refuse a float that overflowed to infinity (or became NaN): no size is that large."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise EvalError("E0201", "this number is too large", expr.span)
+    return value
+
+
 def _arith(op: str, a, b, expr: ast.BinOp) -> Value:
     a = _number(a, expr.left, f"`{op}`")
     b = _number(b, expr.right, f"`{op}`")
+    try:
+        return _finite(_apply(op, a, b, expr), expr)
+    except OverflowError:  # an integer too large to mix with a float
+        raise EvalError("E0201", "this number is too large", expr.span) from None
+
+
+def _apply(op: str, a, b, expr: ast.BinOp) -> Value:
     if op == "+":
         return a + b
     if op == "-":
@@ -55,7 +70,7 @@ def _arith(op: str, a, b, expr: ast.BinOp) -> Value:
             if a % b:
                 raise EvalError(
                     "E0202",
-                    f"{a} / {b} = {a / b:.4g} is not an integer",
+                    f"{short_number(a)} / {short_number(b)}{_ratio(a, b)} is not an integer",
                     expr.span,
                     help="use `//` to round down, or choose values that divide exactly",
                 )
@@ -64,6 +79,14 @@ def _arith(op: str, a, b, expr: ast.BinOp) -> Value:
     if op == "//":
         return a // b
     return a % b
+
+
+def _ratio(a: int, b: int) -> str:
+    """` = 21.33`: `a / b` to four significant digits, or "" when too large for a float."""
+    try:
+        return f" = {a / b:.4g}"
+    except OverflowError:
+        return ""
 
 
 _COMPARE: dict[str, Callable[[Value, Value], bool]] = {
@@ -79,7 +102,7 @@ _COMPARE: dict[str, Callable[[Value, Value], bool]] = {
 def evaluate(expr: ast.Expr, env: Mapping[str, Value]) -> Value:
     """The value of `expr` with names bound in `env`; raises `EvalError` for a user mistake."""
     if isinstance(expr, ast.Literal):
-        return expr.value
+        return _finite(expr.value, expr)
     if isinstance(expr, ast.Name):
         if expr.id not in env:
             raise EvalError("E0107", f"unknown name `{expr.id}`", expr.span, did_you_mean(expr.id, env))

@@ -179,6 +179,16 @@ def _as_pair(expr: Exprs) -> Exprs:
     return (expr, expr)
 
 
+def _extra_help(kind: LayerKind, extra: ast.Expr) -> str:
+    """Why an extra positional argument is probably a misspelt option."""
+    if isinstance(extra, ast.Name) and kind.arg(extra.id) in kind.options:
+        return f"the option `{extra.id}` needs a value, e.g. `{extra.id} {'off' if kind.arg(extra.id).kind == 'bool' else 2}`"
+    if isinstance(extra, ast.BinOp) and isinstance(extra.left, ast.Name) and kind.arg(extra.left.id) in kind.options:
+        name = extra.left.id
+        return f"this reads as `{name} {extra.op} ...`: an option takes one value, so write `{name} (...)` for an expression"
+    return f"write it as {kind.example}" if kind.example else ""
+
+
 def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
     """Argument expressions by name, defaults filled in, or the diagnostics for a bad call."""
     problems: list[Diagnostic] = []
@@ -192,7 +202,7 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
                 f"`{kind.name}` takes {len(kind.positional)} positional argument{'s' if len(kind.positional) != 1 else ''}",
                 extra.span,
                 label="unexpected argument",
-                help=f"write it as {kind.example}" if kind.example else "",
+                help=_extra_help(kind, extra),
             )
         )
     seen: dict[str, ast.Option] = {}
@@ -235,6 +245,8 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
                 problems.append(
                     Diagnostic("E0115", f"`{arg.name}` takes one or two sizes, got {len(args[arg.name].items)}", args[arg.name].span)
                 )
+    if problems:
+        return args, problems  # the defaults below read the pairs
     for arg in kind.positional + kind.options:  # defaults may depend on other arguments
         if arg.name not in args and arg.default is not None:
             args[arg.name] = arg.default(args, stmt)

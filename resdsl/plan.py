@@ -127,6 +127,7 @@ def _duplicates(items: list[Planned]) -> list[Diagnostic]:
                         help="give each layer a different label",
                     )
                 )
+                break  # one report per statement: `a: conv` twice also repeats `a_bn`
             else:
                 first[name] = item.stmt
     return problems

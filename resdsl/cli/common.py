@@ -68,6 +68,9 @@ def reports_errors(func):
             sys.exit(1)
         except click.exceptions.ClickException:
             raise
+        except OSError as err:  # an output path that cannot be written: a usage error, not a bug
+            click.echo(f"Error: cannot write the output: {err.strerror or err}", err=True)
+            sys.exit(2)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as err:  # noqa: BLE001 - the promise is: never a traceback

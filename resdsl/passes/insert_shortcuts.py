@@ -23,18 +23,58 @@ PROJECTION = "1×1 projection inserted by shortcut {policy}"
 ZERO_PAD = "zero-padding shortcut inserted by shortcut A"
 
 
-def _stride(branch: tuple, x: tuple) -> int | str:
-    """The subsampling stride taking x's H×W to the branch's, or a reason why there is none."""
+def branch_stride(g: nx.DiGraph, block: BlockInfo) -> tuple[int, int] | None:
+    """The product of the strides along the branch, from the add back to the block input.
+
+    None when the walk does not reach the block input (a structure this pass does not know).
+    """
+    sh = sw = 1
+    node = g.nodes[block.add]["inputs"][0]
+    for _ in range(g.number_of_nodes()):
+        if node == block.input:
+            return sh, sw
+        data = g.nodes[node]
+        if not data["inputs"]:
+            return None
+        h, w = data["params"].get("stride", (1, 1)) if isinstance(data["params"].get("stride", 1), tuple) else (1, 1)
+        sh, sw = sh * h, sw * w
+        node = data["inputs"][0]
+    return None
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _stride(branch: tuple, x: tuple, walked: tuple[int, int] | None) -> int | tuple[str, str]:
+    """The subsampling stride taking x's H×W to the branch's, or (code, reason) why there is none.
+
+    The branch's own strides decide when they explain its size (a 1×1 shortcut with stride s
+    gives ceil(size / s)); otherwise a size-derived stride is accepted (e.g. a branch that pools
+    globally). A branch that strides by s but rounds down on an odd size is E0207: no shortcut
+    with stride s can match it.
+    """
     if len(branch) != 3 or len(x) != 3:
-        return f"a shortcut cannot join a {fmt_shape(x)} input to a {fmt_shape(branch)} output"
+        return "E0203", f"a shortcut cannot join a {fmt_shape(x)} input to a {fmt_shape(branch)} output"
     (_, hb, wb), (_, hx, wx) = branch, x
     if hb > hx or wb > wx:
-        return f"the branch grows the spatial size from {hx}×{wx} to {hb}×{wb}, which a shortcut cannot follow"
-    s = -(-hx // hb)
-    if -(-hx // s) != hb or -(-wx // s) != wb:
-        return (
+        return "E0203", f"the branch grows the spatial size from {hx}×{wx} to {hb}×{wb}, which a shortcut cannot follow"
+    if walked is not None:
+        sh, sw = walked
+        if (_ceil(hx, sh), _ceil(wx, sw)) == (hb, wb) and sh == sw:
+            return sh
+        if (sh, sw) != (1, 1) and (_ceil(hx, sh), _ceil(wx, sw)) != (hb, wb) and (hx // sh, wx // sw) == (hb, wb):
+            return "E0207", (
+                f"the branch's stride {sh} takes {hx}×{wx} down to {hb}×{wb} (rounding down), "
+                f"a 1×1 shortcut with stride {sh} to {_ceil(hx, sh)}×{_ceil(wx, sw)} (rounding up)"
+            )
+    s = _ceil(hx, hb)
+    if (_ceil(hx, s) != hb or _ceil(wx, s) != wb) and walked == (1, 1):
+        return "E0203", f"the branch shrinks {hx}×{wx} to {hb}×{wb} without a stride (a layer with too little padding?)"
+    if _ceil(hx, s) != hb or _ceil(wx, s) != wb:
+        return "E0203", (
             f"no stride takes the shortcut from {hx}×{wx} to the branch's {hb}×{wb} "
-            f"(stride {s} gives {-(-hx // s)}×{-(-wx // s)})"
+            f"(stride {s} gives {_ceil(hx, s)}×{_ceil(wx, s)})"
         )
     return s
 
@@ -89,9 +129,9 @@ def shortcut_for(g: nx.DiGraph, block: BlockInfo) -> None:
         return
     if sb is None or sx is None or block.policy == "identity" or (sb == sx and block.policy != "C"):
         return
-    stride = _stride(sb, sx)
-    if isinstance(stride, str):
-        block.problem = ("E0203", stride)
+    stride = _stride(sb, sx, branch_stride(g, block))
+    if isinstance(stride, tuple):
+        block.problem = stride
         return
     if block.policy == "A":
         extra = sb[0] - sx[0]

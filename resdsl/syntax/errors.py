@@ -1,35 +1,51 @@
-"""Lark's parse failures turned into diagnostics in the user's words.
+"""Lark's parse failures turned into diagnostics in the user's words, and the parse-tree guards.
 
 Lark names expected terminals by grammar name (`RPAR`, `_NL`); users typed `)` or a newline.
-An unexpected end of input or `}` is reported at the innermost unclosed opener, which is where
-the mistake usually is.
+The expected set is summarised the way a person would say it: "a value" for the dozen tokens
+that can start an expression, "an operator" for the ones that can continue it, "the end of
+the line" for a newline or `;`.
+
+Brackets: an unexpected end of input, end of line or closer is reported at the innermost
+unclosed opener (E0002), which is where the mistake usually is. Parentheses never span lines
+in resdsl, so a `(` still open at a newline is unclosed.
+
+Guards (`check_depth`): the parser is iterative but everything after it (the transformer, the
+evaluator, the code generator) recurses over the tree, so a tree deeper than `MAX_DEPTH` is
+refused with E0006 before any of them runs. That keeps `((((...))))`, `- - - - x` and
+`1 + 1 + ... + 1` inputs from ever reaching a RecursionError.
 """
 
 from __future__ import annotations
 
 import re
 
-from lark import Lark
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark import Lark, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from resdsl.diagnostics import Diagnostic, Note, Span
+
+MAX_DEPTH = 100  # parse-tree levels; real specs use about 15
 
 # Terminals that are patterns, described in words.
 _WORDS = {
     "NAME": "a name",
-    "CALL_NAME": "a block call such as `basic(`",
+    "CALL_NAME": "a block use such as `basic(64)`",
     "INT": "an integer",
     "FLOAT": "a number",
     "NUMBER": "a number",
     "DIMS": "dimensions such as `3x224x224`",
-    "CMP_OP": "a comparison such as `==`",
-    "ADD_OP": "`+` or `-`",
-    "MUL_OP": "`*`, `/`, `//` or `%`",
-    "_NL": "a newline",
     "_TIMES": "`x`",
     "_WITHIN": "`within`",
+    "_WHEN": "`when`",
     "$END": "the end of the file",
 }
+# Tokens that start an expression, and tokens that continue one: each group is one phrase.
+_VALUE_START = {"LPAR", "MINUS", "NAME", "INT", "FLOAT", "NUMBER", "TRUE", "FALSE", "ON", "OFF", "NOT", "DIMS"}
+_OPERATORS = {"ADD_OP", "MUL_OP", "CMP_OP", "AND", "OR", "IF", "__ANON_0"}
+_LINE_END = {"_NL", "SEMICOLON"}
+_IGNORED = {"WS", "COMMENT"}
+# Order of mention: what closes, what separates, then the rest alphabetically.
+_FIRST = {"RPAR": 0, "RBRACE": 1, "COMMA": 2}
 
 _CLOSERS = {"(": ")", "{": "}"}
 
@@ -46,22 +62,36 @@ def describe_terminal(name: str, parser: Lark) -> str:
     return f"`{name.lower()}`"
 
 
-def _expected_text(names, parser: Lark) -> str:
-    words = sorted({describe_terminal(n, parser) for n in names if n not in ("WS", "COMMENT")})
-    if not words:
+def expected_text(names, parser: Lark) -> str:
+    """`{'RPAR', 'COMMA', 'ADD_OP', '_NL'}` -> "`)`, `,`, an operator or the end of the line"."""
+    names = set(names) - _IGNORED
+    phrases: list[str] = []
+    for name in sorted(names & set(_FIRST), key=_FIRST.get):
+        phrases.append(describe_terminal(name, parser))
+    rest = names - set(_FIRST)
+    value = {"NAME", "INT"} <= rest
+    operator = bool(rest & _OPERATORS)
+    line_end = bool(rest & _LINE_END)
+    rest -= _OPERATORS | _LINE_END | (_VALUE_START if value else set())
+    phrases += sorted({describe_terminal(n, parser) for n in rest})
+    if value:
+        phrases.append("a value")
+    if operator:
+        phrases.append("an operator")
+    if line_end:
+        phrases.append("the end of the line")
+    if not phrases:
         return ""
-    if len(words) > 6:
-        words = words[:6] + ["…"]
-    if len(words) == 1:
-        return words[0]
-    return ", ".join(words[:-1]) + " or " + words[-1]
+    if len(phrases) == 1:
+        return phrases[0]
+    return ", ".join(phrases[:-1]) + " or " + phrases[-1]
 
 
 def _found_text(token) -> str:
-    if token.type == "$END":
-        return "the end of the file"
+    if token is None or token.type == "$END":
+        return "end of file"
     if token.type == "_NL":
-        return "the end of the line"
+        return "end of line"
     return f"`{token}`"
 
 
@@ -85,47 +115,106 @@ def _span_at(text: str, source: str, offset: int, length: int = 1) -> Span:
     return Span(source, line, col, line, col + length)
 
 
+def _help(expected: str) -> str:
+    return f"expected {expected}" if expected else ""
+
+
+def _bad_character(err: UnexpectedCharacters, text: str, source: str, parser: Lark) -> Diagnostic:
+    ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+    shown = f"`{ch}`" if ch.isprintable() and ch != "`" else repr(ch)
+    help = _help(expected_text(err.allowed or (), parser))
+    if ch.isalnum() and not ch.isascii():
+        help = "names use ASCII letters, digits and `_` only"
+    elif ch in "\"'":
+        help = "resdsl has no strings: write names and numbers without quotes"
+    return Diagnostic("E0005", f"unexpected character {shown}", _span_at(text, source, err.pos_in_stream), label="not valid here", help=help)
+
+
+def _unclosed_diagnostic(opener: tuple[str, int], found: str, text: str, source: str) -> Diagnostic:
+    ch, where = opener
+    place = "before the end of the line" if ch == "(" else "where it ends"
+    return Diagnostic(
+        "E0002",
+        f"unclosed `{ch}`",
+        _span_at(text, source, where),
+        label=f"this `{ch}` is never closed",
+        notes=(Note(f"found {found} first"),),
+        help=f"add `{_CLOSERS[ch]}` {place}",
+    )
+
+
 def syntax_diagnostic(err: UnexpectedInput, text: str, source: str, parser: Lark) -> Diagnostic:
     """One located diagnostic for a parse failure."""
     if isinstance(err, UnexpectedCharacters):
-        ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
-        span = _span_at(text, source, err.pos_in_stream)
-        expected = _expected_text(err.allowed or (), parser)
-        return Diagnostic(
-            "E0005",
-            f"unexpected character `{ch}`" if ch.isprintable() else f"unexpected character {ch!r}",
-            span,
-            label="not valid here",
-            help=f"expected {expected}" if expected else "",
-        )
+        return _bad_character(err, text, source, parser)
     token = getattr(err, "token", None)
-    at_end = isinstance(err, UnexpectedEOF) or (token is not None and token.type == "$END")
-    pos = len(text) if at_end or token is None else token.start_pos
-    if at_end or (token is not None and str(token) in ")}"):
-        opener = _unclosed(text, pos)
-        closing_wrong = token is not None and not at_end and opener and _CLOSERS[opener[0]] != str(token)
-        if opener and (at_end or closing_wrong):
-            ch, where = opener
-            return Diagnostic(
-                "E0002",
-                f"unclosed `{ch}`",
-                _span_at(text, source, where),
-                label=f"this `{ch}` is never closed",
-                notes=(Note(f"found {_found_text(token) if token else 'the end of the file'} first"),),
-                help=f"add `{_CLOSERS[ch]}` where it ends",
-            )
-    expected = _expected_text(getattr(err, "expected", None) or getattr(err, "accepts", None) or (), parser)
+    at_end = isinstance(err, UnexpectedEOF) or token is None or token.type == "$END"
+    pos = len(text) if at_end else token.start_pos
+    opener = _unclosed(text, pos)
+    found = _found_text(None if at_end else token)
+    if opener and opener[0] == "(" and (at_end or token.type == "_NL" or str(token) == "}"):
+        return _unclosed_diagnostic(opener, found, text, source)  # parentheses never span lines
+    if opener and at_end:
+        return _unclosed_diagnostic(opener, found, text, source)
+    # `accepts` replays the parser, so it is exact; `expected` is the LALR state's wider set.
+    expected = expected_text(getattr(err, "accepts", None) or getattr(err, "expected", None) or (), parser)
     if at_end:
         lines = text.rstrip("\n").split("\n")
         span = Span(source, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
-        return Diagnostic("E0003", "unexpected end of file", span, help=f"expected {expected}" if expected else "")
+        return Diagnostic("E0003", "unexpected end of file", span, help=_help(expected))
     span = Span(source, token.line, token.column, token.end_line or token.line, token.end_column or token.column + 1)
-    if token.type == "_NL":
+    if token.type == "_NL" or token.end_line != token.line:
         span = Span(source, token.line, token.column, token.line, token.column + 1)
+    if str(token) in ")}" and (opener is None or _CLOSERS[opener[0]] != str(token)):
+        opening = "(" if str(token) == ")" else "{"
+        return Diagnostic("E0001", f"unmatched `{token}`", span, label=f"no `{opening}` is open here", help=f"remove it, or add the `{opening}` it closes")
+    notes = ()
+    if opener and opener[0] == "(" and "RPAR" in (getattr(err, "expected", None) or ()):
+        notes = (Note("the `(` opened here is still open", _span_at(text, source, opener[1])),)
+    return Diagnostic("E0001", f"unexpected {found}", span, label="not expected here", notes=notes, help=_help(expected))
+
+
+def check_depth(tree: Tree, source: str) -> Diagnostic | None:
+    """E0006 at the outermost subtree that goes past `MAX_DEPTH` levels, or None.
+
+    Iterative on purpose: this runs before anything that recurses over the tree.
+    """
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return _too_deep(node, source)
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+    return None
+
+
+def _too_deep(node: Tree, source: str) -> Diagnostic:
+    meta = node.meta
+    line, column = getattr(meta, "line", 1), getattr(meta, "column", 1)
+    end_line, end_column = getattr(meta, "end_line", line), getattr(meta, "end_column", column + 1)
     return Diagnostic(
-        "E0001",
-        f"unexpected {_found_text(token)}",
-        span,
-        label="not expected here",
-        help=f"expected {expected}" if expected else "",
+        "E0006",
+        f"this is nested more than {MAX_DEPTH} levels deep",
+        Span(source, line, column, end_line, end_column),
+        label="from here on",
+        help="simplify the expression, or split it into `let` steps",
     )
+
+
+MAX_DIGITS = 30  # no size, count or expectation in a spec needs more; Python refuses ~4300
+
+
+class LiteralError(Exception):
+    """A literal the transformer cannot accept; carries its diagnostic out of Lark's visitor."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def number(text: str, span: Span) -> int | float:
+    """The value of an INT, FLOAT or NUMBER token (`_` separators allowed); E0201 when too long."""
+    digits = text.replace("_", "")
+    if len(digits) > MAX_DIGITS:
+        raise LiteralError(Diagnostic("E0201", f"this number has {len(digits)} characters; a spec may write at most {MAX_DIGITS}", span))
+    return float(digits) if any(c in digits for c in ".eE") else int(digits)

@@ -13,7 +13,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from resdsl import resources
 from resdsl.diagnostics import Diagnostic, Note, ResdslError, SourceMap, Span
-from resdsl.syntax import ast
+from resdsl.syntax import ast, errors
 
 
 @functools.lru_cache(maxsize=1)
@@ -35,9 +35,8 @@ def _meta_span(source: str, meta) -> Span:
     return Span(source, meta.line, meta.column, meta.end_line, meta.end_column)
 
 
-def _number(text: str) -> int | float:
-    text = text.replace("_", "")
-    return float(text) if any(c in text for c in ".eE") else int(text)
+def _number(tok: Token, source: str) -> int | float:
+    return errors.number(str(tok), _tok_span(source, tok))
 
 
 @v_args(meta=True)
@@ -54,11 +53,11 @@ class _ToAst(Transformer):
     # expressions
     def int_lit(self, meta, children):
         (tok,) = children
-        return ast.Literal(_tok_span(self.source, tok), _number(tok))
+        return ast.Literal(_tok_span(self.source, tok), _number(tok, self.source))
 
     def float_lit(self, meta, children):
         (tok,) = children
-        return ast.Literal(_tok_span(self.source, tok), float(str(tok).replace("_", "")))
+        return ast.Literal(_tok_span(self.source, tok), float(_number(tok, self.source)))
 
     def true_lit(self, meta, children):
         return ast.Literal(self._span(meta), True)
@@ -97,7 +96,7 @@ class _ToAst(Transformer):
             tok = children[0]
             span = _tok_span(self.source, tok)
             parts = str(tok).replace("×", "x").split("x")
-            return ast.Dims(span, tuple(ast.Literal(span, int(p)) for p in parts))
+            return ast.Dims(span, tuple(ast.Literal(span, errors.number(p, span)) for p in parts))
         return ast.Dims(self._span(meta), tuple(children))
 
     # statements
@@ -156,7 +155,7 @@ class _ToAst(Transformer):
 
     def expect_metric(self, meta, children):
         metric, op, value, tolerance, when = children
-        tol = None if tolerance is None else float(_number(tolerance))
+        tol = None if tolerance is None else float(_number(tolerance, self.source))
         return ast.ExpectMetric(self._span(meta), str(metric), _tok_span(self.source, metric), str(op), value, tol, when)
 
     def path(self, meta, children):
@@ -201,10 +200,13 @@ def parse(text: str, source: str, sources: SourceMap | None = None) -> ast.Modul
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as err:
-        from resdsl.syntax.errors import syntax_diagnostic
-
-        raise ResdslError([syntax_diagnostic(err, text, source, _parser())], sources) from None
+        raise ResdslError([errors.syntax_diagnostic(err, text, source, _parser())], sources) from None
+    too_deep = errors.check_depth(tree, source)
+    if too_deep is not None:
+        raise ResdslError([too_deep], sources)
     try:
         return _ToAst(source).transform(tree)
-    except VisitError as err:  # a transformer bug, not a user error
-        raise err.orig_exc from None
+    except VisitError as err:
+        if isinstance(err.orig_exc, errors.LiteralError):
+            raise ResdslError([err.orig_exc.diagnostic], sources) from None
+        raise err.orig_exc from None  # a transformer bug, not a user error

@@ -1,0 +1,84 @@
+"""The registry of diagnostic codes: the one list users, docs and tests read.
+
+Invariants:
+- every code the compiler reports (`"Exxxx"` anywhere in `resdsl/`) is a key of `CODES`;
+  a test greps the source to hold this, and checks the table in `docs/diagnostics.md`
+  against `markdown_table()`;
+- a code, once published, keeps its meaning: retire a code rather than reuse it.
+
+Ranges: E00xx syntax and input text, E01xx names and structure, E02xx values and shapes,
+E03xx size limits, E04xx expectations, E05xx finding the spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Code:
+    """One diagnostic code: a short `title`, what it `meaning`s, and a spec fragment that triggers it."""
+
+    code: str
+    title: str
+    meaning: str
+    example: str
+
+
+_TABLE = [
+    # --- syntax and input text -----------------------------------------------------------------
+    Code("E0001", "unexpected token", "the parser met a token where the grammar allows others; the help line names what it expected", "conv 3x3,, 16"),
+    Code("E0002", "unclosed bracket", "a `(` or `{` is still open at the end of the line or file, or a different closer was found", "layer1: basic(16 x 2"),
+    Code("E0003", "unexpected end of file", "the file ends in the middle of a definition", "network resnet"),
+    Code("E0004", "not a text file", "the input is binary (contains a NUL byte) or is not valid UTF-8", "a .pt file passed as a spec"),
+    Code("E0005", "unexpected character", "a character that can start no token (names are ASCII letters, digits and `_`)", "conv 3x3, 16 @ 2"),
+    Code("E0006", "nested too deeply", "an expression or a chain of operators deeper than the parser's limit", "-(-(-(... 500 levels ...)))"),
+    # --- names and structure -------------------------------------------------------------------
+    Code("E0101", "unknown block", "a block use names no block of the prelude or the file", "layer1: basci(64) x 2"),
+    Code("E0102", "unknown layer kind", "a layer statement names no built-in layer kind", "conv2d 3x3, 64"),
+    Code("E0103", "unknown parameter", "a keyword argument, `--set` or stage `stride` names a parameter the definition lacks", "basic(64, widht = 2)"),
+    Code("E0104", "unknown label or metric", "an `expect` names a layer, block or metric that does not exist", "expect shape layer5 == 512x7x7"),
+    Code("E0105", "duplicate", "a name, parameter, option, definition, `input` or `shortcut` given twice", "a: conv 3x3, 16; a: relu"),
+    Code("E0106", "recursive block", "a block uses itself, directly or through other blocks", "block b(w) { b(w) }"),
+    Code("E0107", "unknown name", "an expression uses a name that is no parameter or `let` in scope", "conv 3x3, widht"),
+    Code("E0108", "not exactly one network", "a spec file must define exactly one `network`", "a file with only `block` definitions"),
+    Code("E0109", "missing argument", "a layer or block needs an argument that was not given", "conv 3x3"),
+    Code("E0110", "too many arguments", "more positional arguments than the layer or block takes", "conv 3x3, 16, 32"),
+    Code("E0111", "unknown option", "a layer or block use has no option of that name", "conv 3x3, 16, strid 2"),
+    Code("E0112", "unknown shortcut kind", "a shortcut policy other than A, B, C, identity or none", "shortcut D"),
+    Code("E0113", "missing input", "a network has no `input` statement", "network n { conv 3x3, 16 }"),
+    Code("E0114", "misplaced statement", "`input`, `shortcut`, `expect` outside a network, or `add` outside a block, or twice", "add (in a network body)"),
+    Code("E0115", "wrong kind of value", "a bool where a number is needed, a number where `on`/`off` is, a float where an integer is, wrong dimensions", "conv 3x3, 16.5"),
+    # --- values and shapes ---------------------------------------------------------------------
+    Code("E0201", "value out of range", "a filter count, kernel, stride, repeat count, ... that is zero, negative or too large", "conv 3x3, 0"),
+    Code("E0202", "non-integer division", "`/` of two integers that does not divide exactly (use `//` to round down)", "conv 3x3, width / 3"),
+    Code("E0203", "residual add mismatch", "a block's branch and shortcut have shapes the chosen shortcut cannot reconcile", "shortcut identity with basic(128) x 2, stride 2"),
+    Code("E0204", "spatial size too small", "a convolution or pooling leaves a height or width of zero or less", "conv 7x7, 8, padding 0 on a 3×3 input"),
+    Code("E0205", "groups do not divide", "a conv's `groups` does not divide its input or output channel count", "conv 3x3, 16, groups 3"),
+    Code("E0206", "option A reduces channels", "shortcut A only zero-pads, so it cannot take a block to fewer channels", "shortcut A with bottleneck(8) after 64 channels"),
+    Code("E0207", "rounding mismatch", "on an odd size the branch and the shortcut round the stride differently (e.g. 7 → 3 vs 7 → 4)", "conv 2x2, w, stride 2, padding 0 on a 7×7 input"),
+    Code("E0208", "needs C×H×W", "a convolution or pooling after `linear`, whose output is a flat vector", "fc: linear 10 then conv 3x3, 16"),
+    Code("E0209", "division by zero", "`/`, `//` or `%` by zero", "conv 3x3, 16 / 0"),
+    # --- size limits ---------------------------------------------------------------------------
+    Code("E0301", "size limit", "the spec expands past the layer or parameter limit, or blocks nest too deeply; raise with --max-nodes/--max-params", "layer1: basic(64) x 10000000"),
+    # --- expectations --------------------------------------------------------------------------
+    Code("E0401", "expectation failed", "an `expect` does not hold for the compiled network", "expect params == 1000"),
+    Code("E0402", "misused tolerance", "`within N%` goes with `~`, not with another comparison", "expect params == 100 within 1%"),
+    # --- finding the spec ----------------------------------------------------------------------
+    Code("E0501", "spec not found", "no such file, an unreadable file, or no bundled spec of that name", "resdsl check resnet5"),
+]
+
+CODES: dict[str, Code] = {c.code: c for c in _TABLE}
+
+
+def title(code: str) -> str:
+    return CODES[code].title
+
+
+def markdown_table() -> str:
+    """The codes table of `docs/diagnostics.md` (a test keeps the two equal)."""
+    lines = ["| Code | Meaning | Example |", "|------|---------|---------|"]
+    for c in _TABLE:
+        example = c.example.replace("|", "\\|")
+        lines.append(f"| `{c.code}` | **{c.title}**: {c.meaning} | `{example}` |")
+    return "\n".join(lines) + "\n"
