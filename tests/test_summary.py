@@ -259,6 +259,13 @@ def test_usage_errors_exit_2():
     assert result.exit_code == 2 and "'x' is not an integer, a number, true or false" in result.output
 
 
+def test_compare_reports_the_failing_spec():
+    result = CliRunner().invoke(main, ["compare", "resnet18", "cifar_resnet:n=0"])
+    assert result.exit_code == 1 and "cifar_resnet.res:" in result.output and "error[E0201]" in result.output
+    result = CliRunner().invoke(main, ["compare", "resnet18", "resnet19"])
+    assert result.exit_code == 1 and result.output.startswith("error[E0501]: no bundled spec named `resnet19`")
+
+
 def test_compare_applies_per_spec_and_shared_parameters():
     doc = json.loads(run("compare", "cifar_resnet", "cifar_resnet:n=9", "--set", "classes=100", "--format", "json").output)
     assert [n["label"] for n in doc["networks"]] == ["cifar_resnet", "cifar_resnet(n=9)"]

@@ -67,11 +67,11 @@ def _share(part: int, whole: int) -> str:
 
 
 def _sci(value: int) -> str:
-    """Engineering notation, as the paper's 11.3×10^9: 3,857,973,248 -> 3.86×10^9."""
+    """`3,857,973,248 (3.86×10^9)`: digits, then engineering notation as the paper's 11.3×10^9."""
     if value < 1000:
-        return str(value)
+        return f"{value:,}"
     exp = (len(str(value)) - 1) // 3 * 3
-    return f"{value / 10 ** exp:.3g}×10^{exp}"
+    return f"{value:,} ({value / 10 ** exp:.3g}×10^{exp})"
 
 
 # --- generic table layouts ----------------------------------------------------------------------
@@ -142,9 +142,9 @@ def _table1_rows(reports: list[Report]) -> tuple[list[str], list[list[str]]]:
         rows.append(line)
     first = reports[0]
     rows.append(["layers", ""] + [str(weighted_layers(r.net.graph)) for r in reports])
-    rows.append(["params", ""] + [f"{r.root.cost.params:,} ({_sci(r.root.cost.params)})" for r in reports])
+    rows.append(["params", ""] + [_sci(r.root.cost.params) for r in reports])
     label = f"{first.unit} ({first.convention})"
-    rows.append([label, ""] + [f"{r.ops(r.root):,} ({_sci(r.ops(r.root))})" for r in reports])
+    rows.append([label, ""] + [_sci(r.ops(r.root)) for r in reports])
     return ["layer name", "output size"] + [r.label for r in reports], rows
 
 
@@ -159,7 +159,7 @@ def _totals(report: Report) -> list[str]:
     acts = report.root.cost.activations
     return [
         f"Total params: {report.root.cost.params:,}",
-        f"Total {report.unit}: {report.ops(report.root):,} ({_sci(report.ops(report.root))})",
+        f"Total {report.unit}: {_sci(report.ops(report.root))}",
         f"Counting {report.counting}; params are trainable weights and biases (BN running statistics excluded)",
         f"Activations: {acts:,} elements ({acts * 4 / 2**20:.1f} MiB at float32), the outputs of every layer",
         f"Layers: {weighted_layers(net.graph)} (convs and fc written in the spec)",
