@@ -58,6 +58,10 @@ class Structure:
         self.stages = [s for s in self.g.graph["stages"] if not s.scope]
         self.blocks = self._top_blocks()
         self._block_of = {n: self._find_block(n) for n in self.order}
+        self._members: dict[str, list[str]] = {}
+        for n in self.order:
+            if self._block_of[n] is not None:
+                self._members.setdefault(self._block_of[n].path, []).append(n)
         self.shortcut_nodes = {n: b for b in self.g.graph["blocks"].values() for n in b.shortcut_nodes}
         self.adds = {b.add: b for b in self.g.graph["blocks"].values() if b.add is not None}
         self.heads = self._units()
@@ -96,14 +100,19 @@ class Structure:
 
     def nodes_of(self, block: BlockInfo) -> list[str]:
         """All nodes of a top-level block (nested blocks and shortcut nodes included), in order."""
-        return [n for n in self.order if self._block_of[n] is block]
+        return self._members.get(block.path, [])
 
     def branch(self, block: BlockInfo) -> set[str]:
         """Nodes of the residual branch: those before the block's add, shortcut nodes excluded."""
         nodes = set(self.nodes_of(block))
         if block.add is None:
             return nodes
-        before = nx.ancestors(self.g, block.add) & nodes
+        before, todo = set(), [block.add]
+        while todo:  # ancestors of the add inside the block (nx.ancestors would walk to the input)
+            for p in self.g.predecessors(todo.pop()):
+                if p in nodes and p not in before:
+                    before.add(p)
+                    todo.append(p)
         return before - set(block.shortcut_nodes)
 
     def shortcut_kind(self, n: str, port: int) -> str | None:
