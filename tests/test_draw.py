@@ -176,6 +176,28 @@ def test_box_ids_are_ir_ids():
     assert set(view_of(net, "stage", fold=False).boxes) == {"input", "conv1", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"}
 
 
+def test_user_blocks_lone_blocks_and_nested_blocks(tmp_path):
+    source = draw(ROOT / "examples" / "tiny_preact.res").source
+    nodes, _ = parse(source)
+    # A block used once outside a stage gets its own cluster; a dilated conv says so.
+    assert 'label="context · 64×16×16"' in source
+    assert nodes["context"]["label"] == "1x1 conv, 32\\n3x3 conv, 32, dilation 4\\n1x1 conv, 64"
+    assert nodes["stage1.0"]["label"] == "batch norm, relu\\n3x3 conv, 32\\n3x3 conv, 32"
+    spec = tmp_path / "nested.res"
+    spec.write_text(
+        "block pair(width) {\n conv 3x3, width\n conv 3x3, width, relu off\n add\n relu\n}\n"
+        "block double(width, stride = 1) {\n down: conv 1x1, width, stride stride\n inner: pair(width) x 2\n"
+        " tail: pair(width)\n conv 1x1, width * 2\n}\n"
+        "network nested {\n input 3x32x32\n conv1: conv 3x3, 16\n layer1: double(16) x 2\n layer2: double(32), stride 2\n avgpool\n fc: linear 10\n}\n"
+    )
+    # Block level: one box per top-level block (nested blocks inside it), none with an add of its own.
+    boxes = view_of(resdsl.load(spec), "block", fold=True).boxes
+    assert [b for b in boxes if b.startswith("layer")] == ["layer1.0", "layer1.1", "layer2"]
+    assert boxes["layer2"].lines == ["1x1 conv, 32, /2"] + ["3x3 conv, 32"] * 6 + ["1x1 conv, 64"]
+    # Unit level: the nested adds and their identity shortcuts are all drawn (3 per block).
+    assert shortcut_arcs(draw(spec, detail="unit").source) == {"identity": 9}
+
+
 # --- options -----------------------------------------------------------------------------
 
 

@@ -73,12 +73,11 @@ class Structure:
 
     def _top_blocks(self) -> dict[tuple[str, ...], BlockInfo]:
         """Blocks not nested in another block, by their path split into scope parts."""
-        blocks = self.g.graph["blocks"]
-        paths = sorted(blocks, key=len)
         top: dict[tuple[str, ...], BlockInfo] = {}
-        for path in paths:
-            if not any(path.startswith(t + ".") for t in map(".".join, top)):
-                top[tuple(path.split("."))] = blocks[path]
+        for path, block in sorted(self.g.graph["blocks"].items(), key=lambda item: item[0].count(".")):
+            parts = tuple(path.split("."))
+            if not any(parts[:k] in top for k in range(1, len(parts))):
+                top[parts] = block
         return top
 
     def _find_block(self, n: str) -> BlockInfo | None:
