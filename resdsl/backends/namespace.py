@@ -18,6 +18,7 @@ import unicodedata
 _GENERATED = {
     "torch", "nn", "self", "x", "out", "in_channels", "downsample", "residual", "super",
     "projection", "ZeroPadShortcut", "model", "zero_init_residual", "m", "_",
+    "relu", "out_channels",  # attributes the generated classes set themselves
 }
 
 
@@ -25,7 +26,7 @@ def _module_attrs() -> set[str]:
     try:
         from torch import nn
 
-        return set(dir(nn.Module))
+        return set(dir(nn.Module)) | set(vars(nn.Module()))  # instance attributes too: `training`
     except ImportError:  # the front end does not need torch
         return set()
 
@@ -44,7 +45,12 @@ class Namespace:
     def name(self, spec_name: str) -> str:
         if spec_name in self._by_spec:
             return self._by_spec[spec_name]
-        base = re.sub(r"\W", "_", spec_name, flags=re.ASCII) or "_"
+        self._by_spec[spec_name] = self.unique(spec_name)
+        return self._by_spec[spec_name]
+
+    def unique(self, text: str) -> str:
+        """A new identifier made from `text`, never returned before (no reuse by spec name)."""
+        base = re.sub(r"\W", "_", text, flags=re.ASCII) or "_"
         if base[0].isdigit():
             base = "_" + base
         if base in self._reserved or base.startswith("__"):
@@ -54,7 +60,6 @@ class Namespace:
             candidate = f"{base}_{i}"
             i += 1
         self._used.add(candidate)
-        self._by_spec[spec_name] = candidate
         return candidate
 
 

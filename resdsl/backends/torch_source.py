@@ -135,7 +135,9 @@ def attribute_names(definition: ast.Definition) -> dict[str, str]:
 @functools.lru_cache(maxsize=None)
 def python_names(definition: ast.Definition) -> Namespace:
     """The namespace of a block's parameters and lets; parameters are named first, in order."""
-    ns = Namespace()
+    attrs = attribute_names(definition)
+    children = {attrs[i.names[0]] for i in plan(definition).items if isinstance(i.stmt, ast.BlockUse)}
+    ns = Namespace(reserved=children)  # nested blocks arrive as keyword arguments of __init__
     for p in definition.params:
         ns.name(p.name)
     return ns
@@ -179,10 +181,10 @@ class TorchSourceGenerator:
             self.uses_zero_pad |= info.shortcut == "zero_pad"
             if self._parent_block(info.path) is not None:
                 kind.nested = True
-        for name, kind in self.kinds.items():
-            kind.cls = self.module_ns.name(class_name(name))
+        for name, kind in self.kinds.items():  # `basic` and `Basic` both make `Basic`: unique()
+            kind.cls = self.module_ns.unique(class_name(name))
         net_def = self.g.graph["network"]
-        self.net_cls = self.module_ns.name(class_name(net_def.name))
+        self.net_cls = self.module_ns.unique(class_name(net_def.name))
         self.factory = self.module_ns.name(net_def.name)
 
     def _parent_block(self, path: str) -> BlockInfo | None:
