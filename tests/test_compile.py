@@ -150,6 +150,9 @@ def test_unknown_strategy_and_mode_are_refused():
         resdsl.build("cifar_resnet", n=1, compile="fast")
     with pytest.raises(ValueError, match=r"^unknown torch.compile mode 'turbo'; expected one of default, "):
         resdsl.build("cifar_resnet", n=1, compile="whole", mode="turbo")
+    # Identical blocks share one compiled graph; as CUDA graphs they would share output buffers.
+    with pytest.raises(ValueError, match=r"^mode 'max-autotune' replays CUDA graphs, whose output buffers identical"):
+        resdsl.build("cifar_resnet", n=1, compile="regional", mode="max-autotune")
 
 
 # --- resdsl build --compile: a compile_model(model) function in the generated file ---------------
@@ -162,7 +165,7 @@ def _generated(tmp_path, *args):
     return target.read_text()
 
 
-@pytest.mark.parametrize("args", [["--compile", "regional", "--mode", "max-autotune"], ["--compile", "whole"]])
+@pytest.mark.parametrize("args", [["--compile", "regional", "--mode", "max-autotune-no-cudagraphs"], ["--compile", "whole"]])
 def test_build_compile_appends_compile_model(tmp_path, golden, args):
     source = _generated(tmp_path, *args)
     plain = resdsl.generate_source("cifar_resnet", n=2)
@@ -190,6 +193,10 @@ def test_generated_compile_model_compiles_each_block_or_the_whole(tmp_path, dyna
         (["--mode", "max-autotune"], "Error: --mode needs --compile whole or --compile regional"),
         (["--format", "pt2", "--compile", "whole"], "Error: --compile applies to --format py;"),
         (["--compile", "partial"], "Error: Invalid value for '--compile': 'partial' is not one of 'none', 'whole', 'regional'."),
+        (
+            ["--compile", "regional", "--mode", "reduce-overhead"],
+            "Error: --mode reduce-overhead replays CUDA graphs, which identical blocks cannot share; use it with --compile whole",
+        ),
     ],
 )
 def test_build_compile_usage_errors_exit_2(tmp_path, args, message):

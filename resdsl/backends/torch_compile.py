@@ -29,6 +29,10 @@ from resdsl.ir.graph import BlockInfo
 
 STRATEGIES = ("whole", "regional")
 MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+# Modes that replay CUDA graphs. A CUDA graph writes its outputs into static buffers, and
+# identical blocks share one graph, so block i+1 would overwrite its own input (block i's
+# output): regional compilation refuses them.
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 DEFAULT_RECOMPILE_LIMIT = 8  # torch's default per code object, torch 2.4 .. 2.13
 _LIMIT_NAMES = ("recompile_limit", "accumulated_recompile_limit")  # torch >= 2.6
 _OLD_LIMIT_NAMES = ("cache_size_limit", "accumulated_cache_size_limit")  # torch < 2.6
@@ -103,9 +107,20 @@ def raise_recursion_limit(net: Network) -> int:
     return sys.getrecursionlimit()
 
 
-def _options(mode: str | None, dynamic: bool, backend) -> dict:
+def check_mode(strategy: str, mode: str | None) -> None:
+    """Refuse an unknown strategy or mode, and CUDA-graph modes for regional compilation."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown compile strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
     if mode is not None and mode not in MODES:
         raise ValueError(f"unknown torch.compile mode {mode!r}; expected one of {', '.join(MODES)}")
+    if strategy == "regional" and mode in CUDA_GRAPH_MODES:
+        raise ValueError(
+            f"mode {mode!r} replays CUDA graphs, whose output buffers identical blocks would share; "
+            "compile regionally with 'default' or 'max-autotune-no-cudagraphs', or compile 'whole'"
+        )
+
+
+def _options(mode: str | None, dynamic: bool, backend) -> dict:
     options = {"dynamic": dynamic, "backend": backend}
     if mode not in (None, "default"):
         options["mode"] = mode
@@ -120,8 +135,7 @@ def compile_model(model, net: Network, strategy: str, *, mode: str | None = None
     the stem, pooling and head stay eager). `backend` is for tests and tools that count graphs.
     The model may be wrapped by `gpu_recipe.InferenceModel`; its blocks are found through it.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown compile strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    check_mode(strategy, mode)
     options = _options(mode, dynamic, backend)
     if strategy == "whole":
         raise_recursion_limit(net)
@@ -141,6 +155,7 @@ def compile_source(generator, net: Network, strategy: str, mode: str | None = No
 
     The text imports nothing beyond the generated file's `torch`, so the file stays standalone.
     """
+    check_mode(strategy, mode)
     options = _options(mode, False, "inductor")
     del options["backend"]
     args = ", ".join(f"{k}={json.dumps(v) if isinstance(v, str) else repr(v)}" for k, v in options.items())

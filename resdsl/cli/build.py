@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import click
 
+from resdsl.backends.torch_compile import CUDA_GRAPH_MODES, MODES, STRATEGIES  # no torch import
 from resdsl.cli import main
 from resdsl.cli.common import load_spec, reports_errors, spec_options
 from resdsl.output import write_atomic
 
-# Kept here, not imported from the torch backends: `--help` must not import torch.
-COMPILE_CHOICES = ("none", "whole", "regional")
-MODE_CHOICES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+COMPILE_CHOICES = ("none", *STRATEGIES)
 
 
 @main.command()
@@ -23,7 +22,7 @@ MODE_CHOICES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-c
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="file to write (default: standard output; required for pt2)")
 @click.option("--format", "fmt", type=click.Choice(["py", "pt2"]), default="py", show_default=True, help="py: PyTorch source; pt2: torch.export program")
 @click.option("--compile", "strategy", type=click.Choice(COMPILE_CHOICES), default="none", show_default=True, help="py only: add compile_model(model), whole-model or per distinct block")
-@click.option("--mode", type=click.Choice(MODE_CHOICES), default="default", show_default=True, help="the torch.compile mode compile_model uses")
+@click.option("--mode", type=click.Choice(MODES), default="default", show_default=True, help="the torch.compile mode compile_model uses")
 @reports_errors
 def build(spec, overrides, max_nodes, max_params, output, fmt, strategy, mode):
     """Compile SPEC to a standalone PyTorch module (imports only torch) or a .pt2 program."""
@@ -33,6 +32,8 @@ def build(spec, overrides, max_nodes, max_params, output, fmt, strategy, mode):
         raise click.UsageError("--compile applies to --format py; compile an exported program after loading it")
     if strategy == "none" and mode != "default":
         raise click.UsageError("--mode needs --compile whole or --compile regional")
+    if strategy == "regional" and mode in CUDA_GRAPH_MODES:
+        raise click.UsageError(f"--mode {mode} replays CUDA graphs, which identical blocks cannot share; use it with --compile whole")
     net = load_spec(spec, overrides, max_nodes, max_params)
     if fmt == "pt2":
         from resdsl.backends.torch_build import instantiate

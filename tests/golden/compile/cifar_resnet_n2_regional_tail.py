@@ -21,6 +21,6 @@ def compile_model(model: nn.Module) -> nn.Module:
     done: list[str] = []
     for path, module in model.named_modules():
         if isinstance(module, (Basic,)) and not any(path.startswith(p + ".") for p in done):
-            module.compile(dynamic=False, mode="max-autotune")
+            module.compile(dynamic=False, mode="max-autotune-no-cudagraphs")
             done.append(path)
     return model
