@@ -77,3 +77,15 @@ def test_console_script_is_installed():
     result = subprocess.run(["resdsl", "check", "resnet18"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("resnet18: input 3×224×224")
     assert subprocess.run([sys.executable, "-m", "resdsl", "--version"], capture_output=True, text=True).stdout == "resdsl, version 0.1.0\n"
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        out = tmp_path / "m.py"
+        assert run("build", "cifar_resnet", "-o", str(out)).exit_code == 0
+        assert out.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)
