@@ -7,7 +7,7 @@ Invariants:
 - a code, once published, keeps its meaning: retire a code rather than reuse it.
 
 Ranges: E00xx syntax and input text, E01xx names and structure, E02xx values and shapes,
-E03xx size limits, E04xx expectations, E05xx finding the spec.
+E03xx size limits, E04xx expectations, E05xx finding the spec, E06xx drawing.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Code:
-    """One diagnostic code: a short `title`, what it `meaning`s, and a spec fragment that triggers it."""
+    """One diagnostic code: a short `title`, its `meaning`, and an `example` that triggers it."""
 
     code: str
     title: str
     meaning: str
     example: str
+    in_spec: bool = True  # a spec file can cause it (the diagnostics corpus shows each such code)
 
 
 _TABLE = [
@@ -65,7 +66,11 @@ _TABLE = [
     Code("E0401", "expectation failed", "an `expect` does not hold for the compiled network", "expect params == 1000"),
     Code("E0402", "misused tolerance", "`within N%` goes with `~`, not with another comparison", "expect params == 100 within 1%"),
     # --- finding the spec ----------------------------------------------------------------------
-    Code("E0501", "spec not found", "no such file, an unreadable file, or no bundled spec of that name", "resdsl check resnet5"),
+    Code("E0501", "spec not found", "no such file, an unreadable file, or no bundled spec of that name", "resdsl check resnet5", in_spec=False),
+    # --- drawing -------------------------------------------------------------------------------
+    Code("E0601", "no renderer", "neither Graphviz's `dot` nor `graphviz-pure` is installed to draw SVG or PNG", "resdsl draw resnet18 -o r.svg", in_spec=False),
+    Code("E0602", "unknown drawing format", "a drawing format other than dot, svg or png, or a file name that names none", "resdsl draw resnet18 -o r.gif", in_spec=False),
+    Code("E0603", "renderer failed", "the Graphviz renderer could not run or reported an error", "a broken dot program on the PATH", in_spec=False),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

@@ -63,18 +63,23 @@ def _prelude() -> tuple[ast.Module, str]:
 def decode(data: bytes, source: str) -> str:
     """Spec bytes as text; binary or non-UTF-8 input is a located E0004."""
     nul = data.find(b"\0")
-    if nul >= 0:
+    if nul >= 0:  # no excerpt: a binary file's "line" is noise
         raise ResdslError([_byte_diag(data, nul, source, "this looks like a binary file, not a .res spec (it contains a NUL byte)")])
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as err:
-        raise ResdslError([_byte_diag(data, err.start, source, f"invalid UTF-8 (byte 0x{data[err.start]:02x}); specs are UTF-8 text")]) from None
+        sources = SourceMap()
+        sources.add(source, data.decode("utf-8", errors="replace"))
+        message = f"invalid UTF-8 (byte 0x{data[err.start]:02x}); specs are UTF-8 text"
+        raise ResdslError([_byte_diag(data, err.start, source, message)], sources) from None
 
 
 def _byte_diag(data: bytes, offset: int, source: str, message: str) -> Diagnostic:
+    """E0004 at byte `offset`, its column counted in characters as the rest of resdsl does."""
     line = data.count(b"\n", 0, offset) + 1
-    col = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
-    return Diagnostic("E0004", message, Span(source, line, col, line, col + 1))
+    start = data.rfind(b"\n", 0, offset) + 1
+    col = len(data[start:offset].decode("utf-8", errors="replace")) + 1
+    return Diagnostic("E0004", message, Span(source, line, col, line, col + 1), label="not UTF-8" if data[offset] else "")
 
 
 def resolve_spec(spec: str | Path) -> tuple[Path, str]:

@@ -103,11 +103,28 @@ class Reporter:
 
     def raise_now(self) -> None:
         capped = self.limit if self.error_count >= self.limit else None
-        raise ResdslError(self.diagnostics, self.sources, capped)
+        raise ResdslError(in_source_order(self.diagnostics), self.sources, capped)
 
     def check(self) -> None:
         if self.error_count:
             self.raise_now()
+
+
+def in_source_order(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Sorted by position, so a file's errors read top to bottom whatever pass found them.
+
+    Unlocated diagnostics come first; sources keep the order in which they first appear.
+    """
+    diagnostics = list(diagnostics)
+    rank: dict[str, int] = {}
+    for d in diagnostics:
+        if d.span is not None:
+            rank.setdefault(d.span.source, len(rank))
+
+    def key(d: Diagnostic):
+        return (0, 0, 0, 0) if d.span is None else (1, rank[d.span.source], d.span.line, d.span.column)
+
+    return sorted(diagnostics, key=key)
 
 
 def _cells(text: str) -> list[tuple[str, int]]:

@@ -33,6 +33,9 @@ SHORTCUT_KINDS = {
 MAX_INT = 2**31 - 1  # the largest size, stride or channel count a spec may give (PyTorch's int32)
 
 
+_FAILED = "$failed"  # env key (not a name a spec can write): lets whose value was an error
+
+
 class _Abort(Exception):
     """Stop elaborating the current statement; its diagnostic is already reported."""
 
@@ -52,7 +55,8 @@ class Elaborator:
         self.main_source = main_source
         self.limits = limits
         self.g: nx.DiGraph | None = None
-        self.stack: list[str] = []
+        self.stack: list[str] = []  # names of the blocks being instantiated, outermost first
+        self.paths: list[str] = []  # and their paths
         self.site: Span | None = None
 
     # --- reporting -----------------------------------------------------------------------
@@ -60,13 +64,9 @@ class Elaborator:
     def report(self, diag: Diagnostic) -> None:
         """Report, relocating a span outside the user's file to the user's statement."""
         if diag.span and diag.span.source != self.main_source and self.site is not None:
-            where = " → ".join(self.stack) if self.stack else "the definition"
-            diag = replace(
-                diag,
-                span=self.site,
-                label=f"in {where}",
-                notes=(Note(diag.message, diag.span),) + diag.notes,
-            )
+            where = f"in block {self.paths[-1]}" if self.paths else ""
+            inside = f"in the definition of `{self.stack[-1]}`" if self.stack else "in the definition"
+            diag = replace(diag, span=self.site, label=where, notes=(Note(inside, diag.span),) + diag.notes)
         self.reporter.report(diag)
 
     def fail(self, code: str, message: str, span: Span | None, **kw) -> None:
@@ -77,6 +77,8 @@ class Elaborator:
         try:
             return evaluate(expr, env)
         except EvalError as err:
+            if err.code == "E0107" and err.name in env.get(_FAILED, ()):
+                raise _Abort from None  # its `let` failed and was reported: no second error
             self.fail(err.code, err.message, err.span, help=err.help)
 
     def eval_int(self, expr: ast.Expr, env: dict, what: str, minimum: int | None = None, maximum: int | None = MAX_INT) -> int:
@@ -216,7 +218,11 @@ class Elaborator:
         if isinstance(stmt, ast.Let):
             if stmt.name in env:
                 self.fail("E0105", f"`{stmt.name}` is already defined", stmt.span, help="choose another name")
-            env[stmt.name] = self.eval(stmt.value, env)
+            try:
+                env[stmt.name] = self.eval(stmt.value, env)
+            except _Abort:
+                env.setdefault(_FAILED, set()).add(stmt.name)
+                raise
             return cursor
         if isinstance(stmt, (ast.Input, ast.ShortcutPolicy, ast.ExpectMetric, ast.ExpectShape)):
             if frame is not None:
@@ -379,10 +385,12 @@ class Elaborator:
         )
         self.g.graph["blocks"][path] = info
         self.stack.append(defn.name)
+        self.paths.append(path)
         try:
             out = self.body(defn, tuple(path.split(".")), env, cursor, _Frame(info, defn))
         finally:
             self.stack.pop()
+            self.paths.pop()
         info.output = out
         return out
 
@@ -419,14 +427,14 @@ class Elaborator:
     def _check_kind(self, defn: ast.Definition, param: ast.Param, value: Value, span: Span, env: dict) -> None:
         """A bool for a parameter whose default is a number, or the reverse, is a mistake.
 
+        The default is evaluated even though the argument replaces it: a default that cannot be
+        evaluated is an error in the definition, and the generated class would carry it.
+
         Ints and floats mix (a float may be compared or scaled), so only bool-ness is checked.
         """
         if param.default is None:
             return
-        try:
-            default = evaluate(param.default, env)
-        except EvalError:
-            return  # the default itself is not evaluated here: the argument replaces it
+        default = self.eval(param.default, env)  # must hold even when unused: the generated class has it
         if (kind_of(value) == "bool") != (kind_of(default) == "bool"):
             self.fail(
                 "E0115",

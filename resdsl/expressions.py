@@ -17,9 +17,11 @@ Value = int | float | bool
 
 
 class EvalError(Exception):
-    def __init__(self, code: str, message: str, span: Span, help: str = ""):
+    """A user mistake in an expression; `name` is the unknown name of an E0107."""
+
+    def __init__(self, code: str, message: str, span: Span, help: str = "", name: str = ""):
         super().__init__(message)
-        self.code, self.message, self.span, self.help = code, message, span, help
+        self.code, self.message, self.span, self.help, self.name = code, message, span, help, name
 
 
 def kind_of(value: Value) -> str:
@@ -105,7 +107,8 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value]) -> Value:
         return _finite(expr.value, expr)
     if isinstance(expr, ast.Name):
         if expr.id not in env:
-            raise EvalError("E0107", f"unknown name `{expr.id}`", expr.span, did_you_mean(expr.id, env))
+            known = [k for k in env if k.isidentifier()]
+            raise EvalError("E0107", f"unknown name `{expr.id}`", expr.span, did_you_mean(expr.id, known), name=expr.id)
         return env[expr.id]
     if isinstance(expr, ast.UnaryOp):
         value = evaluate(expr.operand, env)
