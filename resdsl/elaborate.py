@@ -288,47 +288,8 @@ class Elaborator:
     # --- blocks ----------------------------------------------------------------------------
 
     def block_use(self, stmt: ast.BlockUse, name: str, scope, env, cursor) -> str:
-        defn = self.definitions.get(stmt.block)
-        if defn is None:
-            help = did_you_mean(stmt.block, self.definitions)
-            if layers.lookup(stmt.block):
-                help = f"`{stmt.block}` is a layer: write `{stmt.block} ...` without parentheses"
-            self.fail("E0101", f"unknown block `{stmt.block}`", stmt.block_span, help=help or f"blocks are {', '.join(sorted(self.definitions))}")
-        if stmt.block in self.stack:
-            self.fail(
-                "E0106",
-                f"block `{stmt.block}` uses itself",
-                stmt.block_span,
-                notes=(Note("through " + " → ".join(self.stack + [stmt.block])),),
-                help="a block cannot contain itself, directly or through another block",
-            )
-        if len(self.stack) >= self.limits.max_depth:
-            chain = self.stack if len(self.stack) <= 6 else self.stack[:3] + ["…"] + self.stack[-2:]
-            self.fail(
-                "E0301",
-                f"blocks nest more than {self.limits.max_depth} deep here",
-                stmt.block_span,
-                notes=(Note("through " + " → ".join(chain + [stmt.block])),),
-                help="flatten the blocks, or raise the limit (API: limits=Limits(max_depth=...))",
-            )
-        options = {}
-        for opt in stmt.options:
-            if opt.name not in ("stride", "shortcut"):
-                self.fail("E0111", f"a block use has no option `{opt.name}`", opt.name_span, help=did_you_mean(opt.name, ["stride", "shortcut"]) or "its options are stride and shortcut")
-            options[opt.name] = opt
-        policy = self.g.graph["policy"]
-        if "shortcut" in options:
-            value = options["shortcut"].value
-            if not isinstance(value, ast.Name):
-                self.fail("E0112", "write the shortcut kind as a name: A, B, C, identity or none", value.span)
-            policy = self.policy(value.id, value.span)
-            if policy is None:
-                raise _Abort
-        stride = None
-        if "stride" in options:
-            stride = self.eval(options["stride"].value, env)
-            if "stride" not in {p.name for p in defn.params}:
-                self.fail("E0103", f"block `{defn.name}` has no `stride` parameter for the stage's stride", options["stride"].name_span, notes=(Note(f"`{defn.name}` is defined here", defn.name_span),))
+        defn = self.definition_for(stmt)
+        policy, stride, options = self.use_options(stmt, defn, env)
         pos = [self.eval(a, env) for a in stmt.args]
         kw = {k.name: (self.eval(k.value, env), k) for k in stmt.kwargs}
         if stride is not None and "stride" in kw:
@@ -348,7 +309,6 @@ class Elaborator:
             if i == 0 and stride is not None:
                 args["stride"] = (stride, options["stride"])
             block_path = _join(scope, name, str(i)) if repeat is not None else path
-            blocks_before = len(self.g.graph["blocks"])
             errors_before = self.reporter.error_count
             cursor = self.instantiate(defn, stmt, pos, args, block_path, cursor, policy, stage, i)
             if self.reporter.error_count > errors_before:
@@ -360,6 +320,55 @@ class Elaborator:
                 if before + per_block * count > self.limits.max_nodes:
                     self._too_big(stmt, count, per_block)
         return cursor
+
+    def definition_for(self, stmt: ast.BlockUse) -> ast.Definition:
+        """The used block's definition; E0101 unknown, E0106 recursive, E0301 nested too deep."""
+        defn = self.definitions.get(stmt.block)
+        if defn is None:
+            help = did_you_mean(stmt.block, self.definitions)
+            if layers.lookup(stmt.block):
+                help = f"`{stmt.block}` is a layer: write `{stmt.block} ...` without parentheses"
+            self.fail("E0101", f"unknown block `{stmt.block}`", stmt.block_span, help=help or f"blocks are {', '.join(sorted(self.definitions))}")
+        if stmt.block in self.stack:
+            self.fail(
+                "E0106",
+                f"block `{stmt.block}` uses itself",
+                stmt.block_span,
+                notes=(Note("through " + " → ".join(self.stack + [stmt.block])),),
+                help="a block cannot contain itself, directly or through another block",
+            )
+        if len(self.stack) >= self.limits.max_depth:  # the elaborator recurses once per level
+            chain = self.stack if len(self.stack) <= 6 else self.stack[:3] + ["…"] + self.stack[-2:]
+            self.fail(
+                "E0301",
+                f"blocks nest more than {self.limits.max_depth} deep here",
+                stmt.block_span,
+                notes=(Note("through " + " → ".join(chain + [stmt.block])),),
+                help="flatten the blocks, or raise the limit (API: limits=Limits(max_depth=...))",
+            )
+        return defn
+
+    def use_options(self, stmt: ast.BlockUse, defn: ast.Definition, env: dict) -> tuple[str, Value | None, dict]:
+        """(shortcut policy, stage stride or None, options by name) of a block use."""
+        options = {}
+        for opt in stmt.options:
+            if opt.name not in ("stride", "shortcut"):
+                self.fail("E0111", f"a block use has no option `{opt.name}`", opt.name_span, help=did_you_mean(opt.name, ["stride", "shortcut"]) or "its options are stride and shortcut")
+            options[opt.name] = opt
+        policy = self.g.graph["policy"]
+        if "shortcut" in options:
+            value = options["shortcut"].value
+            if not isinstance(value, ast.Name):
+                self.fail("E0112", "write the shortcut kind as a name: A, B, C, identity or none", value.span)
+            policy = self.policy(value.id, value.span)
+            if policy is None:
+                raise _Abort
+        stride = None
+        if "stride" in options:
+            stride = self.eval(options["stride"].value, env)
+            if "stride" not in {p.name for p in defn.params}:
+                self.fail("E0103", f"block `{defn.name}` has no `stride` parameter for the stage's stride", options["stride"].name_span, notes=(Note(f"`{defn.name}` is defined here", defn.name_span),))
+        return policy, stride, options
 
     def _too_big(self, stmt, count, per_block):
         self.fail(

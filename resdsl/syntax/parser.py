@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedInput, VisitError
 
 from resdsl import resources
-from resdsl.diagnostics import Diagnostic, Note, ResdslError, SourceMap, Span
+from resdsl.diagnostics import ResdslError, SourceMap, Span
 from resdsl.syntax import ast, errors
 
 
