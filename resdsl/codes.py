@@ -42,7 +42,7 @@ _TABLE = [
     Code("E0105", "duplicate", "a name, parameter, option, definition, `input` or `shortcut` given twice", "a: conv 3x3, 16; a: relu"),
     Code("E0106", "recursive block", "a block uses itself, directly or through other blocks", "block b(w) { b(w) }"),
     Code("E0107", "unknown name", "an expression uses a name that is no parameter or `let` in scope", "conv 3x3, widht"),
-    Code("E0108", "not exactly one network", "a spec file must define exactly one `network`", "a file with only `block` definitions"),
+    Code("E0108", "not exactly one network", "a spec file must define exactly one `network`", "a file with only block definitions"),
     Code("E0109", "missing argument", "a layer or block needs an argument that was not given", "conv 3x3"),
     Code("E0110", "too many arguments", "more positional arguments than the layer or block takes", "conv 3x3, 16, 32"),
     Code("E0111", "unknown option", "a layer or block use has no option of that name", "conv 3x3, 16, strid 2"),
@@ -80,10 +80,23 @@ def title(code: str) -> str:
     return CODES[code].title
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a pipe would end the table cell
+
+
 def markdown_table() -> str:
     """The codes table of `docs/diagnostics.md` (a test keeps the two equal)."""
     lines = ["| Code | Meaning | Example |", "|------|---------|---------|"]
     for c in _TABLE:
-        example = c.example.replace("|", "\\|")
-        lines.append(f"| `{c.code}` | **{c.title}**: {c.meaning} | `{example}` |")
+        lines.append(f"| `{c.code}` | **{c.title}**: {c.meaning} | `{_cell(c.example)}` |")
     return "\n".join(lines) + "\n"
+
+
+def compact_table() -> str:
+    """The README's short version: two codes per row, title and example only."""
+    rows = ["| Code | Meaning | Example | Code | Meaning | Example |", "|---|---|---|---|---|---|"]
+    cells = [f"`{c.code}` | {c.title} | `{_cell(c.example)}`" for c in _TABLE]
+    cells += [" | | "] * (len(cells) % 2)
+    for left, right in zip(cells[::2], cells[1::2]):
+        rows.append(f"| {left} | {right} |")
+    return "\n".join(rows) + "\n"

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 import resdsl
 from resdsl.cli import main
-from resdsl.codes import CODES, markdown_table
+from resdsl.codes import CODES, compact_table, markdown_table
 from resdsl.diagnostics import Diagnostic, Note, Reporter, ResdslError, SourceMap, Span, render
 
 TESTS = Path(__file__).resolve().parent
@@ -71,14 +71,32 @@ def test_docs_table_is_the_registry(golden):
     golden(DOCS, text[:start] + markdown_table() + text[end:])  # equal iff the table is the registry's
 
 
+def _console_blocks(path: Path) -> list[tuple[str, str, str]]:
+    text = path.read_text(encoding="utf-8")
+    return re.findall(r"```console\n\$ resdsl check (\S+)\.res( [^\n]*)?\n(.*?)```", text, re.S)
+
+
 def test_docs_examples_are_real_output():
-    """Each ```console block `$ resdsl check NAME.res` in the docs shows that case's golden output."""
-    text = DOCS.read_text(encoding="utf-8")
-    blocks = re.findall(r"```console\n\$ resdsl check (\S+)\.res( [^\n]*)?\n(.*?)```", text, re.S)
+    """Each ```console block `$ resdsl check NAME.res` in the docs (and the README, once it has
+    some) shows that case's golden output."""
+    blocks = _console_blocks(DOCS)
     assert len(blocks) >= 5
-    for name, args, shown in blocks:
+    for name, args, shown in blocks + _console_blocks(ROOT / "README.md"):
         assert shlex.split(args or "") == _extra_args(CORPUS / f"{name}.res"), name
         assert shown == (CORPUS / f"{name}.out").read_text(encoding="utf-8"), name
+
+
+def test_readme_codes_table_is_the_registry():
+    """The README's short table (between `<!-- codes -->` markers, once pasted) is generated too."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    if "<!-- codes -->" not in text:
+        pytest.skip("the README has no codes table yet")
+    start, end = text.index("<!-- codes -->\n") + len("<!-- codes -->\n"), text.index("<!-- /codes -->")
+    assert text[start:end] == compact_table()
+
+
+def test_examples_fit_in_a_code_span():
+    assert [c for c, info in CODES.items() if "`" in info.example] == []
 
 
 # --- E0501: no spec to read ----------------------------------------------------------------------
