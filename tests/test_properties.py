@@ -281,4 +281,8 @@ def test_the_cli_never_shows_a_traceback(text):
         assert checked.exit_code == built.exit_code
         assert Path("out.py").exists() == (built.exit_code == 0)
         if checked.exit_code == 1:
-            assert re.match(r"m\.res:\d+:\d+: error\[E\d{4}\]: ", checked.output)
+            assert re.match(r"m\.res:\d+:\d+: error\[E\d{4}\]: ", checked.stderr)
+        for command in (["summary", "m.res"], ["draw", "m.res", "-o", "m.dot"]):  # the other readers of a spec
+            result = runner.invoke(main, [*command, "--max-nodes", "5000"])
+            assert result.exit_code in (0, 1), result.output
+            assert "Traceback" not in result.output and "internal error" not in result.output
