@@ -29,7 +29,7 @@ class Code:
 _TABLE = [
     # --- syntax and input text -----------------------------------------------------------------
     Code("E0001", "unexpected token", "the parser met a token where the grammar allows others; the help line names what it expected", "conv 3x3,, 16"),
-    Code("E0002", "unclosed bracket", "a `(` or `{` is still open at the end of the line or file, or a different closer was found", "layer1: basic(16 x 2"),
+    Code("E0002", "unclosed bracket", "a `(` or `{` is still open at the end of the line or file, or a different closer was found", "conv 3x3, (16 + 2"),
     Code("E0003", "unexpected end of file", "the file ends in the middle of a definition", "network resnet"),
     Code("E0004", "not a text file", "the input is binary (contains a NUL byte) or is not valid UTF-8", "a .pt file passed as a spec"),
     Code("E0005", "unexpected character", "a character that can start no token (names are ASCII letters, digits and `_`)", "conv 3x3, 16 @ 2"),
