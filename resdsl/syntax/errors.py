@@ -159,12 +159,13 @@ def syntax_diagnostic(err: UnexpectedInput, text: str, source: str, parser: Lark
     # `accepts` replays the parser, so it is exact; `expected` is the LALR state's wider set.
     expected = expected_text(getattr(err, "accepts", None) or getattr(err, "expected", None) or (), parser)
     if at_end:
-        lines = text.rstrip("\n").split("\n")
+        lines = text.rstrip("\r\n").split("\n")
         span = Span(source, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
         return Diagnostic("E0003", "unexpected end of file", span, help=_help(expected))
     span = Span(source, token.line, token.column, token.end_line or token.line, token.end_column or token.column + 1)
     if token.type == "_NL" or token.end_line != token.line:
-        span = Span(source, token.line, token.column, token.line, token.column + 1)
+        column = token.column - (token.type == "_NL" and text[token.start_pos - 1 : token.start_pos] == "\r")  # CRLF
+        span = Span(source, token.line, column, token.line, column + 1)
     if str(token) in ")}" and (opener is None or _CLOSERS[opener[0]] != str(token)):
         opening = "(" if str(token) == ")" else "{"
         return Diagnostic("E0001", f"unmatched `{token}`", span, label=f"no `{opening}` is open here", help=f"remove it, or add the `{opening}` it closes")
