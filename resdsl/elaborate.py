@@ -88,9 +88,9 @@ class Elaborator:
             self.fail("E0115", f"{what} must be an integer, got {_show(value)}", expr.span)
         if minimum is not None and value < minimum:
             adjective = "positive" if minimum == 1 else f"at least {minimum}"
-            self.fail("E0201", f"{what} must be {adjective}, got {_count(value)}", expr.span)
+            self.fail("E0201", f"{what} must be {adjective}, got {short_number(value)}", expr.span)
         if maximum is not None and value > maximum:
-            self.fail("E0201", f"{what} must be at most {maximum:,}, got {_count(value)}", expr.span)
+            self.fail("E0201", f"{what} must be at most {maximum:,}, got {short_number(value)}", expr.span)
         return value
 
     # --- networks ------------------------------------------------------------------------
@@ -461,11 +461,8 @@ def _join(*parts) -> str:
 
 
 def _about(n: int) -> str:
-    text = _count(n)
+    text = short_number(n)  # "12,345" or "about 10^40"
     return text if text.startswith("about") else f"about {text}"
-
-
-_count = short_number
 
 
 def _n(count: int, noun: str) -> str:
