@@ -208,6 +208,40 @@ def spec(draw) -> str:
     return "".join(parts)
 
 
+@st.composite
+def plausible_spec(draw) -> str:
+    """Mostly valid residual networks (user blocks, prelude blocks, stages, policies, odd sizes),
+    so that elaboration, shortcuts, shapes and the code generator see deep valid inputs too."""
+    kernel = draw(st.sampled_from(["3x3", "1x1", "2x2", "3"]))
+    padding = draw(st.sampled_from(["", ", padding 0", ", padding 1"]))
+    user = (
+        f"block unit(w, stride = 1) {{\n"
+        f"    conv {kernel}, w, stride stride{padding}\n"
+        f"    {draw(st.sampled_from(['conv 3x3, w, relu off', 'conv 1x1, w * 2, relu off', 'batchnorm', 'relu']))}\n"
+        f"    {draw(st.sampled_from(['add', 'add', '']))}\n"
+        f"    relu\n}}\n"
+    )
+    n = draw(st.integers(1, 3))
+    lines = [
+        f"input {draw(st.sampled_from(['3', '1']))}x{draw(st.sampled_from(['7', '8', '16', '32']))}x{draw(st.sampled_from(['7', '8', '16', '32']))}",
+        f"shortcut {draw(st.sampled_from(['A', 'B', 'C', 'identity', 'none']))}",
+        f"conv1: conv 3x3, {draw(st.sampled_from(['8', '16']))}",
+    ]
+    if draw(st.booleans()):
+        lines.append("maxpool 3x3, stride 2")
+    for i in range(draw(st.integers(1, 3))):
+        block = draw(st.sampled_from(["unit", "basic", "bottleneck"]))
+        width = draw(st.sampled_from(["4", "8", "16"]))
+        use = f"stage{i}: {block}({width})"
+        use += draw(st.sampled_from(["", " x n", " x 2"]))
+        if " x " in use:
+            use += draw(st.sampled_from(["", ", stride 2"]))
+        use += draw(st.sampled_from(["", "", ", shortcut B", ", shortcut A"]))
+        lines.append(use)
+    lines += draw(st.sampled_from([["avgpool", "fc: linear 10"], ["avgpool"], []]))
+    return user + f"network net(n = {n}) {{\n" + "".join(f"    {line}\n" for line in lines) + "}\n"
+
+
 # --- the tests ---------------------------------------------------------------------------------
 
 
@@ -230,22 +264,41 @@ def test_text_from_the_grammar(text):
 
 
 @fixed(400)
-@given(spec())
+@given(st.one_of(spec(), plausible_spec()))
 def test_generated_specs(text):
-    outcome(text)
+    if outcome(text) == "ok":
+        _run_if_small(text)
+
+
+def _run_if_small(text: str) -> None:
+    """Build and run a small valid network: its output shape must be the inferred one."""
+    import torch
+
+    from resdsl.backends.torch_build import instantiate
+
+    net = compile_text(text, "fuzz.res", limits=LIMITS)
+    c, h, w = net.input_shape
+    if net.params > 200_000 or c * h * w > 4096 or net.graph.number_of_nodes() > 300:
+        return
+    model = instantiate(net).eval()
+    with torch.no_grad():
+        assert tuple(model(torch.zeros(1, c, h, w)).shape[1:]) == net.output_shape
 
 
 def test_generated_specs_reach_every_outcome():
-    """The generator is useful only if it produces valid builds as well as errors."""
+    """The generators are useful only if they produce valid builds, with blocks, and errors."""
     results = set()
 
     @fixed(150)
-    @given(spec())
+    @given(st.one_of(spec(), plausible_spec()))
     def run(text):
-        results.add(outcome(text))
+        result = outcome(text)
+        if result == "ok" and compile_text(text, "fuzz.res", limits=LIMITS).graph.graph["blocks"]:
+            result = "ok with blocks"
+        results.add(result)
 
     run()
-    assert results == {"ok", "error"}
+    assert results == {"ok", "ok with blocks", "error"}
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
