@@ -19,6 +19,7 @@ import torch
 import resdsl
 from resdsl.backends.namespace import Namespace, class_name, doc_text
 from resdsl.backends.torch_build import instantiate
+from resdsl.backends.torch_source import module_path
 
 KEYWORD_BLOCK = """
 block class(lambda, import = 1, self = 2, x = 1, torch = 1, forward = 1, training = 1, __init__ = 1, __class__ = 1, super = 1, nn = 1, in_channels = 1, out = 1, downsample = 1, residual = 1, None = 1, print = 1) {
@@ -148,10 +149,31 @@ def test_hostile_names_build_and_run(name):
     model = instantiate(net)
     # measured == counted: a layer silently replaced by another attribute would change this
     assert sum(p.numel() for p in model.parameters()) == net.params
+    # every IR node that owns a module is found at its module path (fold_bn and regional
+    # compile reach into the model this way)
+    modules = dict(model.named_modules())
+    owners = [n for n, d in net.graph.nodes(data=True) if d["op"] in ("conv", "bn", "linear", "maxpool")]
+    assert [n for n in owners if module_path(net, n) not in modules] == []
     for train in (True, False):
         model.train(train)
         y = model(torch.randn(2, *net.input_shape))
         assert tuple(y.shape[1:]) == net.output_shape
+
+
+def test_folding_batch_norms_finds_renamed_layers():
+    """fold_batchnorm reaches layers by IR path; `training`, `_modules`, ... are renamed."""
+    from resdsl.backends.gpu_recipe import fold_batchnorm
+
+    net = resdsl.compile_text(MODULE_ATTRIBUTES, "m.res")
+    torch.manual_seed(0)
+    model = instantiate(net).eval()
+    x = torch.randn(2, *net.input_shape)
+    expected = model(x)
+    folded = instantiate(net).eval()
+    folded.load_state_dict(model.state_dict())
+    assert fold_batchnorm(folded, net) == 7
+    assert sum(isinstance(m, torch.nn.Identity) for m in folded.modules()) == 7
+    torch.testing.assert_close(folded(x), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_keyword_names_are_renamed_not_refused():
@@ -211,11 +233,12 @@ def test_namespace_sanitizes_and_uniquifies():
     assert ns.name("class") == "class_"  # stable for the same spec name
     assert ns.name("class_") == "class__1"  # `class_` is taken by `class`
     assert ns.name("print") == "print_"
-    assert ns.name("__init__") == "__init___"
+    assert ns.name("__init__") == "init__"  # `__init` would be name-mangled in a class body
+    assert ns.name("__x") == "x_" and ns.name("x_") == "x__1"  # `x` is the generated code's
     assert ns.name("9lives") == "_9lives"
     assert ns.name("a-b c") == "a_b_c"
-    assert ns.name("") == "__"  # "_" is reserved by the generated code
-    assert ns.unique("x") == "x_" and ns.unique("x") == "x__1"
+    assert ns.name("") == "unnamed"
+    assert ns.unique("x") == "x__2" and ns.unique("x") == "x__3"  # never one returned before
 
 
 def test_module_attributes_are_reserved_only_where_asked():

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from resdsl.backends.torch_source import module_path
 from resdsl.compiler import Network
 
 
@@ -79,6 +80,7 @@ def fold_batchnorm(model: nn.Module, net: Network) -> int:
         raise ValueError("fold batch norms only in eval mode: folding uses the running statistics")
     pairs = foldable_pairs(net)
     for conv_path, bn_path in pairs:
+        conv_path, bn_path = module_path(net, conv_path), module_path(net, bn_path)  # renamed labels
         conv, bn = model.get_submodule(conv_path), model.get_submodule(bn_path)
         model.set_submodule(conv_path, fuse_conv_bn_eval(conv, bn))
         model.set_submodule(bn_path, nn.Identity())

@@ -50,10 +50,12 @@ class Namespace:
 
     def unique(self, text: str) -> str:
         """A new identifier made from `text`, never returned before (no reuse by spec name)."""
-        base = re.sub(r"\W", "_", text, flags=re.ASCII) or "_"
+        base = re.sub(r"\W", "_", text, flags=re.ASCII) or "unnamed"
+        if base.startswith("__"):  # `__x` would be name-mangled inside a class body
+            base = base.lstrip("_") or "unnamed"
         if base[0].isdigit():
             base = "_" + base
-        if base in self._reserved or base.startswith("__"):
+        if base in self._reserved:
             base = base + "_"
         candidate, i = base, 1
         while candidate in self._used or candidate in self._reserved:

@@ -24,6 +24,7 @@ import json
 import sys
 from dataclasses import dataclass
 
+from resdsl.backends.torch_source import module_path
 from resdsl.compiler import Network
 from resdsl.ir.graph import BlockInfo
 
@@ -146,7 +147,7 @@ def compile_model(model, net: Network, strategy: str, *, mode: str | None = None
     raise_recompile_limit(len(variants))
     for paths in variants.values():
         for path in paths:
-            root.get_submodule(path).compile(**options)
+            root.get_submodule(module_path(net, path)).compile(**options)
     return model
 
 

@@ -132,6 +132,27 @@ def attribute_names(definition: ast.Definition) -> dict[str, str]:
     return out
 
 
+def module_path(net: Network, node_id: str) -> str:
+    """The attribute path in the built module of the IR node or block `node_id`.
+
+    Equal to `node_id` unless a label was renamed by the namespace (`training: conv` is
+    `self.training_`); code that reaches into a built model by IR path goes through here.
+    """
+    g = net.graph
+    definition, block, ir, out = g.graph["network"], None, [], []
+    for segment in node_id.split("."):
+        ir.append(segment)
+        path = ".".join(ir)
+        synthetic = block is not None and any(n == path or n.startswith(path + ".") for n in block.shortcut_nodes)
+        out.append(segment if definition is None or synthetic else attribute_names(definition).get(segment, segment))
+        if path in g.graph["blocks"]:
+            block = g.graph["blocks"][path]
+            definition = g.graph["definitions"][block.kind]
+        elif any(s.name == path for s in g.graph["stages"]):
+            definition = None  # the next segment is an index into the nn.Sequential
+    return ".".join(out)
+
+
 @functools.lru_cache(maxsize=None)
 def python_names(definition: ast.Definition) -> Namespace:
     """The namespace of a block's parameters and lets; parameters are named first, in order."""
