@@ -36,7 +36,8 @@ def branch_stride(g: nx.DiGraph, block: BlockInfo) -> tuple[int, int] | None:
         data = g.nodes[node]
         if not data["inputs"]:
             return None
-        h, w = data["params"].get("stride", (1, 1)) if isinstance(data["params"].get("stride", 1), tuple) else (1, 1)
+        stride = data["params"].get("stride", (1, 1))  # an (h, w) pair, or an int (pad_shortcut)
+        h, w = stride if isinstance(stride, tuple) else (stride, stride)
         sh, sw = sh * h, sw * w
         node = data["inputs"][0]
     return None
