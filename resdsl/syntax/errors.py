@@ -169,10 +169,14 @@ def syntax_diagnostic(err: UnexpectedInput, text: str, source: str, parser: Lark
     if str(token) in ")}" and (opener is None or _CLOSERS[opener[0]] != str(token)):
         opening = "(" if str(token) == ")" else "{"
         return Diagnostic("E0001", f"unmatched `{token}`", span, label=f"no `{opening}` is open here", help=f"remove it, or add the `{opening}` it closes")
+    help = _help(expected)
+    accepted = set(getattr(err, "accepts", None) or getattr(err, "expected", None) or ())
+    if token.type == "NAME" and re.fullmatch(r"[x×][0-9]+", str(token)) and "_TIMES" in accepted:
+        help = f"write `{str(token)[0]} {str(token)[1:]}` with a space: `{token}` reads as a name"
     notes = ()
     if opener and opener[0] == "(" and "RPAR" in (getattr(err, "expected", None) or ()):
         notes = (Note("the `(` opened here is still open", _span_at(text, source, opener[1])),)
-    return Diagnostic("E0001", f"unexpected {found}", span, label="not expected here", notes=notes, help=_help(expected))
+    return Diagnostic("E0001", f"unexpected {found}", span, label="not expected here", notes=notes, help=help)
 
 
 def check_depth(tree: Tree, source: str) -> Diagnostic | None:
