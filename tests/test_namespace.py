@@ -253,3 +253,16 @@ def test_class_name_and_doc_text():
     assert class_name("wide_resnet50_2") == "WideResnet50_2"
     assert class_name("__") == "Network"
     assert doc_text('a"""b\\c\nd\x00') == "a'''b/c d"
+
+
+@pytest.mark.parametrize("name", ["compile_model", "RECOMPILE_LIMITS"])
+def test_network_names_do_not_collide_with_the_compile_helpers(name):
+    from resdsl.backends.torch_compile import compile_source
+    from resdsl.backends.torch_source import TorchSourceGenerator
+
+    net = resdsl.compile_text(f"network {name} {{\n    input 3x8x8\n    conv 3x3, 4\n    basic(4)\n}}\n", "c.res")
+    generator = TorchSourceGenerator(net)
+    source = generator.generate() + compile_source(generator, net, "regional")
+    top = [n.name if isinstance(n, (pyast.FunctionDef, pyast.ClassDef)) else n.targets[0].id for n in pyast.parse(source).body if isinstance(n, (pyast.FunctionDef, pyast.ClassDef, pyast.Assign))]
+    assert len(top) == len(set(top)) == 5, top
+    assert generator.factory in top

@@ -160,7 +160,7 @@ def compile_source(generator, net: Network, strategy: str, mode: str | None = No
     options = _options(mode, False, "inductor")
     del options["backend"]
     args = ", ".join(f"{k}={json.dumps(v) if isinstance(v, str) else repr(v)}" for k, v in options.items())
-    name = generator.module_ns.name("compile_model")
+    name = generator.module_ns.unique("compile_model")  # a network may be named compile_model
     lines = ["", "", f"def {name}(model: nn.Module) -> nn.Module:"]
     if strategy == "whole":
         depth = RECURSION_PER_NODE * net.graph.number_of_nodes()
@@ -175,7 +175,7 @@ def compile_source(generator, net: Network, strategy: str, mode: str | None = No
         ]
         return "\n".join(lines) + "\n"
     variants = block_variants(net)
-    limits = generator.module_ns.name("RECOMPILE_LIMITS")
+    limits = generator.module_ns.unique("RECOMPILE_LIMITS")
     classes = sorted({generator.kinds[v.kind].cls for v in variants})
     limit = len(variants) * DEFAULT_RECOMPILE_LIMIT
     lines += [
