@@ -25,6 +25,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from resdsl.diagnostics import Diagnostic, Note, Span
 
 MAX_DEPTH = 100  # parse-tree levels; real specs use about 15
+MAX_ERRORS = 20  # syntax errors reported in one run, as the reporter's cap for the others
 
 # Terminals that are patterns, described in words.
 _WORDS = {
@@ -177,6 +178,44 @@ def syntax_diagnostic(err: UnexpectedInput, text: str, source: str, parser: Lark
     if opener and opener[0] == "(" and "RPAR" in (getattr(err, "expected", None) or ()):
         notes = (Note("the `(` opened here is still open", _span_at(text, source, opener[1])),)
     return Diagnostic("E0001", f"unexpected {found}", span, label="not expected here", notes=notes, help=help)
+
+
+def syntax_diagnostics(err: UnexpectedInput, text: str, source: str, parser: Lark, limit: int = 20) -> list[Diagnostic]:
+    """The first parse failure and the independent ones after it, up to `limit`.
+
+    Recovery is by lines, which suits a language whose statements never span lines: the line
+    of a statement-local error (a bad token or character, a `(` left open) is blanked and the
+    text parsed again. Errors that involve `{`/`}` or the end of the file stop the search,
+    since what follows them would be reported out of context.
+    """
+    found = [syntax_diagnostic(err, text, source, parser)]
+    while len(found) < limit and _line_local(found[-1], text):
+        line = found[-1].span.line
+        text = _blank_line(text, line)
+        try:
+            parser.parse(text)
+            break
+        except UnexpectedInput as again:
+            diagnostic = syntax_diagnostic(again, text, source, parser)
+        if diagnostic.span is None or diagnostic.span.line <= line:
+            break  # no progress: the blanked line was not the whole story
+        found.append(diagnostic)
+    return found
+
+
+def _line_local(diagnostic: Diagnostic, text: str) -> bool:
+    if diagnostic.span is None or diagnostic.code not in ("E0001", "E0002", "E0005"):
+        return False
+    if diagnostic.code == "E0002" and diagnostic.message != "unclosed `(`":
+        return False
+    line = text.split("\n")[diagnostic.span.line - 1]
+    return not re.search(r"[{}]", line.split("#", 1)[0])
+
+
+def _blank_line(text: str, line: int) -> str:
+    lines = text.split("\n")
+    lines[line - 1] = " " * len(lines[line - 1].rstrip("\r")) + ("\r" if lines[line - 1].endswith("\r") else "")
+    return "\n".join(lines)
 
 
 def check_depth(tree: Tree, source: str) -> Diagnostic | None:

@@ -200,7 +200,8 @@ def parse(text: str, source: str, sources: SourceMap | None = None) -> ast.Modul
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as err:
-        raise ResdslError([errors.syntax_diagnostic(err, text, source, _parser())], sources) from None
+        found = errors.syntax_diagnostics(err, text, source, _parser(), limit=errors.MAX_ERRORS)
+        raise ResdslError(found, sources, errors.MAX_ERRORS if len(found) >= errors.MAX_ERRORS else None) from None
     too_deep = errors.check_depth(tree, source)
     if too_deep is not None:
         raise ResdslError([too_deep], sources)
