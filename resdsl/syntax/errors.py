@@ -158,11 +158,17 @@ def syntax_diagnostic(err: UnexpectedInput, text: str, source: str, parser: Lark
     if opener and at_end:
         return _unclosed_diagnostic(opener, found, text, source)
     # `accepts` replays the parser, so it is exact; `expected` is the LALR state's wider set.
-    expected = expected_text(getattr(err, "accepts", None) or getattr(err, "expected", None) or (), parser)
+    accepted = set(getattr(err, "accepts", None) or getattr(err, "expected", None) or ())
     if at_end:
         lines = text.rstrip("\r\n").split("\n")
         span = Span(source, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
-        return Diagnostic("E0003", "unexpected end of file", span, help=_help(expected))
+        return Diagnostic("E0003", "unexpected end of file", span, help=_help(expected_text(accepted, parser)))
+    return _unexpected_token(token, accepted, opener, text, source, parser)
+
+
+def _unexpected_token(token, accepted: set, opener, text: str, source: str, parser: Lark) -> Diagnostic:
+    """E0001 for a token the grammar does not allow here (an unmatched closer included)."""
+    found = _found_text(token)
     span = Span(source, token.line, token.column, token.end_line or token.line, token.end_column or token.column + 1)
     if token.type == "_NL" or token.end_line != token.line:
         column = token.column - (token.type == "_NL" and text[token.start_pos - 1 : token.start_pos] == "\r")  # CRLF
@@ -170,12 +176,11 @@ def syntax_diagnostic(err: UnexpectedInput, text: str, source: str, parser: Lark
     if str(token) in ")}" and (opener is None or _CLOSERS[opener[0]] != str(token)):
         opening = "(" if str(token) == ")" else "{"
         return Diagnostic("E0001", f"unmatched `{token}`", span, label=f"no `{opening}` is open here", help=f"remove it, or add the `{opening}` it closes")
-    help = _help(expected)
-    accepted = set(getattr(err, "accepts", None) or getattr(err, "expected", None) or ())
+    help = _help(expected_text(accepted, parser))
     if token.type == "NAME" and re.fullmatch(r"[x×][0-9]+", str(token)) and "_TIMES" in accepted:
         help = f"write `{str(token)[0]} {str(token)[1:]}` with a space: `{token}` reads as a name"
     notes = ()
-    if opener and opener[0] == "(" and "RPAR" in (getattr(err, "expected", None) or ()):
+    if opener and opener[0] == "(" and "RPAR" in accepted:
         notes = (Note("the `(` opened here is still open", _span_at(text, source, opener[1])),)
     return Diagnostic("E0001", f"unexpected {found}", span, label="not expected here", notes=notes, help=help)
 
