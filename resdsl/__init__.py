@@ -42,16 +42,20 @@ def build(
     `zero_init_residual` zeroes the last batch norm of each residual branch.
     `compile`: None (eager), "whole" (one graph, no graph breaks allowed) or "regional" (each
     distinct block compiled once, shared by its identical copies); `mode` is torch.compile's
-    ("default", "reduce-overhead", "max-autotune", ...); shapes are static unless `dynamic`.
+    ("default", "reduce-overhead", "max-autotune", ...; regional refuses the CUDA-graph ones);
+    shapes are static unless `dynamic`. See docs/benchmarks.md.
     `inference`: True applies `InferenceRecipe.auto(device)` (eval mode; on CUDA also
     channels_last and bf16 autocast), or pass an `InferenceRecipe` (e.g. with `fold_bn=True`).
     The model is moved to `device` when one is given.
     """
     from resdsl.backends.torch_build import instantiate
+    from resdsl.backends.torch_compile import check_mode, compile_model
 
+    if compile is not None:
+        check_mode(compile, mode)  # before any building: a typo fails fast
     net = spec if isinstance(spec, Network) else load(spec, limits=limits, **params)
     model = instantiate(net, zero_init_residual=zero_init_residual)
-    if inference is not False:
+    if inference:
         from resdsl.backends.gpu_recipe import InferenceRecipe, apply_recipe
 
         recipe = InferenceRecipe.auto(device or "cpu") if inference is True else inference
@@ -59,8 +63,6 @@ def build(
     elif device is not None:
         model.to(device)
     if compile is not None:
-        from resdsl.backends.torch_compile import compile_model
-
         model = compile_model(model, net, compile, mode=mode, dynamic=dynamic)
     return model
 
