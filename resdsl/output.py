@@ -11,6 +11,10 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write `data` to a temporary file beside `path`, then rename it into place."""
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    if path.exists() and not path.is_file():  # /dev/null, a pipe: write through, never replace
+        with open(path, "wb") as f:
+            f.write(raw)
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
     try:
         with os.fdopen(fd, "wb") as f:

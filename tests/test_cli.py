@@ -89,3 +89,10 @@ def test_written_files_get_the_usual_permissions(tmp_path):
         assert out.stat().st_mode & 0o777 == 0o644
     finally:
         os.umask(umask)
+
+
+def test_writing_to_a_special_file_writes_through_it():
+    import stat
+
+    assert run("build", "cifar_resnet", "-o", "/dev/null").exit_code == 0
+    assert stat.S_ISCHR(__import__("os").stat("/dev/null").st_mode)
