@@ -91,7 +91,7 @@ def _ratio(a: int, b: int) -> str:
         return ""
 
 
-_COMPARE: dict[str, Callable[[Value, Value], bool]] = {
+COMPARE: dict[str, Callable[[Value, Value], bool]] = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
     "<": lambda a, b: a < b,
@@ -125,10 +125,10 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value]) -> Value:
                 return left
             return _bool(evaluate(expr.right, env), expr.right, f"`{expr.op}`")
         a, b = evaluate(expr.left, env), evaluate(expr.right, env)
-        if expr.op in _COMPARE:
+        if expr.op in COMPARE:
             if expr.op not in ("==", "!="):
                 _number(a, expr.left, f"`{expr.op}`"), _number(b, expr.right, f"`{expr.op}`")
-            return _COMPARE[expr.op](a, b)
+            return COMPARE[expr.op](a, b)
         if expr.op == "~":
             raise EvalError("E0001", "`~` compares only in `expect ... within N%`", expr.span)
         return _arith(expr.op, a, b, expr)
@@ -192,7 +192,7 @@ def _to_python(expr: ast.Expr, rename, env) -> tuple[str, int]:
         return f"{then} if {cond} else {other}", prec
     assert isinstance(expr, ast.BinOp)
     op = "//" if expr.op == "/" else expr.op
-    prec = _PRECEDENCE["cmp"] if expr.op in _COMPARE else _PRECEDENCE[expr.op]
+    prec = _PRECEDENCE["cmp"] if expr.op in COMPARE else _PRECEDENCE[expr.op]
     left, lp = _to_python(expr.left, rename, env)
     right, rp = _to_python(expr.right, rename, env)
     left = left if lp >= prec else f"({left})"

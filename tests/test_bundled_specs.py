@@ -8,22 +8,10 @@ import pytest
 import resdsl
 from resdsl.compiler import compile_text
 from resdsl.resources import bundled_specs
+from test_costs import REFERENCE
 
-# shared/reference/numbers.md: parameters and MACs (conv + fc, 224x224 / 32x32 input, batch 1)
-IMAGENET = {
-    "resnet18": (11_689_512, 1_814_073_344),
-    "resnet34": (21_797_672, 3_663_761_408),
-    "resnet50": (25_557_032, 4_089_184_256),
-    "resnet101": (44_549_160, 7_801_405_440),
-    "resnet152": (60_192_808, 11_513_626_624),
-    "resnet50_v1": (25_557_032, 3_857_973_248),
-    "resnet101_v1": (44_549_160, 7_570_194_432),
-    "resnet152_v1": (60_192_808, 11_282_415_616),
-    "resnext50_32x4d": (25_028_904, 4_230_479_872),
-    "resnext101_32x8d": (88_791_336, 16_414_015_488),
-    "wide_resnet50_2": (68_883_240, 11_398_021_120),
-    "wide_resnet101_2": (126_886_696, 22_753_050_624),
-}
+# shared/reference/numbers.md, held in one table (tests/test_costs.py) for every test module.
+IMAGENET = {name: REFERENCE[name] for name in REFERENCE if not name.startswith(("plain", "cifar"))}
 
 CIFAR = {3: (269_722, 40_551_040), 5: (464_154, 68_862_592), 7: (658_586, 97_174_144),
          9: (853_018, 125_485_696), 18: (1_727_962, 252_887_680), 200: (19_421_274, None)}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import networkx as nx
 
 from resdsl.diagnostics import Reporter, did_you_mean
-from resdsl.expressions import EvalError, evaluate, kind_of
+from resdsl.expressions import COMPARE, EvalError, evaluate, kind_of
 from resdsl.ops import fmt_shape
 from resdsl.syntax import ast
 
@@ -35,14 +35,6 @@ METRICS = {
     "layers": weighted_layers,
 }
 
-_COMPARE = {
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
 
 
 def _fmt(value) -> str:
@@ -100,7 +92,7 @@ def _check_metric(g, stmt: ast.ExpectMetric, reporter: Reporter) -> None:
         wanted = f"~ {_fmt(expected)} within {tol:g}%"
         off = f" (off by {100 * (actual - expected) / expected:+.2f}%)" if expected else ""
     else:
-        ok = _COMPARE[stmt.op](actual, expected)
+        ok = COMPARE[stmt.op](actual, expected)
         wanted = f"{stmt.op} {_fmt(expected)}"
     if not ok:
         reporter.error("E0401", f"expected {stmt.metric} {wanted}, counted {actual:,}{off}", stmt.span)
