@@ -7,7 +7,9 @@ factory function named after the network.
 
 Invariants:
 - attribute paths of the built module equal IR node ids for every node that owns a module
-  (`layer2.0.conv1`, `layer2.0.downsample.0`): names come from `resdsl.plan` on both sides;
+  (`layer2.0.conv1`, `layer2.0.downsample.0`), names coming from `resdsl.plan` on both sides;
+  where `Namespace` had to rename a label (`forward` -> `forward_`), `module_path` maps one
+  to the other;
 - the same spec gives the same bytes (no dates, no dict-order or hash dependence);
 - every identifier passes through `Namespace`, every carried text through `doc_text`.
 """
