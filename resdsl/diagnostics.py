@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 
@@ -260,7 +260,6 @@ class Limits:
     max_nodes: int = 200_000
     max_params: int = 2_000_000_000
     max_depth: int = 50  # blocks within blocks; the elaborator recurses once per level
-    extra: dict = field(default_factory=dict)
 
 
 def relocate(diag: Diagnostic, main_source: str, site: Span | None, where: str) -> Diagnostic:
