@@ -1,7 +1,7 @@
 """The abstract syntax tree: frozen dataclasses, each carrying the `Span` it was parsed from.
 
 Invariants: nodes are immutable and hashable; every node has a `span`; sequences are tuples.
-Expressions evaluate to int, bool or float (see `resdsl.semantics.evaluate`).
+Expressions evaluate to int, bool or float (see `resdsl.expressions.evaluate`).
 """
 
 from __future__ import annotations
@@ -68,8 +68,10 @@ class Dims(Expr):
 
 
 @dataclass(frozen=True)
-class Option(Expr):
+class Option:
     """`stride 2` after a layer or block use: a name and a single value."""
+
+    span: Span
 
     name: str
     value: Expr
@@ -77,7 +79,10 @@ class Option(Expr):
 
 
 @dataclass(frozen=True)
-class KeywordArg(Expr):
+class KeywordArg:
+    """`groups = 32` in a block use's argument list."""
+
+    span: Span
     name: str
     value: Expr
     name_span: Span
@@ -98,6 +103,7 @@ class Layer(Statement):
     options: tuple[Option, ...]
     label: str | None = None
     label_span: Span | None = None
+    guard: Expr | None = None  # `when cond`: where false, the statement is an identity
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,7 @@ class BlockUse(Statement):
     options: tuple[Option, ...]
     label: str | None = None
     label_span: Span | None = None
+    guard: Expr | None = None  # `when cond`: where false, the block is an identity
 
 
 @dataclass(frozen=True)
@@ -162,9 +169,13 @@ class Param:
 
 @dataclass(frozen=True)
 class Definition:
-    """A `network` or `block`: name, parameters with defaults, body statements."""
+    """A `network`, `block`, `shortcut` or `sequential`: name, parameters, body statements.
 
-    kind: str  # "network" | "block"
+    A `shortcut` is a branch a shortcut policy can name; a `sequential` (and a `shortcut`)
+    numbers its layers as nn.Sequential does and has one path, no named values.
+    """
+
+    kind: str  # "network" | "block" | "shortcut" | "sequential"
     name: str
     name_span: Span
     params: tuple[Param, ...]
@@ -181,7 +192,8 @@ class Module:
     definitions: tuple[Definition, ...]
 
     def blocks(self) -> tuple[Definition, ...]:
-        return tuple(d for d in self.definitions if d.kind == "block")
+        """Every usable definition: blocks, shortcuts and sequentials (not the network)."""
+        return tuple(d for d in self.definitions if d.kind != "network")
 
     def networks(self) -> tuple[Definition, ...]:
         return tuple(d for d in self.definitions if d.kind == "network")

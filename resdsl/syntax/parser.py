@@ -142,6 +142,12 @@ class _ToAst(Transformer):
 
         return replace(unit, span=self._span(meta), label=str(label), label_span=_tok_span(self.source, label))
 
+    def guarded(self, meta, children):
+        from dataclasses import replace
+
+        unit, guard = children
+        return replace(unit, span=self._span(meta), guard=guard)
+
     def input_stmt(self, meta, children):
         return ast.Input(self._span(meta), children[0])
 
@@ -188,6 +194,12 @@ class _ToAst(Transformer):
 
     def block_def(self, meta, children):
         return self._definition("block", meta, children)
+
+    def shortcut_def(self, meta, children):
+        return self._definition("shortcut", meta, children)
+
+    def sequential_def(self, meta, children):
+        return self._definition("sequential", meta, children)
 
     def start(self, meta, children):
         return ast.Module(self.source, tuple(children))
