@@ -18,7 +18,7 @@ from resdsl import layers
 from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean, short_number
 from resdsl.expressions import EvalError, Value, evaluate, kind_of
 from resdsl.ir.graph import BlockInfo, StageInfo, add_node, new_graph
-from resdsl.plan import plan
+from resdsl.plan import SEQUENTIAL_KINDS, plan
 from resdsl.syntax import ast
 
 SHORTCUT_KINDS = {
@@ -27,6 +27,15 @@ SHORTCUT_KINDS = {
     "C": "1×1 projection on every block",
     "identity": "identity only; an error where dimensions change",
     "none": "no shortcut and no add (a plain network)",
+}
+# A policy that is not one of the above names a `shortcut` definition, used where dimensions
+# change (as B uses `projection`).
+
+# Names a stage's block arguments may use (unless the spec defines them itself).
+STAGE_NAMES = {
+    "index": "the block's position in its stage, from 0",
+    "net_index": "the block's position among the network's blocks, from 0",
+    "net_blocks": "the number of blocks in the network",
 }
 
 
@@ -42,10 +51,10 @@ class _Abort(Exception):
 
 @dataclass
 class _Frame:
-    """The block being instantiated: its path, input node, and what it has seen so far."""
+    """The block being instantiated: its record, and the values its body has named."""
 
     info: BlockInfo
-    definition: ast.Definition
+    values: dict
 
 
 class Elaborator:
@@ -116,9 +125,25 @@ class Elaborator:
         shape = self.input_shape(inputs[0], env)
         g.graph["input_shape"] = shape
         cursor = add_node(g, "input", "input", (), {"shape": shape}, span=inputs[0].span, site=inputs[0].span)
+        self.net_blocks = self._count_blocks(net, env)
+        self.net_index = 0
         cursor = self.body(net, (), env, cursor, None)
         g.graph["output"] = cursor
         return g
+
+    def _count_blocks(self, net: ast.Definition, env: dict) -> int:
+        """The network's top-level blocks, for `net_blocks`; a failing count is reported later."""
+        env, total = dict(env), 0
+        for stmt in net.body:
+            try:
+                if isinstance(stmt, ast.Let) and stmt.name not in env:
+                    env[stmt.name] = evaluate(stmt.value, env)
+                elif isinstance(stmt, ast.BlockUse):
+                    repeat = 1 if stmt.repeat is None else evaluate(stmt.repeat, env)
+                    total += repeat if isinstance(repeat, int) and not isinstance(repeat, bool) and repeat > 0 else 0
+            except EvalError:
+                continue
+        return total
 
     def bind_network_params(self, net: ast.Definition, overrides: dict[str, Value]) -> dict:
         env: dict[str, Value] = {}
@@ -186,12 +211,29 @@ class Elaborator:
     def policy(self, kind: str, span: Span) -> str | None:
         if kind in SHORTCUT_KINDS:
             return kind
+        defn = self.definitions.get(kind)
+        if defn is not None and defn.kind == "shortcut":
+            missing = {"channels", "stride"} - {p.name for p in defn.params}
+            if not missing:
+                return kind
+            self.report(
+                Diagnostic(
+                    "E0109",
+                    f"shortcut `{kind}` must take the parameters `channels` and `stride`",
+                    span,
+                    notes=(Note(f"`{kind}` is defined here", defn.name_span),),
+                    help="the compiler passes the channels the branch ends with and the stride between them",
+                )
+            )
+            return None
+        shortcuts = [name for name, d in self.definitions.items() if d.kind == "shortcut"]
         self.report(
             Diagnostic(
                 "E0112",
                 f"unknown shortcut kind `{kind}`",
                 span,
-                help=did_you_mean(kind, SHORTCUT_KINDS) or "shortcut kinds are A, B, C, identity and none",
+                help=did_you_mean(kind, list(SHORTCUT_KINDS) + shortcuts)
+                or f"shortcut kinds are A, B, C, identity, none and the shortcut definitions ({', '.join(shortcuts) or 'none'})",
             )
         )
         return None
@@ -203,17 +245,20 @@ class Elaborator:
         for problem in body_plan.problems:
             self.report(problem)
         env = dict(env)
+        values = frame.values if frame is not None else {"input": cursor}
         for item in body_plan.items:
             stmt = item.stmt
             if frame is None:
                 self.site = stmt.span
             try:
-                cursor = self.statement(item, defn, scope, env, cursor, frame)
+                cursor = self.statement(item, defn, scope, env, cursor, frame, values)
             except _Abort:
                 continue
+            if item.value_name:
+                values[item.value_name] = cursor
         return cursor
 
-    def statement(self, item, defn, scope, env, cursor, frame) -> str:
+    def statement(self, item, defn, scope, env, cursor, frame, values) -> str:
         stmt = item.stmt
         if isinstance(stmt, ast.Let):
             if stmt.name in env:
@@ -232,10 +277,24 @@ class Elaborator:
                 self.g.graph["expects"].append(stmt)
             return cursor
         if isinstance(stmt, ast.BlockUse):
+            if stmt.guard is not None:
+                self.fail("E0114", "a block use cannot have a `when` guard", stmt.guard.span, help="guard the block's layers inside its definition")
             return self.block_use(stmt, item.names[0], scope, env, cursor)
-        return self.layer(item, scope, env, cursor, frame)
+        return self.layer(item, scope, env, cursor, frame, values)
 
-    def layer(self, item, scope, env, cursor, frame) -> str:
+    def resolve(self, expr: ast.Name, values: dict) -> str:
+        """The node a value name (a label of this body, or `input`) stands for."""
+        if expr.id in values:
+            return values[expr.id]
+        known = sorted(values)
+        self.fail(
+            "E0107",
+            f"unknown value `{expr.id}`",
+            expr.span,
+            help=did_you_mean(expr.id, known) or f"values are the labels of earlier statements in this body, and `input`; here: {', '.join(known)}",
+        )
+
+    def layer(self, item, scope, env, cursor, frame, values) -> str:
         stmt: ast.Layer = item.stmt
         if item.kind is None:
             help = did_you_mean(stmt.op, list(layers.LAYER_KINDS) + list(layers.ALIASES))
@@ -244,25 +303,34 @@ class Elaborator:
             self.fail("E0102", f"unknown layer kind `{stmt.op}`", stmt.op_span, help=help or f"layer kinds are {', '.join(layers.LAYER_KINDS)}")
         if item.problems:
             raise _Abort
-        if item.kind.name == "add":
-            return self.residual_add(stmt, item.names[0], scope, cursor, frame)
-        for unit, name in zip(item.units, item.names):
-            params = {k: self.value(item.kind, k, v, env) for k, v in unit.params.items()}
-            if unit.op == "bn":
-                params = {}
-            cursor = add_node(
-                self.g, _join(scope, name), unit.op, (cursor,), params, span=stmt.span, site=self.site, scope=scope
-            )
+        args = item.arg
+        guarded_off = stmt.guard is not None and not self.guard(stmt.guard, env)
+        residual = item.kind.name == "add" and args.get("other") is None
+        source = cursor
+        if args.get("from") is not None and not residual:
+            source = self.resolve(args["from"], values)
+        extra = tuple(self.resolve(args[name], values) for name in item.kind.reads if args.get(name) is not None)
+        if residual:
+            return self.residual_add(stmt, item.names[0], scope, cursor, frame, args, values, guarded_off)
+        for i, (unit, name) in enumerate(zip(item.units, item.names)):
+            operands = (source,) + (extra if i == 0 else ())
+            params = {k: self.value(item.kind, a, args[a], env) for k, a in unit.params.items()}
+            op = unit.op
+            if guarded_off:
+                op, params, operands = "identity", {}, operands[:1]
+            source = add_node(self.g, _join(scope, name), op, operands, params, span=stmt.span, site=self.site, scope=scope)
             if frame:
-                frame.info.nodes.append(cursor)
-        return cursor
+                frame.info.nodes.append(source)
+        return source
+
+    def guard(self, expr: ast.Expr, env: dict) -> bool:
+        value = self.eval(expr, env)
+        if not isinstance(value, bool):
+            self.fail("E0115", f"`when` needs a condition (true or false), got {_show(value)}", expr.span)
+        return value
 
     def value(self, kind: layers.LayerKind, name: str, expr, env):
-        arg = kind.arg(name) or layers.Arg(name, "int", 1)
-        if name == "out_channels":
-            arg = kind.arg("filters")
-        elif name == "out_features":
-            arg = kind.arg("features")
+        arg = kind.arg(name)
         what = f"{kind.name} {arg.name}"
         if arg.kind == "pair":
             return tuple(self.eval_int(e, env, what, arg.minimum) for e in expr)
@@ -271,17 +339,28 @@ class Elaborator:
             if not isinstance(value, bool):
                 self.fail("E0115", f"{what} must be `on` or `off`, got {_show(value)}", expr.span)
             return value
+        if arg.kind == "float":
+            value = self.eval(expr, env)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.fail("E0115", f"{what} must be a number, got {_show(value)}", expr.span)
+            if not 0 <= value < 1:
+                self.fail("E0201", f"{what} must be at least 0 and below 1, got {value:g}", expr.span)
+            return float(value)
         return self.eval_int(expr, env, what, arg.minimum)
 
-    def residual_add(self, stmt, name, scope, cursor, frame) -> str:
+    def residual_add(self, stmt, name, scope, cursor, frame, args, values, guarded_off) -> str:
         if frame is None:
             self.fail("E0114", "`add` joins a block's branch with its shortcut; it belongs in a block", stmt.span)
         if frame.info.add is not None:
-            self.fail("E0114", "a block has at most one `add`", stmt.span)
+            self.fail("E0114", "a block has at most one residual `add`", stmt.span)
+        if guarded_off:
+            self.fail("E0114", "a residual `add` cannot have a `when` guard", stmt.guard.span, help="use `shortcut none` for a plain network")
+        source = self.resolve(args["from"], values) if args.get("from") is not None else frame.info.input
         node = add_node(
-            self.g, _join(scope, name), "add", (cursor, frame.info.input), span=stmt.span, site=self.site, scope=scope
+            self.g, _join(scope, name), "add", (cursor, source), {"residual": True}, span=stmt.span, site=self.site, scope=scope
         )
         frame.info.add = node
+        frame.info.shortcut_from = source
         frame.info.nodes.append(node)
         return node
 
@@ -290,10 +369,13 @@ class Elaborator:
     def block_use(self, stmt: ast.BlockUse, name: str, scope, env, cursor) -> str:
         defn = self.definition_for(stmt)
         policy, stride, options = self.use_options(stmt, defn, env)
-        pos = [self.eval(a, env) for a in stmt.args]
-        kw = {k.name: (self.eval(k.value, env), k) for k in stmt.kwargs}
-        if stride is not None and "stride" in kw:
-            self.fail("E0105", "stride given both as an argument and as the stage's stride", kw["stride"][1].span)
+        seen: dict[str, ast.KeywordArg] = {}
+        for k in stmt.kwargs:
+            if k.name in seen:
+                self.fail("E0105", f"argument `{k.name}` is given twice", k.name_span, notes=(Note("first given here", seen[k.name].name_span),))
+            seen[k.name] = k
+        if stride is not None and "stride" in seen:
+            self.fail("E0105", "stride given both as an argument and as the stage's stride", seen["stride"].span)
         repeat = None if stmt.repeat is None else self.eval_int(stmt.repeat, env, "a repeat count", 1, maximum=None)
         count = repeat or 1
         if count > self.limits.max_nodes:
@@ -303,14 +385,21 @@ class Elaborator:
         if repeat is not None:
             stage = StageInfo(name=path, kind=defn.name, repeat=repeat, stride=stride, policy=policy, span=stmt.span, scope=scope)
             self.g.graph["stages"].append(stage)
+            self.g.graph["stage_index"][path] = stage
         before = self.g.number_of_nodes()
         for i in range(count):
-            args = dict(kw)
-            if i == 0 and stride is not None:
-                args["stride"] = (stride, options["stride"])
-            block_path = _join(scope, name, str(i)) if repeat is not None else path
             errors_before = self.reporter.error_count
-            cursor = self.instantiate(defn, stmt, pos, args, block_path, cursor, policy, stage, i)
+            try:
+                use_env = self.stage_env(env, i, scope)
+                pos = [self.eval(a, use_env) for a in stmt.args]
+                args = {k.name: (self.eval(k.value, use_env), k) for k in stmt.kwargs}
+                if i == 0 and stride is not None:
+                    args["stride"] = (stride, options["stride"])
+                block_path = _join(scope, name, str(i)) if repeat is not None else path
+                cursor = self.instantiate(defn, stmt, pos, args, block_path, cursor, policy, stage, i)
+            finally:
+                if not scope:
+                    self.net_index += 1
             if self.reporter.error_count > errors_before:
                 break  # the other copies would report the same mistake
             if stage is not None:
@@ -321,9 +410,18 @@ class Elaborator:
                     self._too_big(stmt, count, per_block)
         return cursor
 
+    def stage_env(self, env: dict, index: int, scope: tuple) -> dict:
+        """`env` plus the names of `STAGE_NAMES` a block use's arguments may read."""
+        names = {"index": index}
+        if not scope:  # network level: positions among the network's blocks
+            names |= {"net_index": self.net_index, "net_blocks": self.net_blocks}
+        return env | {k: v for k, v in names.items() if k not in env}
+
     def definition_for(self, stmt: ast.BlockUse) -> ast.Definition:
         """The used block's definition; E0101 unknown, E0106 recursive, E0301 nested too deep."""
         defn = self.definitions.get(stmt.block)
+        if defn is not None and defn.kind == "network":
+            defn = None
         if defn is None:
             help = did_you_mean(stmt.block, self.definitions)
             if layers.lookup(stmt.block):
@@ -391,17 +489,47 @@ class Elaborator:
             policy=policy,
             site=self.site,
             span=stmt.span,
+            sequential=defn.kind in SEQUENTIAL_KINDS,
         )
         self.g.graph["blocks"][path] = info
         self.stack.append(defn.name)
         self.paths.append(path)
         try:
-            out = self.body(defn, tuple(path.split(".")), env, cursor, _Frame(info, defn))
+            out = self.body(defn, tuple(path.split(".")), env, cursor, _Frame(info, {"input": cursor}))
         finally:
             self.stack.pop()
             self.paths.pop()
         info.output = out
         return out
+
+    def shortcut(self, defn: ast.Definition, block: BlockInfo, channels: int, stride: int) -> list[str]:
+        """Instantiate shortcut `defn` for `block` (reading `block.shortcut_from`); its new nodes.
+
+        The nodes are `<block>.downsample.0`, `.1`, ...; a mistake inside the definition is
+        reported at the statement that made the block.
+        """
+        env: dict[str, Value] = {"channels": channels, "stride": stride}
+        self.site = block.site
+        self.stack.append(defn.name)
+        self.paths.append(block.path)
+        frame = _Frame(
+            BlockInfo(block.path, defn.name, env, block.shortcut_from, block.shortcut_from, None, 0, "", block.site, block.span, sequential=True),
+            {"input": block.shortcut_from},
+        )
+        try:
+            for p in self._unique_params(defn):
+                if p.name not in env:
+                    if p.default is None:
+                        self.fail("E0109", f"shortcut `{defn.name}` needs its `{p.name}` argument, and only `channels` and `stride` are given", p.span)
+                    env[p.name] = self.eval(p.default, env)
+            self.body(defn, (*block.path.split("."), "downsample"), env, block.shortcut_from, frame)
+        except _Abort:
+            pass
+        finally:
+            self.stack.pop()
+            self.paths.pop()
+        block.shortcut_args = env
+        return frame.info.nodes
 
     def bind_block_args(self, defn: ast.Definition, stmt: ast.BlockUse, pos: list, kw: dict) -> dict:
         params = self._unique_params(defn)

@@ -1,8 +1,11 @@
 """Expressions: evaluation to values, and translation to Python source for the code generator.
 
 Values are int, bool or float. Integer `/` must divide exactly (a channel count of 21.33 is a
-mistake, not something to round); `//` floors. Both functions walk the same AST, so the
-generated code computes what the compiler computed.
+mistake, not something to round) and gives an int; `/` with a float operand is true division;
+`//` floors. Every computed integer is bounded (`MAX_INT_DIGITS`), as literals are, so no spec
+can make the compiler compute with numbers of millions of digits. Both functions walk the
+same AST, so the generated code computes what the compiler computed: `to_python` writes `//`
+for `/` exactly where both operands are integers (`static_kind`).
 """
 
 from __future__ import annotations
@@ -49,11 +52,26 @@ def _finite(value: Value, expr: ast.Expr) -> Value:
     return value
 
 
+MAX_INT_DIGITS = 30  # as for literals (resdsl.syntax.errors.MAX_DIGITS): no size needs more
+
+
+def _bounded(value: Value, expr: ast.Expr) -> Value:
+    """Refuse an integer result past `MAX_INT_DIGITS` digits, at the expression that made it."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_INT_DIGITS:
+        raise EvalError(
+            "E0201",
+            f"this computes {short_number(value)}, past the limit of {MAX_INT_DIGITS} digits",
+            expr.span,
+            help="no size, count or expectation needs a number this large",
+        )
+    return value
+
+
 def _arith(op: str, a, b, expr: ast.BinOp) -> Value:
     a = _number(a, expr.left, f"`{op}`")
     b = _number(b, expr.right, f"`{op}`")
     try:
-        return _finite(_apply(op, a, b, expr), expr)
+        return _bounded(_finite(_apply(op, a, b, expr), expr), expr)
     except OverflowError:  # an integer too large to mix with a float
         raise EvalError("E0201", "this number is too large", expr.span) from None
 
@@ -162,16 +180,46 @@ def literal(value: Value) -> str:
     return repr(value)
 
 
-def to_python(expr: ast.Expr, rename: Callable[[str], str], env: Mapping[str, Value] | None = None) -> str:
+def static_kind(expr: ast.Expr, kinds: Mapping[str, str]) -> str:
+    """"int", "number" or "bool": what `expr` evaluates to, given the kinds of its names.
+
+    A name of unknown kind counts as "number", so its `/` stays a true division.
+    """
+    if isinstance(expr, ast.Literal):
+        return kind_of(expr.value)
+    if isinstance(expr, ast.Name):
+        return kinds.get(expr.id, "number")
+    if isinstance(expr, ast.UnaryOp):
+        return "bool" if expr.op == "not" else static_kind(expr.operand, kinds)
+    if isinstance(expr, ast.IfExp):
+        then, other = static_kind(expr.then, kinds), static_kind(expr.other, kinds)
+        return then if then == other else "number"
+    if isinstance(expr, ast.BinOp):
+        if expr.op in COMPARE or expr.op in ("and", "or"):
+            return "bool"
+        both_int = static_kind(expr.left, kinds) == static_kind(expr.right, kinds) == "int"
+        return "int" if both_int else "number"
+    return "number"
+
+
+def to_python(
+    expr: ast.Expr,
+    rename: Callable[[str], str],
+    env: Mapping[str, Value] | None = None,
+    kinds: Mapping[str, str] | None = None,
+) -> str:
     """Python source computing `expr`; constant subexpressions are folded to literals.
 
-    `rename` maps a spec name to its (sanitized) Python identifier. Exact integer division
-    `/` becomes `//`: the compiler has already checked that it divides exactly.
+    `rename` maps a spec name to its (sanitized) Python identifier; `kinds` gives each free
+    name's kind. `/` becomes `//` where both operands are integers (the compiler has checked
+    that it divides exactly) and stays `/` where either may be a float.
     """
-    return _to_python(expr, rename, env or {})[0]
+    env = env or {}
+    kinds = {**{k: kind_of(v) for k, v in env.items()}, **(kinds or {})}
+    return _to_python(expr, rename, env, kinds)[0]
 
 
-def _to_python(expr: ast.Expr, rename, env) -> tuple[str, int]:
+def _to_python(expr: ast.Expr, rename, env, kinds) -> tuple[str, int]:
     if not _free_names(expr):
         value = evaluate(expr, env)
         return literal(value), 9 if not (isinstance(value, (int, float)) and value < 0) else _PRECEDENCE["neg"]
@@ -179,22 +227,24 @@ def _to_python(expr: ast.Expr, rename, env) -> tuple[str, int]:
         return rename(expr.id), 9
     if isinstance(expr, ast.UnaryOp):
         prec = _PRECEDENCE["neg" if expr.op == "-" else "not"]
-        text, p = _to_python(expr.operand, rename, env)
+        text, p = _to_python(expr.operand, rename, env, kinds)
         text = text if p >= prec else f"({text})"
         return (f"-{text}" if expr.op == "-" else f"not {text}"), prec
     if isinstance(expr, ast.IfExp):
         prec = _PRECEDENCE["if"]
-        then, tp = _to_python(expr.then, rename, env)
-        cond, cp = _to_python(expr.cond, rename, env)
-        other, op_ = _to_python(expr.other, rename, env)
+        then, tp = _to_python(expr.then, rename, env, kinds)
+        cond, cp = _to_python(expr.cond, rename, env, kinds)
+        other, op_ = _to_python(expr.other, rename, env, kinds)
         then = then if tp > prec else f"({then})"
         cond = cond if cp > prec else f"({cond})"
         return f"{then} if {cond} else {other}", prec
     assert isinstance(expr, ast.BinOp)
-    op = "//" if expr.op == "/" else expr.op
+    op = expr.op
+    if op == "/" and static_kind(expr.left, kinds) == "int" == static_kind(expr.right, kinds):
+        op = "//"
     prec = _PRECEDENCE["cmp"] if expr.op in COMPARE else _PRECEDENCE[expr.op]
-    left, lp = _to_python(expr.left, rename, env)
-    right, rp = _to_python(expr.right, rename, env)
+    left, lp = _to_python(expr.left, rename, env, kinds)
+    right, rp = _to_python(expr.right, rename, env, kinds)
     left = left if lp >= prec else f"({left})"
     right = right if rp > prec else f"({right})"
     return f"{left} {op} {right}", prec

@@ -23,19 +23,29 @@ Exprs = ast.Expr | tuple[ast.Expr, ast.Expr]
 
 @dataclass(frozen=True)
 class Arg:
-    """One argument or option: `kind` is "int", "pair" (h, w) or "bool"."""
+    """One argument or option.
+
+    `kind`: "int", "pair" (h, w), "bool", "float" (a probability in [0, 1)) or "value" (the
+    name of a value: a label in the same body, or `input`). `doc` is the language reference's
+    description (docs/language.md is generated from it).
+    """
 
     name: str
     kind: str
     minimum: int | None = None
-    default: Callable[[dict, ast.Expr], Exprs] | None = None
+    default: Callable[[dict, ast.Layer], Exprs] | None = None
     structural: bool = False  # must be a literal: it decides which ops exist
     doc: str = ""
 
 
 @dataclass(frozen=True)
 class Unit:
-    """One IR node a statement expands into: op, role in the statement, argument expressions."""
+    """One IR node a statement expands into.
+
+    `params` maps each IR parameter of the op to the argument that gives it (`out_channels` is
+    given by the conv's `filters`), so the elaborator and the code generator read the same
+    argument expression for it.
+    """
 
     op: str
     role: str  # "main", "bn" or "relu"
@@ -44,6 +54,12 @@ class Unit:
 
 @dataclass(frozen=True)
 class LayerKind:
+    """A layer kind users write: arguments, options, and the units one statement expands into.
+
+    `reads` names the "value" arguments that become extra operands of the main unit (`mul
+    gate`). `doc` and `example` feed the language reference and help texts.
+    """
+
     name: str
     positional: tuple[Arg, ...]
     options: tuple[Arg, ...]
@@ -52,9 +68,17 @@ class LayerKind:
     numbered: bool = False  # conv1, conv2 even when alone (torchvision's names)
     doc: str = ""
     example: str = ""
+    reads: tuple[str, ...] = ()
 
     def arg(self, name: str) -> Arg | None:
+        if name == FROM.name:
+            return FROM
         return next((a for a in self.positional + self.options if a.name == name), None)
+
+
+# Every layer takes `from NAME`: it reads that value instead of the previous statement's.
+# On `add` it names what the residual shortcut reads (the block input by default).
+FROM = Arg("from", "value", doc="read this value instead of the previous statement's")
 
 
 def _lit(value, span) -> ast.Literal:
@@ -66,26 +90,30 @@ def _const(value):
 
 
 def _same_padding(args: dict, at: ast.Layer) -> Exprs:
-    """dilation * (k - 1) // 2 per axis: "same" for odd kernels, for any (symbolic) kernel."""
+    """dilation * (k - 1) // 2 per axis: "same" for odd kernels, for any (symbolic) kernel.
+
+    With a literal odd kernel it is dilation * ((k - 1) / 2), written plainly (`dilation` for
+    a 3x3, `0` for a 1x1), so the generated code reads `padding=dilation`.
+    """
     kernel, dilation = args["kernel"], args.get("dilation")
     out = []
     for axis in (0, 1):
         k = kernel[axis]
         d = dilation[axis] if dilation else _lit(1, k.span)
+        if isinstance(k, ast.Literal) and isinstance(k.value, int) and not isinstance(k.value, bool) and k.value % 2:
+            half = (k.value - 1) // 2
+            out.append(_lit(0, k.span) if half == 0 else d if half == 1 else ast.BinOp(k.span, "*", d, _lit(half, k.span)))
+            continue
         inner = ast.BinOp(k.span, "-", k, _lit(1, k.span))
         out.append(ast.BinOp(k.span, "//", ast.BinOp(k.span, "*", d, inner), _lit(2, k.span)))
     return tuple(out)
 
 
+_CONV_PARAMS = {k: k for k in ("kernel", "stride", "padding", "dilation", "groups", "bias")} | {"out_channels": "filters"}
+
+
 def _conv(args: dict) -> list[Unit]:
-    units = [
-        Unit(
-            "conv",
-            "main",
-            {k: args[k] for k in ("kernel", "stride", "padding", "dilation", "groups", "bias")}
-            | {"out_channels": args["filters"]},
-        )
-    ]
+    units = [Unit("conv", "main", _CONV_PARAMS)]
     if args["bn"].value:
         units.append(Unit("bn", "bn"))
     if args["relu"].value:
@@ -93,18 +121,27 @@ def _conv(args: dict) -> list[Unit]:
     return units
 
 
-def _pool(op: str) -> Callable[[dict], list[Unit]]:
-    return lambda args: [Unit(op, "main", {k: args[k] for k in ("kernel", "stride", "padding")})]
+def _pool(op: str, names: tuple[str, ...] = ("kernel", "stride", "padding")) -> Callable[[dict], list[Unit]]:
+    return lambda args: [Unit(op, "main", {k: k for k in names})]
 
 
 def _avgpool(args: dict) -> list[Unit]:
     if args.get("kernel") is None:
         return [Unit("global_avgpool", "main")]
-    return _pool("avgpool")(args)
+    return _pool("avgpool", ("kernel", "stride", "padding", "ceil", "count_pad"))(args)
+
+
+def _batchnorm(args: dict) -> list[Unit]:
+    return [Unit("bn_act" if args["relu"].value else "bn", "main")]
+
+
+def _single(op: str, **params: str) -> Callable[[dict], list[Unit]]:
+    return lambda args: [Unit(op, "main", dict(params))]
 
 
 _STRIDE = Arg("stride", "pair", 1, _const(1), doc="step of the window")
 _KERNEL = Arg("kernel", "pair", 1, doc="window size, `3x3` or `3`")
+_P = Arg("p", "float", doc="probability, 0 <= p < 1")
 
 LAYER_KINDS: dict[str, LayerKind] = {
     kind.name: kind
@@ -114,10 +151,10 @@ LAYER_KINDS: dict[str, LayerKind] = {
             (_KERNEL, Arg("filters", "int", 1, doc="output channels")),
             (
                 _STRIDE,
-                Arg("padding", "pair", 0, _same_padding, doc='default keeps the size ("same") for odd kernels'),
-                Arg("dilation", "pair", 1, _const(1)),
-                Arg("groups", "int", 1, _const(1)),
-                Arg("bias", "bool", default=_const(False)),
+                Arg("padding", "pair", 0, _same_padding, doc='default keeps the size ("same") for odd kernels: dilation·(k−1)/2'),
+                Arg("dilation", "pair", 1, _const(1), doc="spacing of the kernel's taps"),
+                Arg("groups", "int", 1, _const(1), doc="grouped convolution (ResNeXt's cardinality)"),
+                Arg("bias", "bool", default=_const(False), doc="a bias term (off: the batch norm has one)"),
                 Arg("bn", "bool", default=_const(True), structural=True, doc="batch norm after the conv"),
                 Arg("relu", "bool", default=_const(True), structural=True, doc="ReLU after the batch norm"),
             ),
@@ -127,36 +164,90 @@ LAYER_KINDS: dict[str, LayerKind] = {
             doc="convolution, then batch norm and ReLU unless switched off",
             example="conv 3x3, 64, stride 2, relu off",
         ),
-        LayerKind("batchnorm", (), (), lambda a: [Unit("bn", "main")], "bn", numbered=True, doc="batch norm", example="batchnorm"),
-        LayerKind("relu", (), (), lambda a: [Unit("relu", "main")], "relu", doc="ReLU", example="relu"),
+        LayerKind(
+            "batchnorm",
+            (),
+            (Arg("relu", "bool", default=_const(False), structural=True, doc="a ReLU fused into the same module (timm's BatchNormAct2d)"),),
+            _batchnorm,
+            "bn",
+            numbered=True,
+            doc="batch norm (BatchNorm1d after `linear`)",
+            example="batchnorm",
+        ),
+        LayerKind("relu", (), (), _single("relu"), "relu", doc="ReLU (one shared module per class, as torchvision)", example="relu"),
+        LayerKind("sigmoid", (), (), _single("sigmoid"), "sigmoid", doc="logistic sigmoid (a gate)", example="sigmoid"),
+        LayerKind("identity", (), (), _single("identity"), "identity", doc="passes its input on unchanged", example="identity"),
+        LayerKind("dropout", (_P,), (), _single("dropout", p="p"), "dropout", doc="dropout: zeroes elements with probability p in training", example="dropout 0.3"),
+        LayerKind(
+            "drop_path",
+            (_P,),
+            (),
+            _single("drop_path", p="p"),
+            "drop_path",
+            doc="stochastic depth: drops the whole branch of a sample with probability p in training; the identity in eval",
+            example="drop_path 0.1",
+        ),
         LayerKind(
             "maxpool",
             (_KERNEL,),
-            (_STRIDE, Arg("padding", "pair", 0, lambda a, at: _same_padding({"kernel": a["kernel"]}, at))),
+            (_STRIDE, Arg("padding", "pair", 0, lambda a, at: _same_padding({"kernel": a["kernel"]}, at), doc="default keeps the size for odd kernels")),
             _pool("maxpool"),
             "maxpool",
-            doc="max pooling (padding keeps the size for odd kernels)",
+            doc="max pooling",
             example="maxpool 3x3, stride 2",
         ),
         LayerKind(
             "avgpool",
-            (replace(_KERNEL, default=lambda a, at: None),),
-            (_STRIDE, Arg("padding", "pair", 0, _const(0))),
+            (replace(_KERNEL, default=lambda a, at: None, doc="window size; none: global average pooling to C×1×1"),),
+            (
+                _STRIDE,
+                Arg("padding", "pair", 0, _const(0), doc="zero padding"),
+                Arg("ceil", "bool", default=_const(False), doc="round the output size up (PyTorch's ceil_mode)"),
+                Arg("count_pad", "bool", default=_const(True), doc="count padding in the average (count_include_pad)"),
+            ),
             _avgpool,
             "avgpool",
             doc="average pooling; with no kernel, global average pooling to C×1×1",
-            example="avgpool",
+            example="avgpool 2x2, stride 2, ceil on, count_pad off",
         ),
         LayerKind(
             "linear",
             (Arg("features", "int", 1, doc="output features"),),
-            (Arg("bias", "bool", default=_const(True)),),
-            lambda a: [Unit("linear", "main", {"out_features": a["features"], "bias": a["bias"]})],
+            (Arg("bias", "bool", default=_const(True), doc="a bias term"),),
+            _single("linear", out_features="features", bias="bias"),
             "fc",
             doc="flatten, then a fully connected layer",
             example="fc: linear classes",
         ),
-        LayerKind("add", (), (), lambda a: [Unit("add", "main")], "add", doc="the residual add: branch + shortcut(block input)", example="add"),
+        LayerKind(
+            "add",
+            (replace(FROM, name="other", default=lambda a, at: None, doc="a value to add; none: the residual add"),),
+            (),
+            _single("add"),
+            "add",
+            doc="`add`: the residual add, branch + shortcut(block input, or the `from` value); `add v`: adds a value",
+            example="add",
+            reads=("other",),
+        ),
+        LayerKind(
+            "mul",
+            (replace(FROM, name="other", doc="the value to multiply by"),),
+            (),
+            _single("mul"),
+            "mul",
+            doc="element-wise product; a C×1×1 operand broadcasts over C×H×W (a gate)",
+            example="mul input",
+            reads=("other",),
+        ),
+        LayerKind(
+            "pad_channels",
+            (Arg("channels", "int", 1, doc="output channels (zero-padded, half before and half after)"),),
+            (Arg("stride", "int", 1, _const(1), doc="subsampling step (every stride-th row and column)"),),
+            lambda a: [Unit("pad_channels", "main", {"channels": "channels", "stride": "stride"})],
+            "pad",
+            doc="shortcut option A: subsample with the stride and zero-pad the channels; no parameters",
+            example="pad_channels 32, stride 2",
+        ),
     ]
 }
 
@@ -255,5 +346,11 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
         if arg.structural and not (isinstance(args[arg.name], ast.Literal) and isinstance(args[arg.name].value, bool)):
             problems.append(
                 Diagnostic("E0115", f"`{arg.name}` must be written as `on` or `off`", args[arg.name].span, help="it decides which layers exist, so it cannot be computed")
+            )
+    for arg in kind.positional + (FROM,):
+        value = args.get(arg.name)
+        if arg.kind == "value" and value is not None and not isinstance(value, ast.Name):
+            problems.append(
+                Diagnostic("E0115", f"`{arg.name}` takes the name of a value (a label, or `input`)", value.span, help=f"for example: {kind.example}")
             )
     return args, problems

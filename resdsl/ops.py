@@ -1,19 +1,26 @@
 """The registry of IR ops: everything resdsl knows about one kind of node, in one place.
 
-For each op: its arity, its shape rule, its parameter and multiply-add counts, the PyTorch
-constructor that implements it, and its paper-style label. Adding an op means adding one
-`OpDef` here (and, if users write it directly, one `LayerKind` in `resdsl.layers`).
+Every consumer reads an op's `OpDef` and nothing else switches on op names:
+- shape inference (`infer`), with the user-facing objections as `ShapeError`;
+- cost counting (`params`, `macs` for the conv+fc convention, `element_ops` for "all");
+- the PyTorch code generator (`torch`: constructor source from argument source strings and the
+  operands' dimensions; `forward`: the call, for ops that are expressions rather than modules;
+  `helper`: a class the generated file must define; `shared`: one module per class);
+- the paper-style `label` (diagrams, summaries), the Table 1 `phrase` (None: omitted), the
+  drawing `role`, and which ops a conv unit `absorbs` in the unit-level diagram.
+
+Adding an op means one `OpDef` here and, when users write it, one `LayerKind` in
+`resdsl.layers` (a test walks every op through every consumer).
 
 Shapes are tuples of ints: (C, H, W) for feature maps, (F,) for a flattened vector.
 Node params are concrete values: pairs such as `kernel`, `stride`, `padding`, `dilation` are
-(h, w) tuples. Shape rules raise `ShapeError` for a problem the user must fix; the pass that
-calls them turns it into a located diagnostic.
+(h, w) tuples.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 Shape = tuple[int, ...]
@@ -37,19 +44,44 @@ def _zero(params, inputs, out) -> int:
     return 0
 
 
-def _window(size: int, k: int, s: int, p: int, d: int = 1) -> int:
-    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+def _elements(params, inputs, out) -> int:
+    return math.prod(out)
+
+
+def _window_ops(params, inputs, out) -> int:
+    kh, kw = params["kernel"]
+    return math.prod(out) * kh * kw
+
+
+def _input_elements(params, inputs, out) -> int:
+    return math.prod(inputs[0])
+
+
+# --- shape rules -------------------------------------------------------------------------------
+
+
+def _needs_map(shape: Shape, what: str) -> None:
+    if len(shape) != 3:
+        raise ShapeError("E0208", f"{what} needs a C×H×W input, got {fmt_shape(shape)}", help="put it before the `linear` layer")
+
+
+def _window(size: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= size + p:  # PyTorch: the last window must start inside the input
+        out -= 1
+    return out
 
 
 def _spatial(params: dict, shape: Shape, what: str) -> tuple[int, int]:
-    if len(shape) != 3:
-        raise ShapeError("E0208", f"{what} needs a C×H×W input, got {fmt_shape(shape)}")
+    _needs_map(shape, what)
     _, h, w = shape
     kh, kw = params["kernel"]
     sh, sw = params["stride"]
     ph, pw = params["padding"]
     dh, dw = params.get("dilation", (1, 1))
-    oh, ow = _window(h, kh, sh, ph, dh), _window(w, kw, sw, pw, dw)
+    ceil = params.get("ceil", False)
+    oh, ow = _window(h, kh, sh, ph, dh, ceil), _window(w, kw, sw, pw, dw, ceil)
     if oh <= 0 or ow <= 0:
         raise ShapeError(
             "E0204",
@@ -61,8 +93,7 @@ def _spatial(params: dict, shape: Shape, what: str) -> tuple[int, int]:
 
 def _conv_shape(params: dict, inputs: list[Shape]) -> Shape:
     (shape,) = inputs
-    if len(shape) != 3:
-        raise ShapeError("E0208", f"conv needs a C×H×W input, got {fmt_shape(shape)}")
+    _needs_map(shape, "conv")
     c, groups, out = shape[0], params["groups"], params["out_channels"]
     if c % groups or out % groups:
         bad = c if c % groups else out
@@ -90,15 +121,21 @@ def _same(params, inputs: list[Shape]) -> Shape:
     return inputs[0]
 
 
-def _pool_shape(params, inputs: list[Shape]) -> Shape:
-    (shape,) = inputs
-    return (shape[0], *_spatial(params, shape, "pool"))
+def _pool_shape(what: str) -> Callable:
+    def infer(params, inputs: list[Shape]) -> Shape:
+        (shape,) = inputs
+        kh, kw = params["kernel"]
+        ph, pw = params["padding"]
+        if 2 * ph > kh or 2 * pw > kw:  # PyTorch refuses it when the module runs
+            raise ShapeError("E0201", f"{what} padding {ph}x{pw} is more than half its {kh}x{kw} window", help="padding may be at most kernel // 2")
+        return (shape[0], *_spatial(params, shape, what))
+
+    return infer
 
 
 def _global_pool_shape(params, inputs: list[Shape]) -> Shape:
     (shape,) = inputs
-    if len(shape) != 3:
-        raise ShapeError("E0208", f"global average pool needs a C×H×W input, got {fmt_shape(shape)}")
+    _needs_map(shape, "global average pool")
     return (shape[0], 1, 1)
 
 
@@ -115,22 +152,53 @@ def _linear_macs(params, inputs, out) -> int:
 
 
 def _add_shape(params, inputs: list[Shape]) -> Shape:
-    return inputs[0]  # equality of the operands is checked by passes.validate_residuals
+    a, b = inputs
+    if a != b and not params.get("residual"):  # a residual add is checked after its shortcut exists
+        raise ShapeError("E0203", f"`add` receives {fmt_shape(a)} and {fmt_shape(b)}", help="both operands need the same shape")
+    return a
+
+
+def _mul_shape(params, inputs: list[Shape]) -> Shape:
+    a, b = inputs
+    if a == b:
+        return a
+    big, small = (a, b) if len(a) == 3 and b[1:] == (1, 1) else (b, a)
+    if len(big) == 3 and len(small) == 3 and small[1:] == (1, 1) and small[0] == big[0]:
+        return big
+    raise ShapeError(
+        "E0203",
+        f"`mul` receives {fmt_shape(a)} and {fmt_shape(b)}",
+        help="multiply equal shapes, or a C×H×W map by a C×1×1 gate of the same C",
+    )
 
 
 def _pad_shape(params, inputs: list[Shape]) -> Shape:
+    _needs_map(inputs[0], "zero padding")
     c, h, w = inputs[0]
-    s = params["stride"]
-    return (c + params["before"] + params["after"], -(-h // s), -(-w // s))
+    s, out = params["stride"], params["channels"]
+    if out < c:
+        raise ShapeError("E0206", f"option A cannot reduce channels ({c} → {out}): it only zero-pads")
+    return (out, -(-h // s), -(-w // s))
 
 
 def _bn_params(params, inputs, out) -> int:
     return 2 * out[0]
 
 
-# --- PyTorch constructors --------------------------------------------------------------------
-# Each takes Python expression strings (a literal such as "3" or a symbolic one such as
-# "width * 4") and returns constructor source, leaving out arguments equal to PyTorch's defaults.
+# --- PyTorch emission ----------------------------------------------------------------------------
+# `torch(args, dims)`: `args` are Python expression strings (a literal such as "3" or a symbolic
+# one such as "width * 4"; pairs as (h, w) tuples of strings); `dims` has one entry per operand,
+# `Dims(channels, features, rank)` as strings. The result is constructor source that leaves out
+# arguments equal to PyTorch's defaults.
+
+
+@dataclass(frozen=True)
+class Dims:
+    """An operand's size as Python source: channels (C), flattened features (C·H·W), rank."""
+
+    channels: str
+    features: str
+    rank: int
 
 
 def _pair(value: str | tuple[str, str]) -> str:
@@ -144,9 +212,9 @@ def _kwargs(pairs: list[tuple[str, str, str]]) -> str:
     return "".join(f", {name}={value}" for name, value, default in pairs if value != default)
 
 
-def _conv_torch(a: dict) -> str:
+def _conv_torch(a: dict, dims: list[Dims]) -> str:
     return (
-        f"nn.Conv2d({a['in_channels']}, {a['out_channels']}, kernel_size={_pair(a['kernel'])}"
+        f"nn.Conv2d({dims[0].channels}, {a['out_channels']}, kernel_size={_pair(a['kernel'])}"
         + _kwargs(
             [
                 ("stride", _pair(a["stride"]), "1"),
@@ -160,21 +228,65 @@ def _conv_torch(a: dict) -> str:
     )
 
 
-def _maxpool_torch(a: dict) -> str:
-    kernel = _pair(a["kernel"])
-    return f"nn.MaxPool2d(kernel_size={kernel}, stride={_pair(a['stride'])}" + _kwargs(
+def _bn_torch(a: dict, dims: list[Dims]) -> str:
+    return f"nn.BatchNorm{1 if dims[0].rank == 1 else 2}d({dims[0].channels})"
+
+
+def _maxpool_torch(a: dict, dims: list[Dims]) -> str:
+    return f"nn.MaxPool2d(kernel_size={_pair(a['kernel'])}, stride={_pair(a['stride'])}" + _kwargs(
         [("padding", _pair(a["padding"]), "0")]
     ) + ")"
 
 
-def _avgpool_torch(a: dict) -> str:
+def _avgpool_torch(a: dict, dims: list[Dims]) -> str:
     return f"nn.AvgPool2d(kernel_size={_pair(a['kernel'])}, stride={_pair(a['stride'])}" + _kwargs(
-        [("padding", _pair(a["padding"]), "0")]
+        [
+            ("padding", _pair(a["padding"]), "0"),
+            ("ceil_mode", a["ceil"], "False"),
+            ("count_include_pad", a["count_pad"], "True"),
+        ]
     ) + ")"
 
 
-def _linear_torch(a: dict) -> str:
-    return f"nn.Linear({a['in_features']}, {a['out_features']}" + _kwargs([("bias", a["bias"], "True")]) + ")"
+def _linear_torch(a: dict, dims: list[Dims]) -> str:
+    return f"nn.Linear({dims[0].features}, {a['out_features']}" + _kwargs([("bias", a["bias"], "True")]) + ")"
+
+
+BN_ACT_HELPER = '''class BatchNormAct2d(nn.BatchNorm2d):
+    """Batch norm followed by ReLU, as one module (timm's name); its weights are a BatchNorm2d's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(super().forward(x))
+'''
+
+DROP_PATH_HELPER = '''class DropPath(nn.Module):
+    """Stochastic depth: in training, zero the whole branch of a sample with probability p."""
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask.div_(keep)
+'''
+
+PAD_HELPER = '''class PadChannels(nn.Module):
+    """Shortcut option A: subsample with the stride, zero-pad the new channels; no parameters."""
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.stride = stride
+        self.before = (channels - in_channels) // 2
+        self.after = channels - in_channels - self.before
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return nn.functional.pad(x, (0, 0, 0, 0, self.before, self.after))
+'''
 
 
 # --- paper-style labels (the paper's Fig. 3 and Table 1 notation) -----------------------------
@@ -191,90 +303,120 @@ def _conv_label(params) -> str:
     return f"{kh}x{kw} conv, {params['out_channels']}{groups}{_suffix_stride(params)}"
 
 
+def _stride_words(params: dict) -> str:
+    sh, sw = params["stride"]
+    if (sh, sw) == (1, 1):
+        return ""
+    return f", stride {sh}" if sh == sw else f", stride {sh}×{sw}"
+
+
+def _kernel_words(params: dict) -> str:
+    kh, kw = params["kernel"]
+    return f"{kh}×{kw}"
+
+
+def _conv_phrase(p: dict, in_block: bool) -> str:
+    text = f"{_kernel_words(p)}, {p['out_channels']}"
+    text += f", C={p['groups']}" if p["groups"] != 1 else ""
+    text += f", dilation {p['dilation'][0]}" if p["dilation"] != (1, 1) else ""
+    return text if in_block else text + _stride_words(p)
+
+
 @dataclass(frozen=True)
 class OpDef:
-    """What one IR op means. `module` says whether it runs as an nn.Module attribute."""
+    """What one IR op means, for every consumer (see the module docstring).
+
+    `torch` is None for ops that are expressions in `forward` (add, mul) or that have no module
+    (input). `forward(module, operands)` returns the call for the forward method; the default
+    calls the op's module attribute on its one operand. `passthrough` ops are the identity in
+    eval mode (zero-init looks through them to the branch's last batch norm).
+    """
 
     name: str
     arity: int
     infer: Callable[[dict, list[Shape]], Shape]
     params: Callable[[dict, list[Shape], Shape], int] = _zero
     macs: Callable[[dict, list[Shape], Shape], int] = _zero
-    torch: Callable[[dict], str] | None = None
+    element_ops: Callable[[dict, list[Shape], Shape], int] = _zero
+    torch: Callable[[dict, list[Dims]], str] | None = None
+    forward: Callable[[str, list[str]], str] = lambda module, xs: f"{module}({xs[0]})"
+    helper: str = ""  # a class the generated file defines when the op is used
+    shared: bool = False  # one module per class serves every use (the ReLU, as torchvision)
     label: Callable[[dict], str] = lambda params: ""
-    module: bool = False
+    phrase: Callable[[dict, bool], str] | None = None  # Table 1 words; None: not listed
+    role: str = "conv"  # drawing style: conv, bn, relu, pool, fc, add, input, gate, drop
+    absorbs: tuple[str, ...] = ()  # ops a unit ending with this op takes in (unit view)
+    passthrough: bool = False
+    normalizes: bool = False  # a batch norm: zero-init's target, init's ones/zeros
 
 
 OPS: dict[str, OpDef] = {
     op.name: op
     for op in [
-        OpDef("input", 0, lambda params, inputs: params["shape"], label=lambda p: "input"),
+        OpDef("input", 0, lambda params, inputs: params["shape"], label=lambda p: "input", role="input"),
         OpDef(
-            "conv",
-            1,
-            _conv_shape,
-            _conv_params,
-            _conv_macs,
-            _conv_torch,
-            _conv_label,
-            module=True,
+            "conv", 1, _conv_shape, _conv_params, _conv_macs,
+            torch=_conv_torch, label=_conv_label, phrase=_conv_phrase, absorbs=("bn", "bn_act", "relu"),
         ),
         OpDef(
-            "bn",
-            1,
-            _same,
-            _bn_params,
-            torch=lambda a: f"nn.BatchNorm2d({a['channels']})",
-            label=lambda p: "batch norm",
-            module=True,
+            "linear", 1, _linear_shape, _linear_params, _linear_macs,
+            torch=_linear_torch, label=lambda p: f"fc {p['out_features']}",
+            phrase=lambda p, in_block: f"{p['out_features']}-d fc", role="fc", absorbs=("bn", "bn_act", "relu"),
         ),
-        OpDef("relu", 1, _same, torch=lambda a: "nn.ReLU(inplace=True)", label=lambda p: "relu"),
         OpDef(
-            "maxpool",
-            1,
-            _pool_shape,
-            torch=_maxpool_torch,
+            "bn", 1, _same, _bn_params, element_ops=_elements,
+            torch=_bn_torch, label=lambda p: "batch norm", role="bn", absorbs=("relu",), normalizes=True,
+        ),
+        OpDef(
+            "bn_act", 1, _same, _bn_params, element_ops=lambda p, i, o: 2 * math.prod(o),
+            torch=lambda a, dims: f"BatchNormAct2d({dims[0].channels})", helper=BN_ACT_HELPER,
+            label=lambda p: "batch norm, relu", role="bn", normalizes=True,
+        ),
+        OpDef(
+            "relu", 1, _same, element_ops=_elements, torch=lambda a, dims: "nn.ReLU(inplace=True)",
+            shared=True, label=lambda p: "relu", role="relu",
+        ),
+        OpDef(
+            "sigmoid", 1, _same, element_ops=_elements, torch=lambda a, dims: "nn.Sigmoid()",
+            label=lambda p: "sigmoid", role="gate",
+        ),
+        OpDef("identity", 1, _same, torch=lambda a, dims: "nn.Identity()", label=lambda p: "identity", role="drop", passthrough=True),
+        OpDef(
+            "dropout", 1, _same, torch=lambda a, dims: f"nn.Dropout({a['p']})",
+            label=lambda p: f"dropout {p['p']:g}", role="drop", passthrough=True,
+        ),
+        OpDef(
+            "drop_path", 1, _same, torch=lambda a, dims: f"DropPath({a['p']})", helper=DROP_PATH_HELPER,
+            label=lambda p: f"drop path {p['p']:.3g}", role="drop", passthrough=True,
+        ),
+        OpDef(
+            "maxpool", 1, _pool_shape("max pool"), element_ops=_window_ops, torch=_maxpool_torch,
             label=lambda p: f"{p['kernel'][0]}x{p['kernel'][1]} max pool{_suffix_stride(p)}",
-            module=True,
+            phrase=lambda p, in_block: f"{_kernel_words(p)} max pool{_stride_words(p)}", role="pool",
         ),
         OpDef(
-            "avgpool",
-            1,
-            _pool_shape,
-            torch=_avgpool_torch,
+            "avgpool", 1, _pool_shape("average pool"), element_ops=_window_ops, torch=_avgpool_torch,
             label=lambda p: f"{p['kernel'][0]}x{p['kernel'][1]} avg pool{_suffix_stride(p)}",
-            module=True,
+            phrase=lambda p, in_block: f"{_kernel_words(p)} average pool{_stride_words(p)}", role="pool",
         ),
         OpDef(
-            "global_avgpool",
-            1,
-            _global_pool_shape,
-            torch=lambda a: "nn.AdaptiveAvgPool2d(1)",
-            label=lambda p: "avg pool",
-            module=True,
+            "global_avgpool", 1, _global_pool_shape, element_ops=_input_elements,
+            torch=lambda a, dims: "nn.AdaptiveAvgPool2d(1)", label=lambda p: "avg pool",
+            phrase=lambda p, in_block: "average pool", role="pool",
         ),
         OpDef(
-            "linear",
-            1,
-            _linear_shape,
-            _linear_params,
-            _linear_macs,
-            _linear_torch,
-            lambda p: f"fc {p['out_features']}",
-            module=True,
+            "add", 2, _add_shape, element_ops=_elements, forward=lambda module, xs: f"{xs[0]} + {xs[1]}",
+            label=lambda p: "+", role="add", absorbs=("relu",),
         ),
-        OpDef("add", 2, _add_shape, label=lambda p: "+"),
         OpDef(
-            "pad_shortcut",
-            1,
-            _pad_shape,
-            torch=lambda a: f"ZeroPadShortcut(stride={a['stride']}, before={a['before']}, after={a['after']})",
-            label=lambda p: f"zero-pad +{p['before'] + p['after']}" + (f", /{p['stride']}" if p["stride"] > 1 else ""),
-            module=True,
+            "mul", 2, _mul_shape, element_ops=_elements, forward=lambda module, xs: f"{xs[0]} * {xs[1]}",
+            label=lambda p: "×", role="add",
+        ),
+        OpDef(
+            "pad_channels", 1, _pad_shape,
+            torch=lambda a, dims: f"PadChannels({dims[0].channels}, {a['channels']}" + _kwargs([("stride", a["stride"], "1")]) + ")",
+            helper=PAD_HELPER,
+            label=lambda p: f"zero-pad to {p['channels']}" + (f", /{p['stride']}" if p["stride"] > 1 else ""),
         ),
     ]
 }
-
-
-def op(name: str) -> OpDef:
-    return OPS[name]

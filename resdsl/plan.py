@@ -2,128 +2,182 @@
 
 Computed once per definition (not per instance), so a stage of 10,000 blocks binds its block's
 statements once. The elaborator and the PyTorch code generator both read plans, which is what
-keeps generated attribute names equal to IR node ids.
+keeps generated attribute names equal to IR node ids. Plans are immutable (tuples and frozen
+dataclasses), so the cache can hand the same plan to every caller.
 
 Naming rules (per body):
 - a label names the statement's main node; a labelled conv `convK` gets its batch norm `bnK`,
-  any other label `L` gets `L_bn`;
+  any other label `L` gets `L_bn`; a label also names the statement's value (its last node)
+  for `from`, `mul` and `add`;
 - unlabelled convs are `conv1`, `conv2`, ... by position among the body's convs (torchvision's
   names), their batch norms `bn1`, `bn2`, ...; an unlabelled standalone `batchnorm` takes the
   lowest `bnK` no conv uses;
 - ReLUs are `relu` when the body has one, else `relu1`, `relu2`, ...; likewise `maxpool`,
-  `avgpool`, `fc`, `add`;
-- unlabelled block uses are `layer1`, `layer2`, ... by position among the body's block uses.
+  `avgpool`, `fc`, `add`, `sigmoid`, `mul`, `dropout`, `drop_path`, `identity`;
+- unlabelled block uses are `layer1`, `layer2`, ... by position among the body's block uses;
+- in a `sequential` or `shortcut` definition every layer is numbered from 0 in order, as
+  nn.Sequential numbers its children (`conv 3x3` with its batch norm and ReLU is three:
+  `0`, `1`, `2`); such a body has no labels.
 """
 
 from __future__ import annotations
 
 import functools
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from resdsl import layers
 from resdsl.diagnostics import Diagnostic, Note
 from resdsl.syntax import ast
 
+SEQUENTIAL_KINDS = ("sequential", "shortcut")
 
-@dataclass
+
+@dataclass(frozen=True)
 class Planned:
+    """One statement: its layer kind and bound arguments (layers only), units and their names."""
+
     stmt: ast.Statement
     kind: layers.LayerKind | None = None
-    args: dict = field(default_factory=dict)
-    units: list = field(default_factory=list)
-    names: list = field(default_factory=list)
-    problems: list = field(default_factory=list)
+    args: tuple[tuple[str, object], ...] = ()
+    units: tuple[layers.Unit, ...] = ()
+    names: tuple[str, ...] = ()
+    problems: tuple[Diagnostic, ...] = ()
+
+    @property
+    def arg(self) -> dict:
+        return dict(self.args)
+
+    @property
+    def value_name(self) -> str | None:
+        """The name the statement's value is read by: its label (the value is its last unit)."""
+        return getattr(self.stmt, "label", None)
 
 
-@dataclass
+@dataclass(frozen=True)
 class BodyPlan:
-    items: list
-    problems: list
+    items: tuple[Planned, ...]
+    problems: tuple[Diagnostic, ...]
+    sequential: bool = False
+
+
+@functools.lru_cache(maxsize=1024)
+def plan(definition: ast.Definition) -> BodyPlan:
+    sequential = definition.kind in SEQUENTIAL_KINDS
+    drafts: list[dict] = []
+    for stmt in definition.body:
+        draft = {"stmt": stmt, "kind": None, "args": {}, "units": [], "problems": []}
+        if isinstance(stmt, ast.Layer):
+            draft["kind"] = layers.lookup(stmt.op)
+            if draft["kind"] is not None:
+                draft["args"], draft["problems"] = layers.bind(draft["kind"], stmt)
+                if not draft["problems"]:
+                    draft["units"] = draft["kind"].expand(draft["args"])
+        if sequential:
+            draft["problems"] += _sequential_problems(definition, draft)
+        drafts.append(draft)
+    names = _sequence_names(drafts) if sequential else _names(drafts)
+    items = tuple(
+        Planned(d["stmt"], d["kind"], tuple(d["args"].items()), tuple(d["units"]), tuple(n), tuple(d["problems"]))
+        for d, n in zip(drafts, names)
+    )
+    problems = tuple(p for item in items for p in item.problems) + tuple(_duplicates(items))
+    return BodyPlan(items, problems, sequential)
+
+
+def _sequential_problems(definition: ast.Definition, draft: dict) -> list[Diagnostic]:
+    """A sequential body is one path of numbered layers: no labels, no named values, no add."""
+    stmt, where = draft["stmt"], f"a `{definition.kind}` definition"
+    if getattr(stmt, "label", None):
+        return [Diagnostic("E0114", f"{where} numbers its layers; it takes no labels", stmt.label_span, help="remove the label, or make it a `block`")]
+    kind, args = draft["kind"], draft["args"]
+    if kind is not None and kind.name == "add":
+        return [Diagnostic("E0114", f"{where} has no residual add", stmt.span, help="a residual add belongs in a `block`")]
+    reads = [args.get(name) for name in kind.reads + ("from",)] if kind is not None else []
+    if any(r is not None for r in reads):
+        return [Diagnostic("E0114", f"{where} is one path; it cannot read named values", stmt.span, help="write it as a `block`")]
+    return []
+
+
+def _sequence_names(drafts: list[dict]) -> list[list[str]]:
+    k, out = 0, []
+    for draft in drafts:
+        count = 1 if isinstance(draft["stmt"], ast.BlockUse) else len(draft["units"])
+        out.append([str(i) for i in range(k, k + count)])
+        k += count
+    return out
 
 
 def _bn_name(main: str) -> str:
     return "bn" + main[4:] if main.startswith("conv") else f"{main}_bn"
 
 
-@functools.lru_cache(maxsize=None)
-def plan(definition: ast.Definition) -> BodyPlan:
-    items: list[Planned] = []
-    for stmt in definition.body:
-        item = Planned(stmt)
-        if isinstance(stmt, ast.Layer):
-            item.kind = layers.lookup(stmt.op)
-            if item.kind is not None:
-                item.args, item.problems = layers.bind(item.kind, stmt)
-                if not item.problems:
-                    item.units = item.kind.expand(item.args)
-        items.append(item)
-    _name(items)
-    problems = [p for item in items for p in item.problems]
-    problems += _duplicates(items)
-    return BodyPlan(items, problems)
-
-
-def _name(items: list[Planned]) -> None:
+def _names(drafts: list[dict]) -> list[list[str]]:
     counts: Counter = Counter()
-    for item in items:
-        for unit in item.units:
-            counts[_base(item, unit)] += 1
-        if isinstance(item.stmt, ast.BlockUse):
+    for d in drafts:
+        for unit in d["units"]:
+            counts[_base(d, unit)] += 1
+        if isinstance(d["stmt"], ast.BlockUse):
             counts["layer"] += 1
     seen: Counter = Counter()
-    deferred: list[tuple[Planned, int]] = []  # unlabelled standalone batch norms
-    for item in items:
-        if isinstance(item.stmt, ast.BlockUse):
+    out: list[list[str]] = []
+    deferred: list[tuple[list[str], int]] = []  # unlabelled standalone batch norms
+    for d in drafts:
+        stmt, names = d["stmt"], []
+        out.append(names)
+        if isinstance(stmt, ast.BlockUse):
             seen["layer"] += 1
-            item.names = [item.stmt.label or f"layer{seen['layer']}"]
+            names.append(stmt.label or f"layer{seen['layer']}")
             continue
         main = None
-        for unit in item.units:
-            base = _base(item, unit)
+        for unit in d["units"]:
+            base = _base(d, unit)
             seen[base] += 1
-            numbered = counts[base] > 1 or (unit.role != "relu" and item.kind.numbered)
+            numbered = counts[base] > 1 or (unit.role != "relu" and d["kind"].numbered)
             auto = f"{base}{seen[base]}" if numbered else base
-            if unit.role == "main" and unit.op == "bn" and not item.stmt.label:
-                deferred.append((item, len(item.names)))
-                item.names.append("")
+            if unit.role == "main" and base == "bn" and not stmt.label:
+                deferred.append((names, len(names)))
+                names.append("")
             elif unit.role == "main":
-                main = item.stmt.label or auto
-                item.names.append(main)
+                main = stmt.label or auto
+                names.append(main)
             elif unit.role == "bn":
-                item.names.append(_bn_name(main))
+                names.append(_bn_name(main))
             else:
-                item.names.append(auto)
-    taken = {name for item in items for name in item.names}
+                names.append(auto)
+    taken = {name for names in out for name in names}
     k = 0
-    for item, index in deferred:  # bnK after the convs' bnK names are known
+    for names, index in deferred:  # bnK after the convs' bnK names are known
         k += 1
         while f"bn{k}" in taken:
             k += 1
-        item.names[index] = f"bn{k}"
+        names[index] = f"bn{k}"
+    return out
 
 
-def _base(item: Planned, unit: layers.Unit) -> str:
+def _base(draft: dict, unit: layers.Unit) -> str:
     if unit.role == "relu" or unit.op == "relu":
         return "relu"
     if unit.role == "bn":
         return "bn"
-    return item.kind.base_name
+    return draft["kind"].base_name
 
 
-def _duplicates(items: list[Planned]) -> list[Diagnostic]:
-    first: dict[str, ast.Statement] = {}
+def _duplicates(items: tuple[Planned, ...]) -> list[Diagnostic]:
+    first: dict[str, ast.Statement] = {"input": None}
     problems = []
     for item in items:
         for name in item.names:
             if name in first:
                 stmt = item.stmt
+                earlier = first[name]
+                notes = (Note(f"`{name}` is first used here", earlier.label_span or earlier.span),) if earlier else ()
                 problems.append(
                     Diagnostic(
                         "E0105",
-                        f"duplicate name `{name}`",
+                        f"duplicate name `{name}`" if earlier else "`input` names the block's input; it cannot label a layer",
                         stmt.label_span or stmt.span,
-                        notes=(Note(f"`{name}` is first used here", first[name].label_span or first[name].span),),
+                        notes=notes,
                         help="give each layer a different label",
                     )
                 )

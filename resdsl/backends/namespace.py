@@ -17,7 +17,8 @@ import unicodedata
 
 _GENERATED = {
     "torch", "nn", "self", "x", "out", "in_channels", "downsample", "residual", "super",
-    "projection", "ZeroPadShortcut", "model", "zero_init_residual", "m", "_",
+    "model", "zero_init_residual", "m", "_", "layers",
+    "DropPath", "BatchNormAct2d", "PadChannels",  # helper classes (resdsl.ops) the file may define
     "relu", "out_channels",  # attributes the generated classes set themselves
 }
 

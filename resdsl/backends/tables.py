@@ -18,7 +18,7 @@ from resdsl.backends.table1 import Table1Row, table1
 from resdsl.compiler import Network
 from resdsl.ops import fmt_shape
 from resdsl.passes.check_expectations import weighted_layers
-from resdsl.passes.count_costs import CONVENTIONS
+from resdsl.passes.count_costs import CONVENTIONS, DEFAULT_CONVENTION
 
 FORMATS = ("table", "markdown", "csv", "json")
 
@@ -36,7 +36,7 @@ class Report:
     label: str
 
     @classmethod
-    def of(cls, net: Network, depth: str = "block", convention: str = "conv+fc", flops: bool = False, label: str = "") -> "Report":
+    def of(cls, net: Network, depth: str = "block", convention: str = DEFAULT_CONVENTION, flops: bool = False, label: str = "") -> "Report":
         if convention not in CONVENTIONS:
             raise ValueError(f"unknown counting convention {convention!r}; expected one of {', '.join(CONVENTIONS)}")
         root = summarize(net)

@@ -1,22 +1,29 @@
 """PyTorch backend: checked IR -> standalone, readable, deterministic Python source.
 
 The output imports only torch. It has one class per block kind, written from the block's
-definition (its expressions translated to Python, so the class works for every instance);
-a network class whose stages are `nn.Sequential`s of concrete block constructions; and a
-factory function named after the network.
+definition (its expressions translated to Python, so the class works for every instance); one
+factory function per `sequential` or `shortcut` definition, returning an nn.Sequential; a
+network class whose stages are `nn.Sequential`s of concrete block constructions; and a factory
+function named after the network.
+
+One emitter (`_BodyEmitter`) writes every body, block class and network class alike: one loop
+over the plan's units, one statement per unit, through the op's `OpDef` (constructor and
+forward call). A value is carried along a chain in one variable (`out` in a block, `x` in the
+network) and gets its own name only where it is read again later, as an SE gate's input or a
+pre-activated tensor is.
 
 Invariants:
 - attribute paths of the built module equal IR node ids for every node that owns a module
   (`layer2.0.conv1`, `layer2.0.downsample.0`), names coming from `resdsl.plan` on both sides;
   where `Namespace` had to rename a label (`forward` -> `forward_`), `module_path` maps one
   to the other;
-- the same spec gives the same bytes (no dates, no dict-order or hash dependence);
+- the same spec gives the same bytes (no dates, no dict-order or hash dependence; each
+  generator has its own namespaces, so nothing depends on what was generated before);
 - every identifier passes through `Namespace`, every carried text through `doc_text`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 
@@ -24,39 +31,18 @@ import networkx as nx
 
 from resdsl.backends.namespace import Namespace, class_name, doc_text
 from resdsl.compiler import Network
-from resdsl.diagnostics import Diagnostic, ResdslError
-from resdsl.expressions import evaluate, literal, to_python
+from resdsl.expressions import EvalError, Value, evaluate, kind_of, literal, static_kind, to_python
 from resdsl.ir.graph import BlockInfo
-from resdsl.ops import OPS, fmt_shape
-from resdsl.plan import plan
+from resdsl.ops import OPS, Dims, fmt_shape
+from resdsl.plan import Planned, plan
 from resdsl.syntax import ast
 
 INDENT = "    "
 
-PROJECTION_HELPER = '''def projection(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
-    """Shortcut options B and C: a 1x1 convolution with the block's stride, then batch norm."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
-        nn.BatchNorm2d(out_channels),
-    )
-'''
-
-ZERO_PAD_HELPER = '''class ZeroPadShortcut(nn.Module):
-    """Shortcut option A: subsample with the stride, zero-pad the new channels; no parameters."""
-
-    def __init__(self, stride: int, before: int, after: int) -> None:
-        super().__init__()
-        self.stride, self.before, self.after = stride, before, after
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x[:, :, :: self.stride, :: self.stride]
-        return nn.functional.pad(x, (0, 0, 0, 0, self.before, self.after))
-'''
-
 
 @dataclass
 class _KindInfo:
-    """What the instances of one block kind need from its class."""
+    """What the instances of one definition need from its class or factory."""
 
     definition: ast.Definition
     instances: list = field(default_factory=list)
@@ -64,12 +50,16 @@ class _KindInfo:
     nested: bool = False
 
     @property
+    def sequential(self) -> bool:
+        return self.definition.kind in ("sequential", "shortcut")
+
+    @property
     def shortcuts(self) -> set[str]:
         return {b.shortcut for b in self.instances}
 
     @property
     def has_add(self) -> bool:
-        return any(isinstance(i.stmt, ast.Layer) and i.stmt.op == "add" for i in plan(self.definition).items)
+        return any(_is_residual_add(i) for i in plan(self.definition).items)
 
     @property
     def emit_add(self) -> bool:
@@ -82,6 +72,10 @@ class _KindInfo:
     @property
     def downsample_arg(self) -> bool:
         return self.emit_add and bool(self.shortcuts & {"projection", "zero_pad"})
+
+
+def _is_residual_add(item: Planned) -> bool:
+    return item.kind is not None and item.kind.name == "add" and item.arg.get("other") is None
 
 
 def _split_args(args: str) -> list[str]:
@@ -109,7 +103,7 @@ class _Writer:
 
     def line(self, text: str = "", depth: int = 0) -> None:
         head, _, rest = text.partition("(")
-        if len(INDENT * depth + text) > self.WIDTH and " = " in head and text.endswith(")"):
+        if len(INDENT * depth + text) > self.WIDTH and (" = " in head or head.startswith("return ")) and text.endswith(")"):
             self.lines.append(INDENT * depth + head + "(")
             for arg in _split_args(rest[:-1]):
                 self.line(arg + ",", depth + 1)
@@ -117,19 +111,22 @@ class _Writer:
             return
         self.lines.append(INDENT * depth + text if text else "")
 
+    def block(self, text: str) -> None:
+        self.lines += text.rstrip().split("\n")
+
     def text(self) -> str:
         return "\n".join(self.lines).rstrip() + "\n"
 
 
 def attribute_names(definition: ast.Definition) -> dict[str, str]:
-    """Local node name -> Python attribute, for every module-owning statement of a body."""
+    """Local node name -> Python attribute, for every module-owning unit of a body."""
     attrs = Namespace(module_attrs=True)
     out: dict[str, str] = {}
     for item in plan(definition).items:
         if isinstance(item.stmt, ast.BlockUse):
             out[item.names[0]] = attrs.name(item.names[0])
         for unit, name in zip(item.units, item.names):
-            if unit.op not in ("relu", "add"):
+            if OPS[unit.op].torch is not None and not OPS[unit.op].shared:
                 out[name] = attrs.name(name)
     return out
 
@@ -142,36 +139,19 @@ def module_path(net: Network, node_id: str) -> str:
     """
     g = net.graph
     definition, block, ir, out = g.graph["network"], None, [], []
+    stages = g.graph["stage_index"]
     for segment in node_id.split("."):
         ir.append(segment)
         path = ".".join(ir)
         synthetic = block is not None and any(n == path or n.startswith(path + ".") for n in block.shortcut_nodes)
-        out.append(segment if definition is None or synthetic else attribute_names(definition).get(segment, segment))
+        numbered = definition is None or definition.kind in ("sequential", "shortcut")
+        out.append(segment if numbered or synthetic else attribute_names(definition).get(segment, segment))
         if path in g.graph["blocks"]:
             block = g.graph["blocks"][path]
             definition = g.graph["definitions"][block.kind]
-        elif any(s.name == path for s in g.graph["stages"]):
+        elif path in stages:
             definition = None  # the next segment is an index into the nn.Sequential
     return ".".join(out)
-
-
-@functools.lru_cache(maxsize=None)
-def python_names(definition: ast.Definition) -> Namespace:
-    """The namespace of a block's parameters and lets; parameters are named first, in order."""
-    attrs = attribute_names(definition)
-    children = {attrs[i.names[0]] for i in plan(definition).items if isinstance(i.stmt, ast.BlockUse)}
-    ns = Namespace(reserved=children)  # nested blocks arrive as keyword arguments of __init__
-    for p in definition.params:
-        ns.name(p.name)
-    return ns
-
-
-def _unit_ctor(op: str, args: dict) -> str:
-    return OPS[op].torch(args)
-
-
-def _py_pair(value) -> tuple[str, str] | str:
-    return tuple(literal(v) for v in value) if isinstance(value, tuple) else literal(value)
 
 
 def _fold(calls: list[str]) -> list[str]:
@@ -189,26 +169,219 @@ def _fold(calls: list[str]) -> list[str]:
     return out
 
 
+def _unique_params(definition: ast.Definition) -> list[ast.Param]:
+    return [p for i, p in enumerate(definition.params) if p.name not in {q.name for q in definition.params[:i]}]
+
+
+@dataclass
+class _Unit:
+    """One statement of a forward method: what it computes, from which values."""
+
+    item: Planned
+    op: str  # an OPS key, or "block" for a block use
+    name: str  # the local node name (the value it produces is referred to by it)
+    operands: list[str]  # value refs: local names or "input"
+    guard: str | None = None  # Python condition; where false the unit is nn.Identity()
+    ctor: str | None = None  # constructor source for units that own a module
+
+
+class _BodyEmitter:
+    """Writes one body's __init__ statements and forward lines, one statement per unit.
+
+    `args(item, unit, name)` gives a unit's constructor arguments as Python source, `dims(ref)`
+    an operand's size; both differ between a block class (symbolic: expressions translated
+    from the definition) and the network class (concrete: read from the IR).
+    """
+
+    def __init__(self, gen: "TorchSourceGenerator", definition: ast.Definition, rename, kinds: dict, env: dict, graph_prefix: str | None):
+        self.gen = gen
+        self.definition = definition
+        self.rename = rename
+        self.kinds = kinds
+        self.env = env
+        self.prefix = graph_prefix  # IR path of this body's nodes (network: ""), None for classes
+        self.attrs = attribute_names(definition)
+        self.units: list[_Unit] = []
+        self.channels: dict[str, tuple[str, int]] = {"input": ("in_channels", 3)}  # ref -> (C, rank)
+
+    # --- what each unit is -------------------------------------------------------------------
+
+    def py(self, expr) -> str:
+        if isinstance(expr, tuple):
+            return tuple(self.py(e) for e in expr)
+        return to_python(expr, self.rename, self.env, self.kinds)
+
+    def node(self, name: str) -> dict | None:
+        if self.prefix is None:
+            return None
+        g = self.gen.g
+        node_id = f"{self.prefix}.{name}" if self.prefix else name
+        return g.nodes[node_id] if node_id in g else None
+
+    def collect(self) -> None:
+        items = plan(self.definition).items
+        label_value = {item.value_name: item.names[-1] for item in items if item.value_name and item.names}
+        value = lambda ref: label_value.get(ref, ref)  # noqa: E731  a label reads its statement's last unit
+        prev = "input"
+        for item in items:
+            stmt = item.stmt
+            if isinstance(stmt, ast.BlockUse):
+                self.units.append(_Unit(item, "block", item.names[0], [prev]))
+                prev = item.names[0]
+                continue
+            if not isinstance(stmt, ast.Layer) or item.kind is None:
+                continue
+            args = item.arg
+            guard = None if stmt.guard is None or self.prefix is not None else self.py(stmt.guard)
+            if _is_residual_add(item):
+                source = value(args["from"].id) if args.get("from") is not None else "input"
+                self.units.append(_Unit(item, "add", item.names[0], [prev, source]))
+                prev = item.names[0]
+                continue
+            first = value(args["from"].id) if args.get("from") is not None else prev
+            extra = [value(args[r].id) for r in item.kind.reads if args.get(r) is not None]
+            for i, (unit, name) in enumerate(zip(item.units, item.names)):
+                op = unit.op
+                data = self.node(name)
+                if data is not None:
+                    op = data["op"]  # a guard the network resolved: identity
+                operands = [first] + (extra if i == 0 else [])
+                if op == "identity" and unit.op != "identity":
+                    operands = operands[:1]
+                self.units.append(_Unit(item, op, name, operands, guard))
+                first = name
+            prev = item.names[-1]
+
+    # --- sizes -------------------------------------------------------------------------------
+
+    def dims(self, ref: str) -> Dims:
+        if self.prefix is not None:
+            shape = self.gen.g.nodes[self.gen.value_node(self.prefix, ref)]["shape"]
+            return Dims(str(shape[0]), str(math.prod(shape)), len(shape))
+        channels, rank = self.channels[ref]
+        return Dims(channels, channels, rank)  # a block's `linear` sees C×1×1 (checked by a pass)
+
+    def track(self, unit: _Unit, args: dict) -> None:
+        """Record the symbolic channels of `unit`'s value (block classes)."""
+        c, rank = self.channels.get(unit.operands[0], ("in_channels", 3)) if unit.operands else ("in_channels", 3)
+        if unit.op == "conv":
+            c = args["out_channels"]
+        elif unit.op == "linear":
+            c, rank = args["out_features"], 1
+        elif unit.op == "pad_channels":
+            c = args["channels"]
+        elif unit.op == "block":
+            attr = self.attrs[unit.name]
+            c = f"self.{attr}.out_channels" if unit.item.stmt.repeat is None else f"self.{attr}[-1].out_channels"
+        self.channels[unit.name] = (c, rank)
+
+    def unit_args(self, unit: _Unit) -> dict:
+        data = self.node(unit.name)
+        if data is not None:  # concrete: the IR's values
+            return {k: tuple(literal(x) for x in v) if isinstance(v, tuple) else literal(v) for k, v in data["params"].items()}
+        item_args = unit.item.arg
+        return {k: self.py(item_args[a]) for k, a in _unit_params(unit.item, unit.name).items()}
+
+    def constructors(self) -> None:
+        """Set `ctor` on every unit that owns a module (a shared ReLU is made once, elsewhere)."""
+        for unit in self.units:
+            if unit.op == "block":
+                self.track(unit, {})
+                continue
+            op = OPS[unit.op]
+            args = self.unit_args(unit)
+            if op.torch is not None:
+                ctor = op.torch(args, [self.dims(r) for r in unit.operands])
+                if unit.guard is not None:
+                    ctor = f"{ctor} if {unit.guard} else nn.Identity()"
+                unit.ctor = ctor
+                self.gen.helpers_used.add(unit.op)
+            if self.prefix is None:
+                self.track(unit, args)
+
+    # --- forward -----------------------------------------------------------------------------
+
+    def forward(self, kind: _KindInfo | None) -> tuple[list[str], str]:
+        """The forward method's lines (without `return`) and the variable it returns."""
+        uses: dict[str, list[int]] = {}
+        for i, unit in enumerate(self.units):
+            for ref in unit.operands:
+                uses.setdefault(ref, []).append(i)
+        carry = "x" if uses.get("input", []) in ([], [0]) else "out"
+        ns = Namespace(reserved=set(self.attrs.values()) | {carry})
+        var = {"input": "x"}
+
+        def carried(i: int, ref: str) -> bool:
+            return uses.get(ref, []) in ([], [i + 1]) and (i + 1 >= len(self.units) or self.units[i + 1].operands[0] == ref)
+
+        lines: list[str] = []
+        for i, unit in enumerate(self.units):
+            xs = [var[r] for r in unit.operands]
+            later = lambda ref: any(j > i for j in uses.get(ref, []))  # noqa: E731
+            target = carry if carried(i, unit.name) else ns.name(unit.item.value_name or unit.name)
+            if unit.op == "block":
+                lines.append(f"{target} = self.{self.attrs[unit.name]}({xs[0]})")
+            elif unit.op == "add" and _is_residual_add(unit.item) and kind is not None:
+                lines += self._residual(kind, target, xs)
+            else:
+                op = OPS[unit.op]
+                if unit.op == "linear" and self.dims(unit.operands[0]).rank != 1:
+                    lines.append(f"{target} = torch.flatten({xs[0]}, 1)")
+                    xs = [target]
+                if op.shared:
+                    module = f"self.{unit.op}"
+                    call = f"torch.{unit.op}({xs[0]})" if later(unit.operands[0]) else op.forward(module, xs)
+                else:
+                    call = op.forward(f"self.{self.attrs[unit.name]}" if unit.name in self.attrs else "", xs)
+                lines.append(f"{target} = {call}")
+            var[unit.name] = target
+        result = var[self.units[-1].name] if self.units else "x"
+        return lines, result
+
+    def _residual(self, kind: _KindInfo, target: str, xs: list[str]) -> list[str]:
+        branch, source = xs
+        shortcut = source
+        if kind.downsample_arg:
+            shortcut = f"({source} if self.downsample is None else self.downsample({source}))"
+        if kind.residual_arg:
+            lines = ["if self.residual:", f"{INDENT}{target} = {branch} + {shortcut}"]
+            if branch != target:
+                lines += ["else:", f"{INDENT}{target} = {branch}"]
+            return lines
+        if kind.emit_add:
+            return [f"{target} = {branch} + {shortcut}"]
+        return [f"{target} = {branch}"] if branch != target else []
+
+
+def _unit_params(item: Planned, name: str) -> dict:
+    return next(u.params for u, n in zip(item.units, item.names) if n == name)
+
+
 class TorchSourceGenerator:
     def __init__(self, net: Network):
         self.net = net
         self.g: nx.DiGraph = net.graph
         self.module_ns = Namespace()
         self.kinds: dict[str, _KindInfo] = {}
-        self.uses_projection = False
-        self.uses_zero_pad = False
+        self.helpers_used: set[str] = set()
+        self.shortcut_defs: dict[str, _KindInfo] = {}
         for info in self.g.graph["blocks"].values():
             kind = self.kinds.setdefault(info.kind, _KindInfo(self.g.graph["definitions"][info.kind]))
             kind.instances.append(info)
-            self.uses_projection |= info.shortcut == "projection"
-            self.uses_zero_pad |= info.shortcut == "zero_pad"
             if self._parent_block(info.path) is not None:
                 kind.nested = True
-        for name, kind in self.kinds.items():  # `basic` and `Basic` both make `Basic`: unique()
-            kind.cls = self.module_ns.unique(class_name(name))
+            if info.shortcut_def:
+                self.shortcut_defs.setdefault(info.shortcut_def, _KindInfo(self.g.graph["definitions"][info.shortcut_def])).instances.append(info)
+        for name, kind in list(self.kinds.items()) + list(self.shortcut_defs.items()):
+            kind.cls = self.module_ns.unique(self.module_ns_name(kind))
         net_def = self.g.graph["network"]
         self.net_cls = self.module_ns.unique(class_name(net_def.name))
         self.factory = self.module_ns.name(net_def.name)
+        self._names: dict[str, Namespace] = {}
+
+    @staticmethod
+    def module_ns_name(kind: _KindInfo) -> str:
+        return kind.definition.name if kind.sequential else class_name(kind.definition.name)
 
     def _parent_block(self, path: str) -> BlockInfo | None:
         parts = path.split(".")
@@ -218,9 +391,54 @@ class TorchSourceGenerator:
                 return parent
         return None
 
+    def value_node(self, prefix: str, ref: str) -> str:
+        """The IR node holding value `ref` of the body at path `prefix` ("" for the network)."""
+        g = self.g.graph
+        if ref == "input":
+            return g["blocks"][prefix].input if prefix else "input"
+        path = f"{prefix}.{ref}" if prefix else ref
+        if path in g["stage_index"]:
+            path = g["stage_index"][path].blocks[-1]
+        return g["blocks"][path].output if path in g["blocks"] else path
+
+    def python_names(self, definition: ast.Definition) -> Namespace:
+        """The namespace of a definition's parameters and lets; parameters are named first."""
+        if definition.name not in self._names:
+            attrs = attribute_names(definition)
+            children = {attrs[i.names[0]] for i in plan(definition).items if isinstance(i.stmt, ast.BlockUse)}
+            ns = Namespace(reserved=children)  # nested blocks arrive as keyword arguments of __init__
+            for p in definition.params:
+                ns.name(p.name)
+            self._names[definition.name] = ns
+        return self._names[definition.name]
+
+    def param_kinds(self, kind: _KindInfo) -> dict[str, str]:
+        """Each parameter's kind over all instances ("number" where int and float mix)."""
+        out: dict[str, str] = {}
+        shortcut = kind.definition.kind == "shortcut"
+        for p in _unique_params(kind.definition):
+            seen = {kind_of(a[p.name]) for i in kind.instances for a in [i.shortcut_args if shortcut else i.args] if p.name in a}
+            out[p.name] = seen.pop() if len(seen) == 1 else "number"
+        for stmt in kind.definition.body:
+            if isinstance(stmt, ast.Let):
+                out[stmt.name] = static_kind(stmt.value, out)
+        return out
+
+    @property
+    def zero_init(self) -> bool:
+        """Whether the network class takes `zero_init_residual` (some block ends with a BN)."""
+        return bool(self._zero_init_targets())
+
     # --- the file ----------------------------------------------------------------------------
 
     def generate(self) -> str:
+        sections: list[str] = []
+        for kind in self.shortcut_defs.values():
+            sections.append(self.sequential_factory(kind))
+        for kind in self.kinds.values():
+            sections.append(self.sequential_factory(kind) if kind.sequential else self.block_class(kind))
+        sections.append(self.network_class())
+        sections.append(self.factory_function())
         w = _Writer()
         net = self.net
         params = ", ".join(f"{k}={literal(v)}" for k, v in self.g.graph["params"].items())
@@ -234,68 +452,93 @@ class TorchSourceGenerator:
         w.line()
         w.line("import torch")
         w.line("from torch import nn")
-        if self.uses_projection:
+        helpers = [OPS[op].helper for op in OPS if op in self.helpers_used and OPS[op].helper]
+        for text in helpers + sections:
             w.line()
             w.line()
-            w.lines += PROJECTION_HELPER.rstrip().split("\n")
-        if self.uses_zero_pad:
-            w.line()
-            w.line()
-            w.lines += ZERO_PAD_HELPER.rstrip().split("\n")
-        for kind in self.kinds.values():
-            w.line()
-            w.line()
-            self.block_class(w, kind)
+            w.block(text)
+        return w.text()
+
+    def _signature(self, kind: _KindInfo, rename) -> tuple[list[str], list[ast.Param]]:
+        """`name: type = default` for each parameter; defaults that read others come late."""
+        sig, late = [], []
+        for p in _unique_params(kind.definition):
+            if p.default is None:
+                sig.append(f"{rename(p.name)}: int")
+                continue
+            try:
+                value = evaluate(p.default, {})
+            except EvalError:  # it reads another parameter: filled in by the body
+                sig.append(f"{rename(p.name)}: int | None = None")
+                late.append(p)
+                continue
+            annotation = {bool: "bool", float: "float"}.get(type(value), "int")
+            sig.append(f"{rename(p.name)}: {annotation} = {literal(value)}")
+        return sig, late
+
+    def _docstring(self, kind: _KindInfo, w: _Writer, depth: int, what: str) -> None:
+        d = kind.definition
+        params = _unique_params(d)
+        signature = ", ".join(p.name + (f"={to_python(p.default, str)}" if p.default is not None else "") for p in params)
+        w.line(f'"""{what.capitalize()} `{doc_text(d.name)}({doc_text(signature)})`.', depth)
         w.line()
-        w.line()
-        self.network_class(w)
-        w.line()
-        w.line()
-        self.factory_function(w)
+        w.line(f"Defined at {doc_text(d.span)}; one {'function' if kind.sequential else 'class'} serves every instance of the {what}.", depth)
+        w.line('"""', depth)
+
+    def _lets(self, w: _Writer, kind: _KindInfo, rename, late: list[ast.Param], depth: int) -> None:
+        kinds = self.param_kinds(kind)
+        for p in late:
+            w.line(f"if {rename(p.name)} is None:", depth)
+            w.line(f"{rename(p.name)} = {to_python(p.default, rename, kinds=kinds)}", depth + 1)
+        for stmt in kind.definition.body:
+            if isinstance(stmt, ast.Let):
+                w.line(f"{rename(stmt.name)} = {to_python(stmt.value, rename, kinds=kinds)}", depth)
+
+    # --- sequential and shortcut factories ----------------------------------------------------
+
+    def sequential_factory(self, kind: _KindInfo) -> str:
+        w = _Writer()
+        rename = self.python_names(kind.definition).name
+        sig, late = self._signature(kind, rename)
+        head = f"def {kind.cls}({', '.join(['in_channels: int'] + sig)}) -> nn.Sequential:"
+        w.line(head)
+        self._docstring(kind, w, 1, kind.definition.kind)
+        self._lets(w, kind, rename, late, 1)
+        body = _BodyEmitter(self, kind.definition, rename, self.param_kinds(kind), {}, None)
+        body.collect()
+        body.constructors()
+        ctors = [u.ctor or OPS[u.op].torch({}, []) for u in body.units if u.op != "block"]
+        channels = body.channels[body.units[-1].name][0] if body.units else "in_channels"
+        if kind.nested:
+            w.line(f"layers = nn.Sequential({', '.join(ctors)})", 1)
+            w.line(f"layers.out_channels = {channels}", 1)
+            w.line("return layers", 1)
+        else:
+            w.line(f"return nn.Sequential({', '.join(ctors)})", 1)
         return w.text()
 
     # --- block classes -------------------------------------------------------------------------
 
-    def block_class(self, w: _Writer, kind: _KindInfo) -> None:
+    def block_class(self, kind: _KindInfo) -> str:
         d = kind.definition
-        rename = python_names(d).name
+        rename = self.python_names(d).name
         attrs = attribute_names(d)
-        params = [p for i, p in enumerate(d.params) if p.name not in {q.name for q in d.params[:i]}]
-        sig = ["self", "in_channels: int"]
-        late_defaults = []
-        for p in params:
-            annotation = "int"
-            if p.default is None:
-                sig.append(f"{rename(p.name)}: {annotation}")
-                continue
-            try:
-                value = evaluate(p.default, {})
-            except Exception:
-                sig.append(f"{rename(p.name)}: int | None = None")
-                late_defaults.append(p)
-                continue
-            annotation = {bool: "bool", float: "float"}.get(type(value), "int")
-            sig.append(f"{rename(p.name)}: {annotation} = {literal(value)}")
-        body_plan = plan(d)
-        children = [i for i in body_plan.items if isinstance(i.stmt, ast.BlockUse)]
+        sig, late = self._signature(kind, rename)
+        sig = ["self", "in_channels: int"] + sig
+        children = [i for i in plan(d).items if isinstance(i.stmt, ast.BlockUse)]
         if children:
             sig.append("*")  # nested blocks arrive built, by keyword: they may follow defaults
-        for child in children:
-            sig.append(f"{attrs[child.names[0]]}: nn.Module")
+        sig += [f"{attrs[child.names[0]]}: nn.Module" for child in children]
         if kind.downsample_arg:
             sig.append("downsample: nn.Module | None = None")
         if kind.residual_arg:
             sig.append("residual: bool = True")
+        w = _Writer()
         w.line(f"class {kind.cls}(nn.Module):")
-        where = d.span
-        signature = ", ".join(p.name + (f"={to_python(p.default, str)}" if p.default is not None else "") for p in params)
-        w.line(f'"""Block `{doc_text(d.name)}({doc_text(signature)})`.', 1)
-        w.line()
-        w.line(f"Defined at {doc_text(where)}; one class serves every instance of the block.", 1)
-        w.line('"""', 1)
+        self._docstring(kind, w, 1, "block")
         w.line()
         head = f"def __init__({', '.join(sig)}) -> None:"
-        if len(head) + 4 <= 100:
+        if len(head) + 4 <= _Writer.WIDTH:
             w.line(head, 1)
         else:
             w.line("def __init__(", 1)
@@ -303,191 +546,114 @@ class TorchSourceGenerator:
                 w.line(f"{s},", 2)
             w.line(") -> None:", 1)
         w.line("super().__init__()", 2)
-        for p in late_defaults:
-            w.line(f"if {rename(p.name)} is None:", 2)
-            w.line(f"{rename(p.name)} = {to_python(p.default, rename)}", 3)
-        forward: list[str] = []
-        var, channels, flat, relu_made = "x", "in_channels", False, False
-        uses_x_later = kind.emit_add
-        for item in body_plan.items:
-            stmt = item.stmt
-            if isinstance(stmt, ast.Let):
-                w.line(f"{rename(stmt.name)} = {to_python(stmt.value, rename)}", 2)
-                continue
-            if isinstance(stmt, ast.BlockUse):
-                attr = attrs[item.names[0]]
-                w.line(f"self.{attr} = {attr}", 2)
-                forward.append(f"out = self.{attr}({var})")
-                var = "out"
-                channels = f"self.{attr}.out_channels" if stmt.repeat is None else f"self.{attr}[-1].out_channels"
-                continue
-            if not isinstance(stmt, ast.Layer):
-                continue
-            for unit, name in zip(item.units, item.names):
-                if unit.op == "add":
-                    shortcut = "x"
-                    if kind.downsample_arg:
-                        shortcut = "(x if self.downsample is None else self.downsample(x))"
-                    if kind.residual_arg:
-                        forward.append("if self.residual:")
-                        forward.append(f"{INDENT}out = {var} + {shortcut}")
-                        if var != "out":
-                            forward.append("else:")
-                            forward.append(f"{INDENT}out = {var}")
-                    elif kind.emit_add:
-                        forward.append(f"out = {var} + {shortcut}")
-                    var, uses_x_later = "out", False
-                    continue
-                if unit.op == "relu":
-                    if not relu_made:
-                        w.line("self.relu = nn.ReLU(inplace=True)", 2)
-                        relu_made = True
-                    call = "torch.relu(x)" if var == "x" and uses_x_later else f"self.relu({var})"
-                    forward.append(f"out = {call}")
-                    var = "out"
-                    continue
-                attr = attrs[name]
-                args = {k: (tuple(to_python(e, rename) for e in v) if isinstance(v, tuple) else to_python(v, rename)) for k, v in unit.params.items()}
-                if unit.op == "conv":
-                    args["in_channels"] = channels
-                    channels = args["out_channels"]
-                elif unit.op == "bn":
-                    args["channels"] = channels
-                elif unit.op == "linear":
-                    args["in_features"] = channels
-                    args["out_features"] = to_python(unit.params["out_features"], rename)
-                    self._check_flat_linear(kind, name)
-                    if not flat:
-                        forward.append(f"out = torch.flatten({var}, 1)")
-                        var = "out"
-                    channels, flat = args["out_features"], True
-                w.line(f"self.{attr} = {_unit_ctor(unit.op, args)}", 2)
-                forward.append(f"out = self.{attr}({var})")
-                var = "out"
+        self._lets(w, kind, rename, late, 2)
+        body = _BodyEmitter(self, d, rename, self.param_kinds(kind), {}, None)
+        body.collect()
+        body.constructors()
+        self._init_lines(w, body, 2)
         if kind.downsample_arg:
             w.line("self.downsample = downsample", 2)
         if kind.residual_arg:
             w.line("self.residual = residual", 2)
-        if kind.nested:
-            w.line(f"self.out_channels = {channels}", 2)
+        if kind.nested and body.units:
+            w.line(f"self.out_channels = {body.channels[body.units[-1].name][0]}", 2)
+        lines, result = body.forward(kind)
         w.line()
         w.line("def forward(self, x: torch.Tensor) -> torch.Tensor:", 1)
-        for line in forward:
+        for line in lines:
             w.line(line, 2)
-        w.line(f"return {var}", 2)
+        w.line(f"return {result}", 2)
+        return w.text()
 
-    def _check_flat_linear(self, kind: _KindInfo, name: str) -> None:
-        for info in kind.instances:
-            node = f"{info.path}.{name}"
-            if node in self.g:
-                src = self.g.nodes[self.g.nodes[node]["inputs"][0]]["shape"]
-                if len(src) == 3 and src[1:] != (1, 1):
-                    raise ResdslError(
-                        [
-                            Diagnostic(
-                                "E0208",
-                                f"the PyTorch backend needs a 1×1 input for `linear` inside a block; `{node}` gets {fmt_shape(src)}",
-                                self.g.nodes[node]["site"],
-                                help="put a global `avgpool` before it",
-                            )
-                        ],
-                        self.net.sources,
-                    )
+    def _init_lines(self, w: _Writer, body: _BodyEmitter, depth: int) -> None:
+        shared_made = set()
+        for unit in body.units:
+            if unit.op == "block":
+                attr = body.attrs[unit.name]
+                if body.prefix is None:
+                    w.line(f"self.{attr} = {attr}", depth)
+                elif unit.item.stmt.repeat is None:
+                    w.line(f"self.{attr} = {self.use_call(unit)}", depth)
+                else:  # a stage: one construction per line, as a person writes it
+                    stage = self.g.graph["stage_index"][unit.name]
+                    w.line(f"self.{attr} = nn.Sequential(", depth)
+                    for line in _fold([self.instance_call(self.g.graph["blocks"][b]) for b in stage.blocks]):
+                        w.line(line, depth + 1)
+                    w.line(")", depth)
+                continue
+            op = OPS[unit.op]
+            if op.shared:
+                if unit.op not in shared_made:
+                    w.line(f"self.{unit.op} = {unit.ctor}", depth)
+                    shared_made.add(unit.op)
+            elif unit.ctor is not None:
+                w.line(f"self.{body.attrs[unit.name]} = {unit.ctor}", depth)
 
     # --- concrete constructions ------------------------------------------------------------------
 
-    def block_call(self, info: BlockInfo) -> str:
-        kind = self.kinds[info.kind]
+    def call_args(self, kind: _KindInfo, args: dict, in_channels: int) -> list[str]:
+        """Positional and keyword arguments for one instance; defaults equal to the value omitted."""
         d = kind.definition
-        g = self.g
-        parts = [str(g.nodes[info.input]["shape"][0])]
-        env: dict = {}
-        seen = set()
-        for p in d.params:
-            if p.name in seen:
-                continue
-            seen.add(p.name)
-            value = info.args[p.name]
+        parts = [str(in_channels)]
+        env: dict[str, Value] = {}
+        for p in _unique_params(d):
+            value = args[p.name]
             if p.default is None:
                 parts.append(literal(value))
-            elif evaluate(p.default, env) != value or type(evaluate(p.default, env)) is not type(value):
-                parts.append(f"{python_names(d).name(p.name)}={literal(value)}")
+            else:
+                default = evaluate(p.default, env)
+                if default != value or type(default) is not type(value):
+                    parts.append(f"{self.python_names(d).name(p.name)}={literal(value)}")
             env[p.name] = value
-        attrs = attribute_names(d)
-        for item in plan(d).items:
+        return parts
+
+    def block_call(self, info: BlockInfo) -> str:
+        kind = self.kinds[info.kind]
+        g = self.g
+        parts = self.call_args(kind, info.args, g.nodes[info.input]["shape"][0])
+        attrs = attribute_names(kind.definition)
+        for item in plan(kind.definition).items:
             if isinstance(item.stmt, ast.BlockUse):
-                child_path = f"{info.path}.{item.names[0]}"
-                parts.append(f"{attrs[item.names[0]]}={self.use_call(child_path, item.stmt)}")
-        if info.shortcut == "projection":
-            conv = g.nodes[info.shortcut_nodes[0]]
-            stride = conv["params"]["stride"][0]
-            out = conv["shape"][0]
-            in_ch = g.nodes[info.input]["shape"][0]
-            parts.append(f"downsample=projection({in_ch}, {out}" + (f", stride={stride})" if stride != 1 else ")"))
-        elif info.shortcut == "zero_pad":
-            p = g.nodes[info.shortcut_nodes[0]]["params"]
-            parts.append(f"downsample={_unit_ctor('pad_shortcut', {k: str(v) for k, v in p.items()})}")
+                child = _Unit(item, "block", item.names[0], [], None)
+                parts.append(f"{attrs[item.names[0]]}={self.use_call(child, info.path)}")
+        if info.shortcut_def:
+            sc = self.shortcut_defs[info.shortcut_def]
+            parts.append(f"downsample={sc.cls}({', '.join(self.call_args(sc, info.shortcut_args, g.nodes[info.shortcut_from]['shape'][0]))})")
         if kind.residual_arg and info.shortcut == "none":
             parts.append("residual=False")
         return f"{kind.cls}({', '.join(parts)})"
 
-    def use_call(self, path: str, stmt: ast.BlockUse) -> str:
-        if stmt.repeat is None:
-            return self.block_call(self.g.graph["blocks"][path])
-        stage = next(s for s in self.g.graph["stages"] if s.name == path)
-        calls = [self.block_call(self.g.graph["blocks"][b]) for b in stage.blocks]
+    def use_call(self, unit: _Unit, scope: str = "") -> str:
+        path = f"{scope}.{unit.name}" if scope else unit.name
+        if unit.item.stmt.repeat is None:
+            return self.instance_call(self.g.graph["blocks"][path])
+        stage = self.g.graph["stage_index"][path]
+        calls = [self.instance_call(self.g.graph["blocks"][b]) for b in stage.blocks]
         return "nn.Sequential(" + " ".join(_fold(calls)).rstrip(",") + ")"
+
+    def instance_call(self, info: BlockInfo) -> str:
+        kind = self.kinds[info.kind]
+        if kind.sequential:
+            return f"{kind.cls}({', '.join(self.call_args(kind, info.args, self.g.nodes[info.input]['shape'][0]))})"
+        return self.block_call(info)
 
     # --- the network class ---------------------------------------------------------------------
 
-    def network_class(self, w: _Writer) -> None:
+    def network_class(self) -> str:
         g = self.g
         d = g.graph["network"]
-        attrs = attribute_names(d)
         zero_bns = self._zero_init_targets()
+        w = _Writer()
         w.line(f"class {self.net_cls}(nn.Module):")
         w.line(f'"""Network `{doc_text(d.name)}` ({doc_text(self.net.source)}): {fmt_shape(self.net.input_shape)} -> {fmt_shape(self.net.output_shape)}."""', 1)
         w.line()
         w.line("def __init__(self, zero_init_residual: bool = False) -> None:" if zero_bns else "def __init__(self) -> None:", 1)
         w.line("super().__init__()", 2)
-        forward: list[str] = []
-        relu_made = False
-        for item in plan(d).items:
-            stmt = item.stmt
-            if isinstance(stmt, ast.BlockUse):
-                name = item.names[0]
-                if name not in g.graph["blocks"] and not any(s.name == name for s in g.graph["stages"]):
-                    continue
-                attr = attrs[name]
-                self._stage_lines(w, attr, name, stmt)
-                forward.append(f"x = self.{attr}(x)")
-                continue
-            if not isinstance(stmt, ast.Layer):
-                continue
-            for unit, name in zip(item.units, item.names):
-                if name not in g:
-                    continue
-                node = g.nodes[name]
-                in_shape = g.nodes[node["inputs"][0]]["shape"]
-                if unit.op == "relu":
-                    if not relu_made:
-                        w.line("self.relu = nn.ReLU(inplace=True)", 2)
-                        relu_made = True
-                    forward.append("x = self.relu(x)")
-                    continue
-                args = {k: _py_pair(v) for k, v in node["params"].items()}
-                if unit.op == "conv":
-                    args["in_channels"] = str(in_shape[0])
-                    args["out_channels"] = str(node["shape"][0])
-                elif unit.op == "bn":
-                    args["channels"] = str(in_shape[0])
-                elif unit.op == "linear":
-                    args["in_features"] = str(math.prod(in_shape))
-                    if len(in_shape) != 1:
-                        forward.append("x = torch.flatten(x, 1)")
-                attr = attrs[name]
-                w.line(f"self.{attr} = {_unit_ctor(unit.op, args)}", 2)
-                forward.append(f"x = self.{attr}(x)")
+        body = _BodyEmitter(self, d, str, {}, dict(g.graph["params"]), "")
+        body.collect()
+        body.units = [u for u in body.units if u.op != "block" and u.name in g or u.op == "block" and (u.name in g.graph["blocks"] or u.name in g.graph["stage_index"])]
+        body.constructors()
+        self._init_lines(w, body, 2)
         w.line()
         w.line("# Initialization as torchvision does it.", 2)
         w.line("for m in self.modules():", 2)
@@ -500,53 +666,46 @@ class TorchSourceGenerator:
             w.line("if zero_init_residual:", 2)
             w.line("# Zero the last BN of each residual branch: every block starts as the identity.", 3)
             w.line("for m in self.modules():", 3)
-            first = True
-            for cls, bn in zero_bns:
-                w.line(f"{'if' if first else 'elif'} isinstance(m, {cls}):", 4)
+            for i, (cls, bn) in enumerate(zero_bns):
+                w.line(f"{'if' if i == 0 else 'elif'} isinstance(m, {cls}):", 4)
                 w.line(f"nn.init.zeros_(m.{bn}.weight)", 5)
-                first = False
+        lines, result = body.forward(None)
         w.line()
         w.line("def forward(self, x: torch.Tensor) -> torch.Tensor:", 1)
-        for line in forward:
+        for line in lines:
             w.line(line, 2)
-        w.line("return x", 2)
-
-    def _stage_lines(self, w: _Writer, attr: str, name: str, stmt: ast.BlockUse) -> None:
-        if stmt.repeat is None:
-            w.line(f"self.{attr} = {self.block_call(self.g.graph['blocks'][name])}", 2)
-            return
-        stage = next(s for s in self.g.graph["stages"] if s.name == name)
-        calls = [self.block_call(self.g.graph["blocks"][b]) for b in stage.blocks]
-        w.line(f"self.{attr} = nn.Sequential(", 2)
-        for line in _fold(calls):
-            w.line(line, 3)
-        w.line(")", 2)
+        w.line(f"return {result}", 2)
+        return w.text()
 
     def _zero_init_targets(self) -> list[tuple[str, str]]:
-        """(class, bn attribute) for each kind whose add's branch operand is a batch norm."""
+        """(class, bn attribute) for each block kind whose residual branch ends with a batch norm.
+
+        The branch is followed back from the add through ops that are the identity in eval
+        (drop path, dropout).
+        """
         targets = []
         for kind in self.kinds.values():
-            if not kind.emit_add:
+            if kind.sequential or not kind.emit_add:
                 continue
-            last = None
-            for item in plan(kind.definition).items:
-                for unit, name in zip(item.units, item.names):
-                    if unit.op == "add":
-                        if last is not None:
-                            targets.append((kind.cls, attribute_names(kind.definition)[last]))
-                        break
-                    last = name if unit.op == "bn" else None
-                if isinstance(item.stmt, ast.BlockUse):
-                    last = None
+            units = {name: (unit, item) for item in plan(kind.definition).items for unit, name in zip(item.units, item.names)}
+            order = [name for item in plan(kind.definition).items for name in item.names]
+            add = next(i.names[0] for i in plan(kind.definition).items if _is_residual_add(i))
+            ref = order[order.index(add) - 1] if order.index(add) else None
+            while ref in units and OPS[units[ref][0].op].passthrough and units[ref][1].stmt.guard is None:
+                ref = order[order.index(ref) - 1] if order.index(ref) else None
+            if ref in units and OPS[units[ref][0].op].normalizes and units[ref][1].stmt.guard is None:
+                targets.append((kind.cls, attribute_names(kind.definition)[ref]))
         return targets
 
-    def factory_function(self, w: _Writer) -> None:
+    def factory_function(self) -> str:
         d = self.g.graph["network"]
-        zero = bool(self._zero_init_targets())
+        zero = self.zero_init
+        w = _Writer()
         sig = "zero_init_residual: bool = False" if zero else ""
         w.line(f"def {self.factory}({sig}) -> {self.net_cls}:")
         w.line(f'"""Build `{doc_text(d.name)}` as specified, initialized as torchvision does."""', 1)
         w.line(f"return {self.net_cls}({'zero_init_residual=zero_init_residual' if zero else ''})", 1)
+        return w.text()
 
 
 def generate_source(net: Network) -> str:

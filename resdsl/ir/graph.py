@@ -20,7 +20,7 @@ Edges: u -> v for each operand u of v (the `inputs` tuple is the ordered truth).
 Graph attributes (`g.graph`):
     name, params (bound network parameters), input_shape, output (node id),
     policy (network shortcut policy), blocks (dict path -> BlockInfo, in program order),
-    stages (list of StageInfo), expects (list of AST expect statements), sources (SourceMap),
+    stages (list of StageInfo), stage_index (dict name -> StageInfo), expects (list of AST expect statements), sources (SourceMap),
     definitions (dict block name -> ast.Definition used), network (its ast.Definition).
 """
 
@@ -35,7 +35,14 @@ from resdsl.diagnostics import Span
 
 @dataclass
 class BlockInfo:
-    """One instantiated block. `add` is None for blocks without a residual add."""
+    """One instantiated block (or sequential). `add` is None for blocks without a residual add.
+
+    `shortcut_from` is the value the residual shortcut reads (the block input unless the block
+    says `add from v`); `shortcut` is how it is drawn: "projection" (a shortcut definition with
+    weights), "zero_pad" (one without), "identity" or "none"; `shortcut_def` names the
+    definition insert_shortcuts instantiated (`projection`, `zero_pad`, a user's own); `problem` is a (code,
+    reason) pair insert_shortcuts leaves for validate_residuals when no shortcut fits.
+    """
 
     path: str
     kind: str
@@ -48,9 +55,14 @@ class BlockInfo:
     site: Span | None
     span: Span | None
     add: str | None = None
+    shortcut_from: str | None = None
     shortcut: str = "none"  # decided by insert_shortcuts: identity | projection | zero_pad | none
+    shortcut_def: str = ""  # the `shortcut` definition it instantiated, if any
+    shortcut_args: dict = field(default_factory=dict)  # and the values of its parameters
     shortcut_nodes: tuple[str, ...] = ()
     nodes: list = field(default_factory=list)
+    problem: tuple[str, str] | None = None
+    sequential: bool = False  # a `sequential` definition's instance: numbered layers, one path
 
 
 @dataclass
@@ -69,7 +81,7 @@ class StageInfo:
 
 def new_graph(name: str) -> nx.DiGraph:
     g = nx.DiGraph(name=name)
-    g.graph.update(blocks={}, stages=[], expects=[], params={}, policy="B", output=None, counter=0)
+    g.graph.update(blocks={}, stages=[], stage_index={}, expects=[], params={}, policy="B", output=None, counter=0)
     return g
 
 

@@ -5,7 +5,7 @@ Conventions (`CONVENTIONS`; the summary and its JSON name the one they use):
   convolutions and fully connected layers only; one fused multiply-add = 1; bias additions are
   not counted; batch 1. `torch.utils.flop_counter.FlopCounterMode` counts 2 per multiply-add
   of exactly these ops, which is what the differential tests compare against.
-- "all": conv+fc plus the element operations of every other op (`ELEMENT_OPS`): batch norm 1
+- "all": conv+fc plus the element operations of every other op (`OpDef.element_ops`): batch norm 1
   per element (at inference it is one multiply-add, x * scale + shift), ReLU 1 per element, the
   residual add 1 per output element, max/average pooling kh*kw per output element, global
   average pooling 1 per input element; the option-A zero-pad shortcut only moves data (0).
@@ -38,39 +38,6 @@ CONVENTIONS = {
         "conv+fc multiply-adds plus element ops: batch norm, ReLU and residual add 1 per element, "
         "max/avg pool kh*kw per output element, global avg pool 1 per input element"
     ),
-}
-
-
-def _elements(params, inputs, out) -> int:
-    return math.prod(out)
-
-
-def _window(params, inputs, out) -> int:
-    kh, kw = params["kernel"]
-    return math.prod(out) * kh * kw
-
-
-def _input_elements(params, inputs, out) -> int:
-    return math.prod(inputs[0])
-
-
-def _none(params, inputs, out) -> int:
-    return 0
-
-
-# Element operations per op under the "all" convention. A counting convention, not a property
-# of the op, so it lives here rather than in the op registry; a test checks every op is listed.
-ELEMENT_OPS: dict[str, Callable] = {
-    "input": _none,
-    "conv": _none,  # its multiply-adds are `cost_macs`
-    "linear": _none,
-    "bn": _elements,
-    "relu": _elements,
-    "add": _elements,
-    "maxpool": _window,
-    "avgpool": _window,
-    "global_avgpool": _input_elements,
-    "pad_shortcut": _none,
 }
 
 
@@ -117,7 +84,7 @@ def _node_costs(data: dict, inputs: list) -> tuple[int, int, int, int]:
     return (
         op.params(data["params"], inputs, out),
         op.macs(data["params"], inputs, out),
-        ELEMENT_OPS[data["op"]](data["params"], inputs, out),
+        op.element_ops(data["params"], inputs, out),
         activations,
     )
 

@@ -1,42 +1,48 @@
-"""Shortcut insertion: realise each block's shortcut policy (the paper's options A, B, C).
+"""Shortcut insertion: realise each block's shortcut policy with a `shortcut` definition.
 
-For a block whose branch output differs from its input in shape:
-- A inserts `pad_shortcut` (subsample with the stride, zero-pad new channels half before,
-  half after; no parameters); it cannot reduce channels.
-- B and C insert a projection `downsample.0` (1×1 conv, the stride) + `downsample.1` (BN);
-  C also projects where shapes agree.
-- identity inserts nothing (validate_residuals reports the mismatch);
-- none removes the add: the block is plain.
-A shape the policy cannot fix is left unfixed, with the reason kept in `BlockInfo.problem`
-for validate_residuals to report.
+Policies name a shortcut definition and where it applies (the paper's options, and any
+`shortcut` a spec defines, which applies where dimensions change):
+- A: `zero_pad` (prelude) where the branch changes C×H×W: subsample and zero-pad, no parameters;
+- B: `projection` (prelude: 1×1 conv with the stride + BN) where C×H×W changes;
+- C: `projection` on every block;
+- identity: nothing (validate_residuals reports a mismatch); none: the add is removed.
+
+The definition is instantiated with `channels` (the branch's) and `stride` (from the input's
+size to the branch's) as nodes `<block>.downsample.0`, `.1`, ... reading the value the add names
+(`add from pre`), and the add's shortcut operand becomes its last node. A shape no shortcut can
+fix is left unfixed, with (code, reason) in `BlockInfo.problem` for validate_residuals.
+
+Warnings: W0001 where the shortcut's stride differs from the block's declared `stride`, W0002
+where the branch collapses the spatial size (to 1×1) and the input does not.
 """
 
 from __future__ import annotations
 
 import networkx as nx
 
-from resdsl.diagnostics import Reporter
-from resdsl.ir.graph import BlockInfo, add_node, set_inputs
-from resdsl.ops import OPS, fmt_shape
+from resdsl.diagnostics import Diagnostic, Reporter
+from resdsl.ir.graph import BlockInfo, set_inputs
+from resdsl.ops import OPS, ShapeError, fmt_shape
+from resdsl.passes.infer_shapes import node_location
 
-PROJECTION = "1×1 projection inserted by shortcut {policy}"
-ZERO_PAD = "zero-padding shortcut inserted by shortcut A"
+# policy -> (shortcut definition, used on every block rather than only where shapes change)
+POLICIES = {"A": ("zero_pad", False), "B": ("projection", False), "C": ("projection", True)}
 
 
 def branch_stride(g: nx.DiGraph, block: BlockInfo) -> tuple[int, int] | None:
-    """The product of the strides along the branch, from the add back to the block input.
+    """The product of the strides along the branch, from the add back to the shortcut's source.
 
-    None when the walk does not reach the block input (a structure this pass does not know).
+    The walk follows first operands. None when it does not reach the source.
     """
     sh = sw = 1
     node = g.nodes[block.add]["inputs"][0]
     for _ in range(g.number_of_nodes()):
-        if node == block.input:
+        if node == block.shortcut_from:
             return sh, sw
         data = g.nodes[node]
         if not data["inputs"]:
             return None
-        stride = data["params"].get("stride", (1, 1))  # an (h, w) pair, or an int (pad_shortcut)
+        stride = data["params"].get("stride", (1, 1))  # an (h, w) pair, or an int (pad_channels)
         h, w = stride if isinstance(stride, tuple) else (stride, stride)
         sh, sw = sh * h, sw * w
         node = data["inputs"][0]
@@ -97,30 +103,91 @@ def _remove_add(g: nx.DiGraph, block: BlockInfo) -> None:
     block.add = None
 
 
-def _insert(g: nx.DiGraph, block: BlockInfo, x: str, nodes: list[tuple[str, str, dict, str]]) -> None:
+def _origin(name: str, policy: str) -> str:
+    if name == "projection":
+        return f"1×1 projection inserted by shortcut {policy}"
+    if name == "zero_pad":
+        return "zero-padding shortcut inserted by shortcut A"
+    return f"shortcut `{name}` inserted by shortcut {policy}"
+
+
+def _instantiate(g: nx.DiGraph, block: BlockInfo, name: str, channels: int, stride: int, reporter: Reporter) -> bool:
+    """Build shortcut `name` for `block` and infer its shapes; False (graph unchanged) if it fails."""
+    from resdsl.elaborate import Elaborator  # the elaborator instantiates definitions
+
+    elaborator = Elaborator(g.graph["definitions"], reporter, g.graph["main_source"], g.graph["limits"])
+    elaborator.g = g
+    errors = reporter.error_count
+    nodes = elaborator.shortcut(g.graph["definitions"][name], block, channels, stride)
     add_data = g.nodes[block.add]
-    prev = x
-    for name, op, params, origin in nodes:
-        prev = add_node(
-            g, f"{block.path}.{name}", op, (prev,), params,
-            span=add_data["span"], site=add_data["site"], scope=add_data["scope"], origin=origin,
+    try:
+        if reporter.error_count > errors:
+            raise ShapeError("", "")
+        for n in nodes:
+            data = g.nodes[n]
+            data.update(scope=add_data["scope"], origin=_origin(name, block.policy))
+            data["shape"] = tuple(OPS[data["op"]].infer(data["params"], [g.nodes[i]["shape"] for i in data["inputs"]]))
+    except ShapeError as err:
+        g.remove_nodes_from(nodes)
+        if err.code:
+            block.problem = (err.code, err.message)
+        return False
+    last = nodes[-1] if nodes else block.shortcut_from
+    set_inputs(g, block.add, (add_data["inputs"][0], last))
+    block.shortcut_nodes = tuple(nodes)
+    block.shortcut_def = name
+    # drawn as a projection when it has weights, as zero padding when it only moves data
+    block.shortcut = "projection" if any(_params(g, n) for n in nodes) else "zero_pad"
+    return True
+
+
+def _params(g: nx.DiGraph, node: str) -> int:
+    data = g.nodes[node]
+    return OPS[data["op"]].params(data["params"], [g.nodes[i]["shape"] for i in data["inputs"]], data["shape"])
+
+
+def _collapse(g: nx.DiGraph, block: BlockInfo) -> str | None:
+    """The branch node where the spatial size first becomes 1×1, walking from the source."""
+    node, found = g.nodes[block.add]["inputs"][0], None
+    for _ in range(g.number_of_nodes()):
+        data = g.nodes[node]
+        if node == block.shortcut_from or not data["inputs"]:
+            return found
+        before = g.nodes[data["inputs"][0]]["shape"]
+        if data["shape"] and len(data["shape"]) == 3 and data["shape"][1:] == (1, 1) and before and before[1:] != (1, 1):
+            found = node
+        node = data["inputs"][0]
+    return found
+
+
+def _warn(g: nx.DiGraph, block: BlockInfo, stride: int, sb: tuple, sx: tuple, reporter: Reporter) -> None:
+    declared = block.args.get("stride")
+    if isinstance(declared, int) and not isinstance(declared, bool) and declared != stride:
+        reporter.report(
+            Diagnostic(
+                "W0001",
+                f"the shortcut of block {block.path} needs stride {stride}, but the block's stride is {declared}",
+                block.site,
+                label=f"in block {block.path}",
+                help=f"the branch takes {sx[1]}×{sx[2]} to {sb[1]}×{sb[2]}; check where the branch changes the spatial size",
+                severity="warning",
+            )
         )
-        g.nodes[prev]["shape"] = tuple(OPS[op].infer(params, [g.nodes[g.nodes[prev]["inputs"][0]]["shape"]]))
-    set_inputs(g, block.add, (add_data["inputs"][0], prev))
-    block.shortcut_nodes = tuple(f"{block.path}.{n[0]}" for n in nodes)
+    if len(sb) == 3 and sb[1:] == (1, 1) and sx[1:] != (1, 1):
+        node = _collapse(g, block)
+        if node is not None:
+            data = g.nodes[node]
+            diag = Diagnostic(
+                "W0002",
+                f"the residual branch of block {block.path} collapses {sx[1]}×{sx[2]} to 1×1 here, before its add",
+                data["span"],
+                help="a global pool inside a branch usually belongs to a gate (`sigmoid` then `mul input`)",
+                severity="warning",
+            )
+            reporter.report(node_location(g, node, diag))
 
 
-def _projection(g: nx.DiGraph, block: BlockInfo, x: str, out_channels: int, stride: int) -> None:
-    conv = {
-        "kernel": (1, 1), "stride": (stride, stride), "padding": (0, 0), "dilation": (1, 1),
-        "groups": 1, "bias": False, "out_channels": out_channels,
-    }
-    origin = PROJECTION.format(policy=block.policy)
-    _insert(g, block, x, [("downsample.0", "conv", conv, origin), ("downsample.1", "bn", {}, origin)])
-    block.shortcut = "projection"
-
-
-def shortcut_for(g: nx.DiGraph, block: BlockInfo) -> None:
+def shortcut_for(g: nx.DiGraph, block: BlockInfo, reporter: Reporter) -> None:
     branch, x = g.nodes[block.add]["inputs"]
     sb, sx = g.nodes[branch]["shape"], g.nodes[x]["shape"]
     block.shortcut = "identity"
@@ -128,25 +195,18 @@ def shortcut_for(g: nx.DiGraph, block: BlockInfo) -> None:
         _remove_add(g, block)
         block.shortcut = "none"
         return
-    if sb is None or sx is None or block.policy == "identity" or (sb == sx and block.policy != "C"):
+    name, everywhere = POLICIES.get(block.policy, (block.policy, False))
+    if sb is None or sx is None or block.policy == "identity" or (sb == sx and not everywhere):
         return
     stride = _stride(sb, sx, branch_stride(g, block))
     if isinstance(stride, tuple):
         block.problem = stride
         return
-    if block.policy == "A":
-        extra = sb[0] - sx[0]
-        if extra < 0:
-            block.problem = ("E0206", f"option A cannot reduce channels ({sx[0]} → {sb[0]}): it only zero-pads")
-            return
-        params = {"stride": stride, "before": extra // 2, "after": extra - extra // 2}
-        _insert(g, block, x, [("downsample", "pad_shortcut", params, ZERO_PAD)])
-        block.shortcut = "zero_pad"
-    else:
-        _projection(g, block, x, sb[0], stride)
+    if _instantiate(g, block, name, sb[0], stride, reporter):
+        _warn(g, block, stride, sb, sx, reporter)
 
 
 def insert_shortcuts(g: nx.DiGraph, reporter: Reporter) -> None:
     for block in list(g.graph["blocks"].values()):
         if block.add is not None:
-            shortcut_for(g, block)
+            shortcut_for(g, block, reporter)

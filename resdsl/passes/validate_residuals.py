@@ -28,7 +28,7 @@ def validate_residuals(g: nx.DiGraph, reporter: Reporter) -> None:
         a, b = (g.nodes[i]["shape"] for i in data["inputs"])
         if a is None or b is None or a == b:
             continue
-        code, reason = getattr(block, "problem", ("E0203", ""))
+        code, reason = block.problem or ("E0203", "")
         notes = (Note(reason),) if reason else ()
         if data["span"] and data["span"].source != g.graph["main_source"]:
             notes += (Note(f"the add of block `{block.kind}` is here", data["span"]),)
