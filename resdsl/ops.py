@@ -344,10 +344,11 @@ class OpDef:
     shared: bool = False  # one module per class serves every use (the ReLU, as torchvision)
     label: Callable[[dict], str] = lambda params: ""
     phrase: Callable[[dict, bool], str] | None = None  # Table 1 words; None: not listed
-    role: str = "conv"  # drawing style: conv, bn, relu, pool, fc, add, input, gate, drop
+    role: str = "conv"  # drawing style (resdsl.backends.draw.style.ROLES): conv, norm, pool, fc, add, input, gate
     absorbs: tuple[str, ...] = ()  # ops a unit ending with this op takes in (unit view)
     passthrough: bool = False
     normalizes: bool = False  # a batch norm: zero-init's target, init's ones/zeros
+    no_op: Callable[[dict], bool] = lambda params: False  # computes nothing here: not drawn
 
 
 OPS: dict[str, OpDef] = {
@@ -365,29 +366,32 @@ OPS: dict[str, OpDef] = {
         ),
         OpDef(
             "bn", 1, _same, _bn_params, element_ops=_elements,
-            torch=_bn_torch, label=lambda p: "batch norm", role="bn", absorbs=("relu",), normalizes=True,
+            torch=_bn_torch, label=lambda p: "batch norm", role="norm", absorbs=("relu",), normalizes=True,
         ),
         OpDef(
             "bn_act", 1, _same, _bn_params, element_ops=lambda p, i, o: 2 * math.prod(o),
             torch=lambda a, dims: f"BatchNormAct2d({dims[0].channels})", helper=BN_ACT_HELPER,
-            label=lambda p: "batch norm, relu", role="bn", normalizes=True,
+            label=lambda p: "batch norm, relu", role="norm", normalizes=True,
         ),
         OpDef(
             "relu", 1, _same, element_ops=_elements, torch=lambda a, dims: "nn.ReLU(inplace=True)",
-            shared=True, label=lambda p: "relu", role="relu",
+            shared=True, label=lambda p: "relu", role="norm",
         ),
         OpDef(
             "sigmoid", 1, _same, element_ops=_elements, torch=lambda a, dims: "nn.Sigmoid()",
-            label=lambda p: "sigmoid", role="gate",
+            label=lambda p: "sigmoid", role="norm",
         ),
-        OpDef("identity", 1, _same, torch=lambda a, dims: "nn.Identity()", label=lambda p: "identity", role="drop", passthrough=True),
+        OpDef(
+            "identity", 1, _same, torch=lambda a, dims: "nn.Identity()", label=lambda p: "identity",
+            passthrough=True, no_op=lambda p: True,
+        ),
         OpDef(
             "dropout", 1, _same, torch=lambda a, dims: f"nn.Dropout({a['p']})",
-            label=lambda p: f"dropout {p['p']:g}", role="drop", passthrough=True,
+            label=lambda p: f"dropout {p['p']:g}", role="norm", passthrough=True, no_op=lambda p: p["p"] == 0,
         ),
         OpDef(
             "drop_path", 1, _same, torch=lambda a, dims: f"DropPath({a['p']})", helper=DROP_PATH_HELPER,
-            label=lambda p: f"drop path {p['p']:.3g}", role="drop", passthrough=True,
+            label=lambda p: f"drop path {p['p']:.3g}", role="norm", passthrough=True, no_op=lambda p: p["p"] == 0,
         ),
         OpDef(
             "maxpool", 1, _pool_shape("max pool"), element_ops=_window_ops, torch=_maxpool_torch,
@@ -416,7 +420,7 @@ OPS: dict[str, OpDef] = {
             "pad_channels", 1, _pad_shape,
             torch=lambda a, dims: f"PadChannels({dims[0].channels}, {a['channels']}" + _kwargs([("stride", a["stride"], "1")]) + ")",
             helper=PAD_HELPER,
-            label=lambda p: f"zero-pad to {p['channels']}" + (f", /{p['stride']}" if p["stride"] > 1 else ""),
+            label=lambda p: f"zero-pad to {p['channels']}" + (f", /{p['stride']}" if p["stride"] > 1 else ""), role="zero_pad",
         ),
     ]
 }

@@ -19,12 +19,9 @@ def _ops(net, op):
 def test_option_a_has_no_shortcut_parameters():
     net = resdsl.load("cifar_resnet", n=3)
     assert _shortcuts(net) == ["identity"] * 3 + ["zero_pad", "identity", "identity"] * 2
-    pads = _ops(net, "pad_shortcut")
-    assert pads == ["layer2.0.downsample", "layer3.0.downsample"]
-    assert [net.graph.nodes[p]["params"] for p in pads] == [
-        {"stride": 2, "before": 8, "after": 8},
-        {"stride": 2, "before": 16, "after": 16},
-    ]
+    pads = _ops(net, "pad_channels")
+    assert pads == ["layer2.0.downsample.0", "layer3.0.downsample.0"]  # the prelude's `zero_pad`
+    assert [net.graph.nodes[p]["params"] for p in pads] == [{"channels": 32, "stride": 2}, {"channels": 64, "stride": 2}]
     assert sum(net.graph.nodes[p]["cost_params"] for p in pads) == 0
     model = resdsl.build(net)
     assert not [k for k in model.state_dict() if "downsample" in k]
@@ -68,10 +65,11 @@ def test_option_c_projects_every_block():
 def test_plain_nets_have_no_add():
     for spec in ("plain18", "plain34", "cifar_plain"):
         net = resdsl.load(spec)
-        assert _ops(net, "add") == [] and _ops(net, "pad_shortcut") == []
+        assert _ops(net, "add") == [] and _ops(net, "pad_channels") == []
         assert set(_shortcuts(net)) == {"none"}
     source = resdsl.generate_source("plain34")
-    assert " + " not in source.split("class Plain34")[0].split("def forward")[1]
+    block_forward = source.split("class Basic(")[1].split("def forward")[1].split("\nclass ")[0]
+    assert "out = self.relu(out)" in block_forward and " + " not in block_forward
 
 
 def test_per_stage_policy_overrides_the_network_policy():

@@ -26,9 +26,8 @@ import networkx as nx
 from resdsl.compiler import Network
 from resdsl.diagnostics import Diagnostic
 from resdsl.ir.graph import BlockInfo, topo_order
+from resdsl.ops import OPS
 
-# Which op a unit may absorb after the op it currently ends with.
-_ABSORBS = {"conv": ("bn", "relu"), "linear": ("bn", "relu"), "bn": ("relu",), "add": ("relu",)}
 
 
 @dataclass(frozen=True)
@@ -148,7 +147,7 @@ class Structure:
         if (pdata["shape"] is None) != (data["shape"] is None):  # keep a failure's first node visible
             return None
         head = heads[p]
-        return head if data["op"] in _ABSORBS.get(tail_op[head], ()) else None
+        return head if data["op"] in OPS[tail_op[head]].absorbs else None
 
     def unit(self, n: str) -> str:
         return self.heads[n]

@@ -122,6 +122,9 @@ class _Builder:
 
     def box_id(self, n: str) -> str:
         s = self.s
+        data = self.g.nodes[n]
+        if data["inputs"] and _no_op(data):
+            return _PASS  # an identity, or a drop path of rate 0: nothing to see
         if self.detail == "layer":
             return n
         if self.detail == "stage":
@@ -140,13 +143,13 @@ class _Builder:
         data = self.g.nodes[head]
         if data["op"] == "add":
             return "+"
-        if data["op"] in ("bn", "relu"):
+        if OPS[data["op"]].role == "norm":  # a unit that starts with BN or ReLU lists them all
             return ", ".join(OPS[self.g.nodes[n]["op"]].label(self.g.nodes[n]["params"]) for n in self.members[head])
         return _layer_label(data)
 
     def unit_lines(self, nodes: list[str]) -> list[str]:
         """Labels of the units among `nodes`, adds left out (a branch box lists its layers)."""
-        heads = dict.fromkeys(self.s.unit(n) for n in nodes)
+        heads = dict.fromkeys(self.s.unit(n) for n in nodes if not _no_op(self.g.nodes[n]))
         return [self.unit_label(h) for h in heads if self.g.nodes[h]["op"] != "add"]
 
     def describe(self, box: Box) -> None:
@@ -162,7 +165,7 @@ class _Builder:
             box.tooltip = f"{block.path}: {block.kind}{_args(block.args)}"
         else:
             shortcut = s.shortcut_nodes.get(first)
-            box.role = shortcut.shortcut if shortcut is not None else _role(self.g.nodes[first]["op"])
+            box.role = shortcut.shortcut if shortcut is not None else OPS[self.g.nodes[first]["op"]].role
             box.lines = [self.unit_label(first)] if self.detail != "layer" else [_layer_label(self.g.nodes[first])]
             box.tooltip = self.node_tooltip(box.nodes)
 
@@ -256,7 +259,8 @@ class _Builder:
         tail = box_of[self.shown(u)]
         if tail == head:
             return None
-        labels = [self.unit_label(h) for h in dict.fromkeys(self.s.unit(n) for n in via)]
+        shown = [n for n in via if not _no_op(self.g.nodes[n])]
+        labels = [self.unit_label(h) for h in dict.fromkeys(self.s.unit(n) for n in shown)]
         return Arc(tail, head, kind or "data", self.g.nodes[arriving]["shape"], False, labels)
 
     def entering(self, box: Box) -> tuple | None:
@@ -264,11 +268,9 @@ class _Builder:
         return self.g.nodes[inputs[0]]["shape"] if inputs else None
 
 
-def _role(op: str) -> str:
-    return {
-        "input": "input", "conv": "conv", "linear": "fc", "bn": "norm", "relu": "norm", "add": "add",
-        "maxpool": "pool", "avgpool": "pool", "global_avgpool": "pool", "pad_shortcut": "zero_pad",
-    }.get(op, "conv")
+def _no_op(data: dict) -> bool:
+    """An identity, or a dropout or drop path of rate 0: not drawn."""
+    return OPS[data["op"]].no_op(data["params"])
 
 
 def _layer_label(data: dict) -> str:
