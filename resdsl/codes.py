@@ -7,7 +7,8 @@ Invariants:
 - a code, once published, keeps its meaning: retire a code rather than reuse it.
 
 Ranges: E00xx syntax and input text, E01xx names and structure, E02xx values and shapes,
-E03xx size limits, E04xx expectations, E05xx finding the spec, E06xx drawing.
+E03xx size limits, E04xx expectations, E05xx finding the spec, E06xx drawing; W00xx warnings
+(the spec compiles; the command exits 0 unless `--werror`).
 """
 
 from __future__ import annotations
@@ -71,13 +72,12 @@ _TABLE = [
     Code("E0601", "no renderer", "neither Graphviz's `dot` nor `graphviz-pure` is installed to draw SVG or PNG", "resdsl draw resnet18 -o r.svg", in_spec=False),
     Code("E0602", "unknown drawing format", "a drawing format other than dot, svg or png, or a file name that names none", "resdsl draw resnet18 -o r.gif", in_spec=False),
     Code("E0603", "renderer failed", "the Graphviz renderer could not run or reported an error", "a broken dot program on the PATH", in_spec=False),
+    # --- warnings: the spec builds, but probably not as meant (`--werror` makes them errors) ----
+    Code("W0001", "shortcut stride differs", "a shortcut must subsample by a stride other than the block's declared `stride`", "basic(64) on a branch that halves the size by a pool"),
+    Code("W0002", "branch collapses", "a residual branch pools the spatial size down to 1×1 before an add its input does not share", "an SE branch that lost its sigmoid gate"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}
-
-
-def title(code: str) -> str:
-    return CODES[code].title
 
 
 def _cell(text: str) -> str:

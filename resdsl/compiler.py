@@ -13,7 +13,7 @@ from pathlib import Path
 import networkx as nx
 
 from resdsl import resources
-from resdsl.diagnostics import Diagnostic, Limits, Reporter, ResdslError, SourceMap, Span, did_you_mean
+from resdsl.diagnostics import Diagnostic, Limits, Reporter, ResdslError, SourceMap, Span, did_you_mean, in_source_order
 from resdsl.elaborate import Elaborator
 from resdsl.expressions import Value
 from resdsl.ir.verify import verify
@@ -32,6 +32,7 @@ class Network:
     sources: SourceMap
     source: str
     diagnostics: tuple = ()  # errors kept by `keep_going=True`; empty for a checked network
+    warnings: tuple = ()  # warnings (W codes): the network is built all the same
 
     @property
     def name(self) -> str:
@@ -154,12 +155,13 @@ def _compile(text: str, source: str, limits: Limits, verify_ir: bool, keep_going
             verify(g)
         if run_pass.__name__ == "validate_residuals" and not keep_going:
             reporter.check()
+    warnings = tuple(in_source_order(d for d in reporter.diagnostics if d.severity == "warning"))
     if keep_going:
-        return Network(g, sources, source, tuple(reporter.diagnostics))
+        return Network(g, sources, source, tuple(reporter.diagnostics), warnings)
     reporter.check()
     if verify_ir:
         verify(g, shapes=True)
-    return Network(g, sources, source)
+    return Network(g, sources, source, warnings=warnings)
 
 
 def _the_network(module: ast.Module, text: str, reporter: Reporter) -> ast.Definition:

@@ -109,7 +109,7 @@ def test_depths_show_exactly_these_rows():
     assert names("block")[6:12] == ["layer1", "layer1.0", "layer1.1–2", "layer2", "layer2.0", "layer2.1–3"]
     layer = names("layer")
     assert layer[8:19] == ["layer1.0.conv1", "layer1.0.bn1", "layer1.0.relu1", "layer1.0.conv2", "layer1.0.bn2", "layer1.0.relu2",
-                           "layer1.0.conv3", "layer1.0.bn3", "layer1.0.downsample.0", "layer1.0.downsample.1", "layer1.0.add"]
+                           "layer1.0.conv3", "layer1.0.bn3", "layer1.0.drop_path", "layer1.0.downsample.0", "layer1.0.downsample.1"]
     assert "layer3.1–5.conv2" in layer
     with pytest.raises(ValueError, match="unknown depth 'blocks'"):
         visible_rows(root, "blocks")
@@ -121,9 +121,9 @@ def test_layer_depth_row_count():
     stage_rows = sum(1 for _, r in rows if r.kind == "stage")
     block_rows = sum(1 for _, r in rows if r.kind == "block")
     assert (stage_rows, block_rows) == (4, 8)  # each stage: its first block, then the folded rest
-    # leaves: input, conv1, bn1, relu, maxpool, avgpool, fc; each first block has 12 nodes
-    # (3 convs, 3 BNs, 3 ReLUs, the add, the projection's conv and BN), a folded run 10.
-    assert sum(1 for _, r in rows if r.kind == "layer") == 7 + 4 * 12 + 4 * 10
+    # leaves: input, conv1, bn1, relu, maxpool, avgpool, fc; each first block has 13 nodes
+    # (3 convs, 3 BNs, 3 ReLUs, the drop path, the add, the projection's conv and BN), a folded run 11.
+    assert sum(1 for _, r in rows if r.kind == "layer") == 7 + 4 * 13 + 4 * 11
 
 
 def test_rows_add_up_and_folded_rows_sum_their_copies():

@@ -10,7 +10,8 @@ Notation (He et al. 2015, Table 1; grouped convs as in ResNeXt's Table 1):
 - a statement outside blocks is one row: `7×7, 64, stride 2`, `3×3 max pool, stride 2`;
 - the statements after the last stage share one row, as the paper's last row:
   `average pool, 1000-d fc` (softmax belongs to the loss; the network does not contain it);
-- batch norm and ReLU follow the convs and are not listed, as in the paper;
+- batch norm and ReLU are not listed, as in the paper (nor are the ops whose `OpDef.phrase` is
+  None: adds, gates, dropout);
 - the output size is the spatial size (H×W) a row ends with; a vector output is `N-d`.
 
 Blocks of a stage that differ in their convs (not only in stride) are listed run by run,
@@ -23,9 +24,7 @@ from dataclasses import dataclass
 
 from resdsl.backends.summary import Row
 from resdsl.compiler import Network
-
-_QUIET = {"bn", "relu", "add", "input", "pad_shortcut"}  # not written in Table 1
-
+from resdsl.ops import OPS
 
 @dataclass(frozen=True)
 class Table1Row:
@@ -40,39 +39,22 @@ def output_size(shape: tuple | None) -> str:
     return f"{shape[1]}×{shape[2]}" if len(shape) == 3 else f"{shape[0]}-d"
 
 
-def _stride(params: dict) -> str:
-    sh, sw = params["stride"]
-    if (sh, sw) == (1, 1):
-        return ""
-    return f", stride {sh}" if sh == sw else f", stride {sh}×{sw}"
-
-
-def _kernel(params: dict) -> str:
-    kh, kw = params["kernel"]
-    return f"{kh}×{kw}"
-
-
 def phrase(data: dict, in_block: bool) -> str:
-    """One node in Table 1's notation; '' for the ops the table leaves out."""
-    op, p = data["op"], data["params"]
-    if op == "conv":
-        text = f"{_kernel(p)}, {p['out_channels']}"
-        text += f", C={p['groups']}" if p["groups"] != 1 else ""
-        text += f", dilation {p['dilation'][0]}" if p["dilation"] != (1, 1) else ""
-        return text if in_block else text + _stride(p)
-    if op == "maxpool":
-        return f"{_kernel(p)} max pool{_stride(p)}"
-    if op == "avgpool":
-        return f"{_kernel(p)} average pool{_stride(p)}"
-    if op == "global_avgpool":
-        return "average pool"
-    if op == "linear":
-        return f"{p['out_features']}-d fc"
-    return ""
+    """One node in Table 1's notation (the op's `OpDef.phrase`); '' for ops the table leaves out."""
+    words = OPS[data["op"]].phrase
+    return "" if words is None else words(data["params"], in_block)
 
 
 def _fallback(data: dict) -> str:
-    return {"bn": "batch norm", "relu": "relu", "add": "add"}.get(data["op"], data["op"])
+    return OPS[data["op"]].label(data["params"]) or data["op"]
+
+
+def pre_activation(net: Network) -> bool:
+    """Whether some batch norm reads something other than a conv (it comes before a conv)."""
+    g = net.graph
+    return any(
+        OPS[d["op"]].normalizes and g.nodes[d["inputs"][0]]["op"] != "conv" for _, d in g.nodes(data=True) if not d["origin"]
+    )
 
 
 def _leaves(row: Row) -> list[Row]:
@@ -84,7 +66,7 @@ def _leaves(row: Row) -> list[Row]:
 def _block_convs(net: Network, block: Row) -> tuple[str, ...]:
     g = net.graph
     nodes = [g.nodes[leaf.node] for leaf in _leaves(block)]
-    return tuple(phrase(d, True) for d in nodes if d["op"] not in _QUIET and not d["origin"])
+    return tuple(p for p in (phrase(d, True) for d in nodes if not d["origin"]) if p)
 
 
 def _blocks_cell(net: Network, blocks: list[Row]) -> str:
@@ -101,7 +83,7 @@ def _blocks_cell(net: Network, blocks: list[Row]) -> str:
 
 def _statement_cell(net: Network, rows: list[Row]) -> str:
     nodes = [net.graph.nodes[r.node] for r in rows]
-    words = [phrase(d, False) for d in nodes if d["op"] not in _QUIET]
+    words = [phrase(d, False) for d in nodes]
     return ", ".join(w for w in words if w) or ", ".join(_fallback(d) for d in nodes)
 
 

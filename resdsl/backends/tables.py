@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 
 from resdsl.backends.summary import Row, summarize, visible_rows
-from resdsl.backends.table1 import Table1Row, table1
+from resdsl.backends.table1 import Table1Row, pre_activation, table1
 from resdsl.compiler import Network
 from resdsl.ops import fmt_shape
 from resdsl.passes.check_expectations import weighted_layers
@@ -148,10 +148,17 @@ def _table1_rows(reports: list[Report]) -> tuple[list[str], list[list[str]]]:
     return ["layer name", "output size"] + [r.label for r in reports], rows
 
 
-TABLE1_NOTE = (
-    "Table 1 notation: [k×k, channels; ...] ×blocks per stage; strides and projection shortcuts are not "
-    "written in brackets (output size shows the downsampling); BN and ReLU follow each conv and are not listed."
-)
+def table1_note(reports: list[Report]) -> str:
+    """Table 1's footnote; where BN and ReLU are depends on the networks (pre-activation or not)."""
+    where = (
+        "BN and ReLU (before the convs in pre-activation blocks) are not listed."
+        if any(pre_activation(r.net) for r in reports)
+        else "BN and ReLU follow each conv and are not listed."
+    )
+    return (
+        "Table 1 notation: [k×k, channels; ...] ×blocks per stage; strides and projection shortcuts are not "
+        f"written in brackets (output size shows the downsampling); {where}"
+    )
 
 
 def _totals(report: Report) -> list[str]:
@@ -183,12 +190,12 @@ def render_summary(report: Report, fmt: str) -> str:
         totals = "\n".join(f"- {line}" for line in _totals(report))
         return (
             f"### {_heading(report)}\n\n{markdown_table(headers, rows, {3, 4, 5, 6})}\n{totals}\n\n"
-            f"#### Table 1\n\n{markdown_table(t_headers, t_rows, set())}\n{TABLE1_NOTE}\n"
+            f"#### Table 1\n\n{markdown_table(t_headers, t_rows, set())}\n{table1_note([report])}\n"
         )
     totals = "\n".join(_totals(report))
     return (
         f"{_heading(report)}\n\n{text_table(headers, rows, {3, 4, 5, 6})}\n{totals}\n\n"
-        f"Table 1\n\n{text_table(t_headers, t_rows, set())}\n{TABLE1_NOTE}\n"
+        f"Table 1\n\n{text_table(t_headers, t_rows, set())}\n{table1_note([report])}\n"
     )
 
 
@@ -280,4 +287,4 @@ def render_compare(reports: list[Report], fmt: str) -> str:
     counting = f"Counting ({first.convention}) {CONVENTIONS[first.convention]}; batch 1, each network at its own input size"
     counting += "; FLOPs = 2 × MACs" if first.flops else ""
     table = _layout(fmt, headers, [_shown(v) for v in values], {3, 4, 5, 6, 7})
-    return f"{_layout(fmt, t_headers, t_rows, set())}\n{table}\n{counting}\n\n{TABLE1_NOTE}\n"
+    return f"{_layout(fmt, t_headers, t_rows, set())}\n{table}\n{counting}\n\n{table1_note(reports)}\n"

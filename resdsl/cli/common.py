@@ -41,8 +41,13 @@ def _parse_sets(ctx, param, values) -> dict:
     return out
 
 
+def _remember_werror(ctx, param, value) -> None:
+    ctx.meta["resdsl.werror"] = value
+
+
 def spec_options(func):
-    """SPEC argument plus --set, --max-nodes and --max-params."""
+    """SPEC argument plus --set, --max-nodes, --max-params and --werror."""
+    func = click.option("--werror", is_flag=True, expose_value=False, callback=_remember_werror, help="treat warnings as errors (exit 1)")(func)
     func = click.option("--max-params", type=click.IntRange(min=1), default=Limits.max_params, show_default=True, help="refuse networks with more parameters")(func)
     func = click.option("--max-nodes", type=click.IntRange(min=1), default=Limits.max_nodes, show_default=True, help="refuse specs that expand to more layers")(func)
     func = click.option("--set", "overrides", multiple=True, callback=_parse_sets, metavar="NAME=VALUE", help="override a network parameter (repeatable)")(func)
@@ -51,9 +56,17 @@ def spec_options(func):
 
 
 def load_spec(spec: str, overrides: dict, max_nodes: int, max_params: int):
+    """The checked network; its warnings go to stderr (with --werror they are errors: exit 1)."""
+    from dataclasses import replace
+
     from resdsl.compiler import load
 
-    return load(spec, limits=Limits(max_nodes=max_nodes, max_params=max_params), **overrides)
+    net = load(spec, limits=Limits(max_nodes=max_nodes, max_params=max_params), **overrides)
+    if net.warnings and click.get_current_context().meta.get("resdsl.werror"):
+        raise ResdslError([replace(d, severity="error") for d in net.warnings], net.sources)
+    if net.warnings:
+        click.echo(ResdslError(net.warnings, net.sources).render(), err=True)
+    return net
 
 
 def reports_errors(func):

@@ -9,22 +9,47 @@ import torch
 from torch import nn
 
 
-class ZeroPadShortcut(nn.Module):
+class DropPath(nn.Module):
+    """Stochastic depth: in training, zero the whole branch of a sample with probability p."""
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask.div_(keep)
+
+
+class PadChannels(nn.Module):
     """Shortcut option A: subsample with the stride, zero-pad the new channels; no parameters."""
 
-    def __init__(self, stride: int, before: int, after: int) -> None:
+    def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
         super().__init__()
-        self.stride, self.before, self.after = stride, before, after
+        self.stride = stride
+        self.before = (channels - in_channels) // 2
+        self.after = channels - in_channels - self.before
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x[:, :, :: self.stride, :: self.stride]
         return nn.functional.pad(x, (0, 0, 0, 0, self.before, self.after))
 
 
-class Basic(nn.Module):
-    """Block `basic(width, stride=1)`.
+def zero_pad(in_channels: int, channels: int, stride: int = 1) -> nn.Sequential:
+    """Shortcut `zero_pad(channels, stride=1)`.
 
-    Defined at prelude.res:8:1; one class serves every instance of the block.
+    Defined at prelude.res:49:1; one function serves every instance of the shortcut.
+    """
+    return nn.Sequential(PadChannels(in_channels, channels, stride=stride))
+
+
+class Basic(nn.Module):
+    """Block `basic(width, stride=1, drop_path=0.0)`.
+
+    Defined at prelude.res:9:1; one class serves every instance of the block.
     """
 
     def __init__(
@@ -32,6 +57,7 @@ class Basic(nn.Module):
         in_channels: int,
         width: int,
         stride: int = 1,
+        drop_path: float = 0.0,
         downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -47,6 +73,7 @@ class Basic(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(width, width, kernel_size=3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(width)
+        self.drop_path = DropPath(drop_path)
         self.downsample = downsample
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,6 +82,7 @@ class Basic(nn.Module):
         out = self.relu(out)
         out = self.conv2(out)
         out = self.bn2(out)
+        out = self.drop_path(out)
         out = out + (x if self.downsample is None else self.downsample(x))
         out = self.relu(out)
         return out
@@ -72,12 +100,12 @@ class CifarResnet(nn.Module):
             *(Basic(16, 16) for _ in range(3)),
         )
         self.layer2 = nn.Sequential(
-            Basic(16, 32, stride=2, downsample=ZeroPadShortcut(stride=2, before=8, after=8)),
+            Basic(16, 32, stride=2, downsample=zero_pad(16, 32, stride=2)),
             Basic(32, 32),
             Basic(32, 32),
         )
         self.layer3 = nn.Sequential(
-            Basic(32, 64, stride=2, downsample=ZeroPadShortcut(stride=2, before=16, after=16)),
+            Basic(32, 64, stride=2, downsample=zero_pad(32, 64, stride=2)),
             Basic(64, 64),
             Basic(64, 64),
         )

@@ -9,18 +9,36 @@ import torch
 from torch import nn
 
 
-def projection(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
-    """Shortcut options B and C: a 1x1 convolution with the block's stride, then batch norm."""
+class DropPath(nn.Module):
+    """Stochastic depth: in training, zero the whole branch of a sample with probability p."""
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask.div_(keep)
+
+
+def projection(in_channels: int, channels: int, stride: int = 1) -> nn.Sequential:
+    """Shortcut `projection(channels, stride=1)`.
+
+    Defined at prelude.res:44:1; one function serves every instance of the shortcut.
+    """
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
-        nn.BatchNorm2d(out_channels),
+        nn.Conv2d(in_channels, channels, kernel_size=1, stride=stride, bias=False),
+        nn.BatchNorm2d(channels),
     )
 
 
 class Basic(nn.Module):
-    """Block `basic(width, stride=1)`.
+    """Block `basic(width, stride=1, drop_path=0.0)`.
 
-    Defined at prelude.res:8:1; one class serves every instance of the block.
+    Defined at prelude.res:9:1; one class serves every instance of the block.
     """
 
     def __init__(
@@ -28,6 +46,7 @@ class Basic(nn.Module):
         in_channels: int,
         width: int,
         stride: int = 1,
+        drop_path: float = 0.0,
         downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -43,6 +62,7 @@ class Basic(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(width, width, kernel_size=3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(width)
+        self.drop_path = DropPath(drop_path)
         self.downsample = downsample
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -51,6 +71,7 @@ class Basic(nn.Module):
         out = self.relu(out)
         out = self.conv2(out)
         out = self.bn2(out)
+        out = self.drop_path(out)
         out = out + (x if self.downsample is None else self.downsample(x))
         out = self.relu(out)
         return out

@@ -9,18 +9,36 @@ import torch
 from torch import nn
 
 
-def projection(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
-    """Shortcut options B and C: a 1x1 convolution with the block's stride, then batch norm."""
+class DropPath(nn.Module):
+    """Stochastic depth: in training, zero the whole branch of a sample with probability p."""
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask.div_(keep)
+
+
+def projection(in_channels: int, channels: int, stride: int = 1) -> nn.Sequential:
+    """Shortcut `projection(channels, stride=1)`.
+
+    Defined at prelude.res:44:1; one function serves every instance of the shortcut.
+    """
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
-        nn.BatchNorm2d(out_channels),
+        nn.Conv2d(in_channels, channels, kernel_size=1, stride=stride, bias=False),
+        nn.BatchNorm2d(channels),
     )
 
 
 class Bottleneck(nn.Module):
-    """Block `bottleneck(width, stride=1, groups=1, base_width=64, v1=False)`.
+    """Block `bottleneck(width, stride=1, groups=1, base_width=64, v1=False, dilation=1, drop_path=0.0)`.
 
-    Defined at prelude.res:18:1; one class serves every instance of the block.
+    Defined at prelude.res:20:1; one class serves every instance of the block.
     """
 
     def __init__(
@@ -31,6 +49,8 @@ class Bottleneck(nn.Module):
         groups: int = 1,
         base_width: int = 64,
         v1: bool = False,
+        dilation: int = 1,
+        drop_path: float = 0.0,
         downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -49,13 +69,15 @@ class Bottleneck(nn.Module):
             mid,
             kernel_size=3,
             stride=1 if v1 else stride,
-            padding=1,
+            padding=dilation,
+            dilation=dilation,
             groups=groups,
             bias=False,
         )
         self.bn2 = nn.BatchNorm2d(mid)
         self.conv3 = nn.Conv2d(mid, width * 4, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(width * 4)
+        self.drop_path = DropPath(drop_path)
         self.downsample = downsample
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -67,6 +89,7 @@ class Bottleneck(nn.Module):
         out = self.relu(out)
         out = self.conv3(out)
         out = self.bn3(out)
+        out = self.drop_path(out)
         out = out + (x if self.downsample is None else self.downsample(x))
         out = self.relu(out)
         return out
