@@ -12,7 +12,9 @@ One JSON file per model records the library and its version, the constructor cal
 parameter count, the number of state_dict entries and every state_dict entry as [key, shape]
 in the library's own order (never sorted: resdsl must reproduce the order). The torchvision
 manifests also list every Conv2d as [name, stride, padding, dilation]. timm_drop_path_rates.json
-lists the DropPath probability timm gives each residual block.
+lists the DropPath probability timm gives each residual block. It also writes
+scripts/reference_structure.txt: `print(model)` of timm's resnet50d, seresnet50 and resnetv2_50
+and the stem and first blocks of resnet18d, to write specs from.
 
 Each manifest carries the sha256 of this file (`generator_sha256`); tests/test_manifests.py
 fails when this file has changed since, so edit it and regenerate in the same commit.
@@ -29,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "manifests"
+STRUCTURE = ROOT / "scripts" / "reference_structure.txt"
 FORMAT = 1
 
 TIMM_MODELS = [
@@ -167,6 +170,38 @@ def all_manifests() -> dict[str, dict]:
     return out
 
 
+def structure_text() -> str:
+    """print(model) of the timm models the specs are written from, with a header."""
+    import timm
+    import torch
+
+    def section(title: str, body) -> str:
+        return f"===== {title} =====\n{body}\n"
+
+    parts = [
+        "# Written by scripts/reference_manifests.py (do not edit by hand); "
+        f"timm {timm.__version__}, torch {torch.__version__}.\n"
+        f"# generator_sha256 {generator_sha256()}\n"
+    ]
+    for name in ("resnet50d", "seresnet50", "resnetv2_50"):
+        model = timm.create_model(name, pretrained=False)
+        parts.append(section(f"timm.create_model({name!r}, pretrained=False)", model))
+    r18d = timm.create_model("resnet18d", pretrained=False)
+    for path in ("conv1", "bn1", "act1", "maxpool"):
+        parts.append(section(f"resnet18d.{path} (stem)", r18d.get_submodule(path)))
+    for path in ("layer1.0", "layer1.1", "layer2.0"):
+        parts.append(section(f"resnet18d.{path}", r18d.get_submodule(path)))
+    pool = r18d.get_submodule("layer2.0.downsample.0")  # its repr hides ceil_mode and count_include_pad
+    attrs = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+    parts.append(section(
+        "resnet18d.layer2.0.downsample.0 (all AvgPool2d attributes)",
+        f"{type(pool).__name__}(" + ", ".join(f"{a}={getattr(pool, a)!r}" for a in attrs) + ")",
+    ))
+    for path in ("global_pool", "fc"):
+        parts.append(section(f"resnet18d.{path} (head)", r18d.get_submodule(path)))
+    return "\n".join(parts)
+
+
 def dumps(manifest: dict) -> str:
     """JSON with one list row per line (state_dict entries, convs, blocks): reviewable diffs."""
     lines = ["{"]
@@ -206,20 +241,23 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     stale = []
-    for filename, manifest in all_manifests().items():
-        text = dumps(manifest)
-        assert json.loads(text) == manifest, filename  # the hand-rolled layout is plain JSON
-        path = args.out / filename
+    outputs = {}
+    for name, manifest in all_manifests().items():
+        outputs[args.out / name] = text = dumps(manifest)
+        assert json.loads(text) == manifest, name  # the hand-rolled layout is plain JSON
+    outputs[STRUCTURE] = structure_text()
+    for path, text in outputs.items():
+        filename = path.name
         if args.check:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(filename)
             continue
-        args.out.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-        summary = manifest.get("params", "")
+        summary = json.loads(text).get("params", "") if path.suffix == ".json" else ""
         print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  {summary}")
     if stale:
-        print("stale or missing manifests: " + ", ".join(stale), file=sys.stderr)
+        print("stale or missing files: " + ", ".join(stale), file=sys.stderr)
         return 1
     return 0
 

@@ -102,3 +102,13 @@ def test_drop_path_manifest_is_well_formed():
         assert all(0.0 <= r <= model["drop_path_rate"] for r in rates)
         assert rates == sorted(rates), "timm's rates grow with the block index"
         assert rates[-1] == pytest.approx(model["drop_path_rate"])
+
+
+def test_reference_structure_was_written_by_the_current_generator():
+    """scripts/reference_structure.txt (print(model) of timm's models) comes from the same script."""
+    structure = GENERATOR.parent / "reference_structure.txt"
+    assert structure.exists(), f"missing scripts/reference_structure.txt; {REGENERATE}"
+    lines = structure.read_text(encoding="utf-8").splitlines()
+    current = hashlib.sha256(GENERATOR.read_bytes()).hexdigest()
+    assert lines[1] == f"# generator_sha256 {current}", f"scripts/reference_structure.txt is stale; {REGENERATE}"
+    assert "===== timm.create_model('resnetv2_50', pretrained=False) =====" in lines
