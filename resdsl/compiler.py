@@ -192,6 +192,6 @@ def _definitions(prelude: ast.Module, module: ast.Module, reporter: Reporter) ->
             reporter.error("E0105", f"`{d.name}` is defined twice", d.name_span, notes=(Note("first defined here", seen[d.name].name_span),))
             continue
         seen[d.name] = d
-        if d.kind == "block":
+        if d.kind != "network":
             table[d.name] = d
     return table

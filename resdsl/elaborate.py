@@ -246,6 +246,8 @@ class Elaborator:
             self.report(problem)
         env = dict(env)
         values = frame.values if frame is not None else {"input": cursor}
+        if frame is None:
+            self.g.graph["names"] = env  # the network's parameters and lets, for `expect`
         for item in body_plan.items:
             stmt = item.stmt
             if frame is None:

@@ -219,6 +219,7 @@ LAYER_KINDS: dict[str, LayerKind] = {
             doc="flatten, then a fully connected layer",
             example="fc: linear classes",
         ),
+        LayerKind("flatten", (), (), _single("flatten"), "flatten", doc="C×H×W to a vector of C·H·W features (as `linear` does first)", example="flatten"),
         LayerKind(
             "add",
             (replace(FROM, name="other", default=lambda a, at: None, doc="a value to add; none: the residual add"),),

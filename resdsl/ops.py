@@ -409,6 +409,10 @@ OPS: dict[str, OpDef] = {
             phrase=lambda p, in_block: "average pool", role="pool",
         ),
         OpDef(
+            "flatten", 1, lambda params, inputs: (math.prod(inputs[0]),), torch=lambda a, dims: "nn.Flatten()",
+            label=lambda p: "flatten", role="norm", passthrough=False,
+        ),
+        OpDef(
             "add", 2, _add_shape, element_ops=_elements, forward=lambda module, xs: f"{xs[0]} + {xs[1]}",
             label=lambda p: "+", role="add", absorbs=("relu",),
         ),

@@ -15,9 +15,10 @@ Naming rules (per body):
 - ReLUs are `relu` when the body has one, else `relu1`, `relu2`, ...; likewise `maxpool`,
   `avgpool`, `fc`, `add`, `sigmoid`, `mul`, `dropout`, `drop_path`, `identity`;
 - unlabelled block uses are `layer1`, `layer2`, ... by position among the body's block uses;
-- in a `sequential` or `shortcut` definition every layer is numbered from 0 in order, as
-  nn.Sequential numbers its children (`conv 3x3` with its batch norm and ReLU is three:
-  `0`, `1`, `2`); such a body has no labels.
+- in a `sequential` or `shortcut` definition every unlabelled layer is numbered by its position
+  from 0, as nn.Sequential numbers its children (`conv 3x3` with its batch norm and ReLU is
+  three: `0`, `1`, `2`); a label names its layer instead (`conv: conv 1x1, c, bn off` is
+  `downsample.conv`, as timm's DownsampleConv), its batch norm `L_bn` and ReLU `L_relu`.
 """
 
 from __future__ import annotations
@@ -86,10 +87,8 @@ def plan(definition: ast.Definition) -> BodyPlan:
 
 
 def _sequential_problems(definition: ast.Definition, draft: dict) -> list[Diagnostic]:
-    """A sequential body is one path of numbered layers: no labels, no named values, no add."""
+    """A sequential body is one path of layers: no named values read, no residual add."""
     stmt, where = draft["stmt"], f"a `{definition.kind}` definition"
-    if getattr(stmt, "label", None):
-        return [Diagnostic("E0114", f"{where} numbers its layers; it takes no labels", stmt.label_span, help="remove the label, or make it a `block`")]
     kind, args = draft["kind"], draft["args"]
     if kind is not None and kind.name == "add":
         return [Diagnostic("E0114", f"{where} has no residual add", stmt.span, help="a residual add belongs in a `block`")]
@@ -102,9 +101,13 @@ def _sequential_problems(definition: ast.Definition, draft: dict) -> list[Diagno
 def _sequence_names(drafts: list[dict]) -> list[list[str]]:
     k, out = 0, []
     for draft in drafts:
-        count = 1 if isinstance(draft["stmt"], ast.BlockUse) else len(draft["units"])
-        out.append([str(i) for i in range(k, k + count)])
-        k += count
+        label = getattr(draft["stmt"], "label", None)
+        units = [None] if isinstance(draft["stmt"], ast.BlockUse) else draft["units"]
+        if label:
+            out.append([label if u is None or u.role == "main" else _bn_name(label) if u.role == "bn" else f"{label}_relu" for u in units])
+        else:
+            out.append([str(i) for i in range(k, k + len(units))])
+        k += len(units)
     return out
 
 

@@ -353,6 +353,10 @@ class _BodyEmitter:
         return [f"{target} = {branch}"] if branch != target else []
 
 
+def _shortcut_reads_a_value(definition: ast.Definition) -> bool:
+    return any(_is_residual_add(i) and i.arg.get("from") is not None for i in plan(definition).items)
+
+
 def _unit_params(item: Planned, name: str) -> dict:
     return next(u.params for u, n in zip(item.units, item.names) if n == name)
 
@@ -507,14 +511,22 @@ class TorchSourceGenerator:
         body = _BodyEmitter(self, kind.definition, rename, self.param_kinds(kind), {}, None)
         body.collect()
         body.constructors()
-        ctors = [u.ctor or OPS[u.op].torch({}, []) for u in body.units if u.op != "block"]
+        units = [u for u in body.units if u.op != "block"]
+        ctors = [u.ctor or OPS[u.op].torch({}, []) for u in units]
         channels = body.channels[body.units[-1].name][0] if body.units else "in_channels"
-        if kind.nested:
-            w.line(f"layers = nn.Sequential({', '.join(ctors)})", 1)
-            w.line(f"layers.out_channels = {channels}", 1)
-            w.line("return layers", 1)
-        else:
+        labelled = any(not u.name.isdigit() for u in units)
+        if not labelled and not kind.nested:
             w.line(f"return nn.Sequential({', '.join(ctors)})", 1)
+            return w.text()
+        if labelled:  # children named by their labels (timm's `downsample.conv`)
+            w.line("layers = nn.Sequential()", 1)
+            for unit, ctor in zip(units, ctors):
+                w.line(f'layers.add_module("{unit.name}", {ctor})', 1)
+        else:
+            w.line(f"layers = nn.Sequential({', '.join(ctors)})", 1)
+        if kind.nested:
+            w.line(f"layers.out_channels = {channels}", 1)
+        w.line("return layers", 1)
         return w.text()
 
     # --- block classes -------------------------------------------------------------------------
@@ -550,8 +562,13 @@ class TorchSourceGenerator:
         body = _BodyEmitter(self, d, rename, self.param_kinds(kind), {}, None)
         body.collect()
         body.constructors()
+        # A shortcut that reads a named value (`add from pre`) is registered first, as
+        # pre-activation blocks do it (timm's PreActBottleneck): it fixes the state_dict order.
+        first = kind.downsample_arg and _shortcut_reads_a_value(d)
+        if first:
+            w.line("self.downsample = downsample", 2)
         self._init_lines(w, body, 2)
-        if kind.downsample_arg:
+        if kind.downsample_arg and not first:
             w.line("self.downsample = downsample", 2)
         if kind.residual_arg:
             w.line("self.residual = residual", 2)

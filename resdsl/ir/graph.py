@@ -18,7 +18,7 @@ Node attributes (all always present):
 Edges: u -> v for each operand u of v (the `inputs` tuple is the ordered truth).
 
 Graph attributes (`g.graph`):
-    name, params (bound network parameters), input_shape, output (node id),
+    name, params (bound network parameters), names (parameters and the network's lets), input_shape, output (node id),
     policy (network shortcut policy), blocks (dict path -> BlockInfo, in program order),
     stages (list of StageInfo), stage_index (dict name -> StageInfo), expects (list of AST expect statements), sources (SourceMap),
     definitions (dict block name -> ast.Definition used), network (its ast.Definition).

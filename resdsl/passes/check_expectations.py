@@ -47,7 +47,7 @@ def _fmt(value) -> str:
 def _evaluate(g, expr, reporter: Reporter):
     """The value of `expr` in the network's parameters, or None after reporting why not."""
     try:
-        return evaluate(expr, g.graph["params"])
+        return evaluate(expr, g.graph["names"])
     except EvalError as err:
         reporter.error(err.code, err.message, err.span, help=err.help)
         return None
@@ -118,7 +118,7 @@ def _check_shape(g, stmt: ast.ExpectShape, reporter: Reporter) -> None:
         reporter.error("E0104", f"unknown label `{stmt.path}`", stmt.path_span, help=did_you_mean(stmt.path, _known_paths(g)))
         return
     try:
-        expected = tuple(evaluate(e, g.graph["params"]) for e in stmt.dims.items)
+        expected = tuple(evaluate(e, g.graph["names"]) for e in stmt.dims.items)
     except EvalError as err:
         reporter.error(err.code, err.message, err.span, help=err.help)
         return
