@@ -357,9 +357,11 @@ class Elaborator:
             self.fail("E0114", "a block has at most one residual `add`", stmt.span)
         if guarded_off:
             self.fail("E0114", "a residual `add` cannot have a `when` guard", stmt.guard.span, help="use `shortcut none` for a plain network")
+        # An identity shortcut adds the block input; a shortcut definition, where one is
+        # inserted, reads the `from` value (a pre-activated input) instead.
         source = self.resolve(args["from"], values) if args.get("from") is not None else frame.info.input
         node = add_node(
-            self.g, _join(scope, name), "add", (cursor, source), {"residual": True}, span=stmt.span, site=self.site, scope=scope
+            self.g, _join(scope, name), "add", (cursor, frame.info.input), {"residual": True}, span=stmt.span, site=self.site, scope=scope
         )
         frame.info.add = node
         frame.info.shortcut_from = source

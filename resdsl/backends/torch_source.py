@@ -183,6 +183,7 @@ class _Unit:
     operands: list[str]  # value refs: local names or "input"
     guard: str | None = None  # Python condition; where false the unit is nn.Identity()
     ctor: str | None = None  # constructor source for units that own a module
+    shortcut_ref: str | None = None  # a residual add: what its shortcut definition reads
 
 
 class _BodyEmitter:
@@ -235,7 +236,7 @@ class _BodyEmitter:
             guard = None if stmt.guard is None or self.prefix is not None else self.py(stmt.guard)
             if _is_residual_add(item):
                 source = value(args["from"].id) if args.get("from") is not None else "input"
-                self.units.append(_Unit(item, "add", item.names[0], [prev, source]))
+                self.units.append(_Unit(item, "add", item.names[0], [prev, "input"], shortcut_ref=source))
                 prev = item.names[0]
                 continue
             first = value(args["from"].id) if args.get("from") is not None else prev
@@ -305,10 +306,11 @@ class _BodyEmitter:
         """The forward method's lines (without `return`) and the variable it returns."""
         uses: dict[str, list[int]] = {}
         for i, unit in enumerate(self.units):
-            for ref in unit.operands:
+            reads = unit.operands + ([unit.shortcut_ref] if unit.shortcut_ref and kind is not None and kind.downsample_arg else [])
+            for ref in dict.fromkeys(reads):
                 uses.setdefault(ref, []).append(i)
         carry = "x" if uses.get("input", []) in ([], [0]) else "out"
-        ns = Namespace(reserved=set(self.attrs.values()) | {carry})
+        ns = Namespace(reserved={carry})
         var = {"input": "x"}
 
         def carried(i: int, ref: str) -> bool:
@@ -322,7 +324,7 @@ class _BodyEmitter:
             if unit.op == "block":
                 lines.append(f"{target} = self.{self.attrs[unit.name]}({xs[0]})")
             elif unit.op == "add" and _is_residual_add(unit.item) and kind is not None:
-                lines += self._residual(kind, target, xs)
+                lines += self._residual(kind, target, xs, var[unit.shortcut_ref])
             else:
                 op = OPS[unit.op]
                 if unit.op == "linear" and self.dims(unit.operands[0]).rank != 1:
@@ -338,11 +340,11 @@ class _BodyEmitter:
         result = var[self.units[-1].name] if self.units else "x"
         return lines, result
 
-    def _residual(self, kind: _KindInfo, target: str, xs: list[str]) -> list[str]:
-        branch, source = xs
-        shortcut = source
+    def _residual(self, kind: _KindInfo, target: str, xs: list[str], source: str) -> list[str]:
+        branch, identity = xs
+        shortcut = identity
         if kind.downsample_arg:
-            shortcut = f"({source} if self.downsample is None else self.downsample({source}))"
+            shortcut = f"({identity} if self.downsample is None else self.downsample({source}))"
         if kind.residual_arg:
             lines = ["if self.residual:", f"{INDENT}{target} = {branch} + {shortcut}"]
             if branch != target:

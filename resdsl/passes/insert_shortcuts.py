@@ -9,7 +9,8 @@ Policies name a shortcut definition and where it applies (the paper's options, a
 
 The definition is instantiated with `channels` (the branch's) and `stride` (from the input's
 size to the branch's) as nodes `<block>.downsample.0`, `.1`, ... reading the value the add names
-(`add from pre`), and the add's shortcut operand becomes its last node. A shape no shortcut can
+(`add from pre`), and the add's shortcut operand, the block input until then, becomes its last
+node. A shape no shortcut can
 fix is left unfixed, with (code, reason) in `BlockInfo.problem` for validate_residuals.
 
 Warnings: W0001 where the shortcut's stride differs from the block's declared `stride`, W0002
@@ -198,6 +199,7 @@ def shortcut_for(g: nx.DiGraph, block: BlockInfo, reporter: Reporter) -> None:
     name, everywhere = POLICIES.get(block.policy, (block.policy, False))
     if sb is None or sx is None or block.policy == "identity" or (sb == sx and not everywhere):
         return
+    sx = g.nodes[block.shortcut_from]["shape"]  # what the shortcut definition reads
     stride = _stride(sb, sx, branch_stride(g, block))
     if isinstance(stride, tuple):
         block.problem = stride
