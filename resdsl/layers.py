@@ -105,7 +105,8 @@ def _same_padding(args: dict, at: ast.Layer) -> Exprs:
             out.append(_lit(0, k.span) if half == 0 else d if half == 1 else ast.BinOp(k.span, "*", d, _lit(half, k.span)))
             continue
         inner = ast.BinOp(k.span, "-", k, _lit(1, k.span))
-        out.append(ast.BinOp(k.span, "//", ast.BinOp(k.span, "*", d, inner), _lit(2, k.span)))
+        spread = inner if isinstance(d, ast.Literal) and d.value == 1 else ast.BinOp(k.span, "*", d, inner)
+        out.append(ast.BinOp(k.span, "//", spread, _lit(2, k.span)))
     return tuple(out)
 
 

@@ -22,7 +22,9 @@ PROJECTIONS_18_34 = 8_448 + 33_280 + 132_096
 
 
 def test_every_bundled_spec_is_covered():
-    covered = set(IMAGENET) | {"plain18", "plain34", "cifar_resnet", "cifar_plain"}
+    from test_zoo import MIRRORS, PAPERS  # the specs after 2015
+
+    covered = set(IMAGENET) | {"plain18", "plain34", "cifar_resnet", "cifar_plain"} | {spec for spec, _ in list(MIRRORS) + list(PAPERS)}
     assert set(bundled_specs()) == covered
 
 

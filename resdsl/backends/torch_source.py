@@ -93,6 +93,19 @@ def _split_args(args: str) -> list[str]:
     return [p for p in parts if p]
 
 
+def _closing(text: str, start: int) -> int:
+    """The index of the bracket closing the one at `start` (-1 if none)."""
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] in "([{":
+            depth += 1
+        elif text[i] in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
 class _Writer:
     """Lines of Python; a call too long for one line is split one argument per line."""
 
@@ -103,7 +116,17 @@ class _Writer:
 
     def line(self, text: str = "", depth: int = 0) -> None:
         head, _, rest = text.partition("(")
-        if len(INDENT * depth + text) > self.WIDTH and (" = " in head or head.startswith("return ")) and text.endswith(")"):
+        long = len(INDENT * depth + text) > self.WIDTH
+        if long and " = " in head and " if " in text and _closing(text, len(head)) != len(text) - 1:
+            target, _, value = text.partition(" = ")  # `x = A if c else B`, as black writes it
+            then, _, other = value.rpartition(" else ")
+            then, _, cond = then.rpartition(" if ")
+            self.lines.append(INDENT * depth + target + " = (")
+            for part in (then, f"if {cond}", f"else {other}"):
+                self.line(part, depth + 1)
+            self.lines.append(INDENT * depth + ")")
+            return
+        if long and (" = " in head or head.startswith("return ")) and _closing(text, len(head)) == len(text) - 1:
             self.lines.append(INDENT * depth + head + "(")
             for arg in _split_args(rest[:-1]):
                 self.line(arg + ",", depth + 1)
@@ -274,6 +297,10 @@ class _BodyEmitter:
         elif unit.op == "block":
             attr = self.attrs[unit.name]
             c = f"self.{attr}.out_channels" if unit.item.stmt.repeat is None else f"self.{attr}[-1].out_channels"
+        if unit.guard is not None:  # where the guard is false the unit is an identity
+            before, before_rank = self.channels.get(unit.operands[0], ("in_channels", 3))
+            c = c if c == before else f"({c} if {unit.guard} else {before})"
+            rank = rank if rank == before_rank else before_rank
         self.channels[unit.name] = (c, rank)
 
     def unit_args(self, unit: _Unit) -> dict:

@@ -1,0 +1,143 @@
+"""The model zoo after 2015: timm's and torchvision's names, shapes and numbers, and the papers'.
+
+Ordinary CI has no timm or torchvision (see tests/test_reference_libraries.py for the tier that
+loads their weights and compares outputs); it compares resdsl's built models with the manifests
+that `scripts/reference_manifests.py` wrote from those libraries (key order, shapes, counts,
+conv strides/paddings/dilations, drop-path rates).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import resdsl
+from reference_manifest import manifest, state_dict_layout
+from test_shapes import assert_shapes_match_module
+
+# spec (and its parameters) -> the manifest of the library model it mirrors
+MIRRORS = {
+    ("resnet18d", ()): "timm_resnet18d",
+    ("resnet26d", ()): "timm_resnet26d",
+    ("resnet50d", ()): "timm_resnet50d",
+    ("resnet50d", (("depth", 26),)): "timm_resnet26d",
+    ("resnet50d", (("depth", 101),)): "timm_resnet101d",
+    ("seresnet50", ()): "timm_seresnet50",
+    ("seresnext50_32x4d", ()): "timm_seresnext50_32x4d",
+    ("resnetv2_50", ()): "timm_resnetv2_50",
+    ("resnet50", ()): "timm_resnet50",
+    ("resnet50", (("output_stride", 16),)): "tv_resnet50_os16",
+    ("resnet50", (("output_stride", 8),)): "tv_resnet50_os8",
+    ("resnet101", (("output_stride", 16),)): "tv_resnet101_os16",
+    ("resnet101", (("output_stride", 8),)): "tv_resnet101_os8",
+}
+
+# The papers' counts (CIFAR-10), from independent implementations of the authors' code.
+PAPERS = {
+    ("preact_resnet", (("depth", 110),)): 1_730_522,
+    ("preact_resnet", (("depth", 164),)): 1_703_258,
+    ("wide_resnet", ()): 36_479_194,  # WRN-28-10; the paper says 36.5M
+}
+
+
+def _meta_model(spec: str, params: tuple):
+    with torch.device("meta"):
+        return resdsl.build(spec, **dict(params))
+
+
+def _id(key) -> str:
+    spec, params = key
+    return spec + "".join(f"-{k}{v}" for k, v in params)
+
+
+@pytest.mark.parametrize("key", list(MIRRORS), ids=_id)
+def test_state_dict_is_the_librarys_in_order_and_shape(key):
+    spec, params = key
+    expected = manifest(MIRRORS[key])
+    net = resdsl.load(spec, **dict(params))
+    assert net.params == expected["params"]
+    assert state_dict_layout(_meta_model(spec, params)) == expected["state_dict"]
+
+
+@pytest.mark.parametrize("key", [k for k, m in MIRRORS.items() if "convs" in manifest(m)], ids=_id)
+def test_dilated_convs_are_torchvisions(key):
+    """replace_stride_with_dilation: every conv's stride, padding and dilation."""
+    model = _meta_model(*key)
+    convs = [[n, list(c.stride), list(c.padding), list(c.dilation)] for n, c in model.named_modules() if isinstance(c, torch.nn.Conv2d)]
+    assert convs == manifest(MIRRORS[key])["convs"]
+
+
+@pytest.mark.parametrize("key", list(PAPERS), ids=_id)
+def test_cifar_follow_ups_have_the_papers_counts(key):
+    spec, params = key
+    net = resdsl.load(spec, **dict(params))
+    assert net.params == PAPERS[key] == sum(p.numel() for p in _meta_model(spec, params).parameters())
+
+
+@pytest.mark.parametrize(
+    "spec, params",
+    [("resnet18d", {}), ("resnet50d", {}), ("seresnet50", {}), ("resnetv2_50", {}), ("preact_resnet", {"depth": 164}),
+     ("preact_resnet", {"depth": 110}), ("wide_resnet", {"depth": 16, "k": 4}), ("resnet50", {"output_stride": 8})],
+)
+def test_static_shapes_equal_the_shapes_seen_running(spec, params):
+    assert assert_shapes_match_module(resdsl.load(spec, **params)) >= 10
+
+
+@pytest.mark.parametrize("model", manifest("timm_drop_path_rates")["models"], ids=lambda m: m["name"])
+def test_drop_path_rates_are_timms(model):
+    """timm: drop_path_rate * block_index / (blocks - 1), the index over the whole network."""
+    net = resdsl.load(model["name"], drop_path_rate=model["drop_path_rate"])
+    blocks = net.graph.graph["blocks"]
+    assert [[path, info.args["drop_path"]] for path, info in blocks.items()] == model["blocks"]
+    built = _meta_model(model["name"], (("drop_path_rate", model["drop_path_rate"]),))
+    assert [built.get_submodule(path).drop_path.p for path in blocks] == [rate for _, rate in model["blocks"]]
+
+
+def _pair(spec: str, **params):
+    """The spec built twice with the same weights: as given, and with `params` (rates) set."""
+    torch.manual_seed(0)
+    plain = resdsl.build(spec, **{k: v for k, v in params.items() if k in ("depth", "k", "n")})
+    dropped = resdsl.build(spec, **params)
+    dropped.load_state_dict(plain.state_dict())
+    return plain, dropped
+
+
+@pytest.mark.parametrize("spec, params", [("resnet18", {"drop_path_rate": 0.5}), ("wide_resnet", {"depth": 10, "k": 1, "dropout": 0.5})])
+def test_dropout_and_drop_path_are_identities_in_eval_and_random_in_training(spec, params):
+    plain, dropped = _pair(spec, **params)
+    size = 224 if spec == "resnet18" else 32
+    x = torch.randn(2, 3, size, size)
+    plain.eval(), dropped.eval()
+    with torch.no_grad():
+        assert torch.equal(plain(x), dropped(x))  # bit-identical
+    dropped.train()
+    with torch.no_grad():
+        torch.manual_seed(1)
+        first = dropped(x)
+        torch.manual_seed(2)
+        second = dropped(x)
+    assert not torch.equal(first, second)
+
+
+def test_wide_resnet_has_dropout_between_its_convs():
+    source = resdsl.generate_source("wide_resnet")
+    forward = source.split("class WideBasic(")[1].split("def forward")[1].split("\nclass ")[0]
+    lines = [line.strip() for line in forward.strip().split("\n")[1:]]
+    assert lines[:5] == [
+        "pre = self.pre(x)",
+        "out = self.conv1(pre)",
+        "out = self.bn1(out)",
+        "out = self.dropout(out)",
+        "out = self.conv2(out)",
+    ]
+    assert "self.dropout = nn.Dropout(p)" in source
+
+
+def test_preact_projection_reads_the_pre_activated_input_and_identity_the_raw_one():
+    net = resdsl.load("preact_resnet", depth=110)
+    blocks = net.graph.graph["blocks"]
+    first, later = blocks["layer2.0"], blocks["layer2.1"]
+    assert first.shortcut_def == "conv_projection" and first.shortcut_from == "layer2.0.pre"
+    assert net.graph.nodes[first.shortcut_nodes[0]]["inputs"] == ("layer2.0.pre",)
+    assert later.shortcut == "identity" and net.graph.nodes[later.add]["inputs"][1] == later.input
+    assert [net.graph.nodes[n]["op"] for n in first.shortcut_nodes] == ["conv"]  # no batch norm
