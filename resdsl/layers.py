@@ -86,7 +86,11 @@ def _lit(value, span) -> ast.Literal:
 
 
 def _const(value):
-    return lambda args, at: _lit(value, at.span)
+    def default(args, at):
+        return _lit(value, at.span)
+
+    default.shown = "on" if value is True else "off" if value is False else str(value)  # for the reference
+    return default
 
 
 def _same_padding(args: dict, at: ast.Layer) -> Exprs:
@@ -109,6 +113,12 @@ def _same_padding(args: dict, at: ast.Layer) -> Exprs:
         out.append(ast.BinOp(k.span, "//", spread, _lit(2, k.span)))
     return tuple(out)
 
+
+def _pool_padding(args: dict, at: ast.Layer) -> Exprs:
+    return _same_padding({"kernel": args["kernel"]}, at)
+
+
+_same_padding.shown = _pool_padding.shown = "same"  # for the language reference
 
 _CONV_PARAMS = {k: k for k in ("kernel", "stride", "padding", "dilation", "groups", "bias")} | {"out_channels": "filters"}
 
@@ -191,7 +201,7 @@ LAYER_KINDS: dict[str, LayerKind] = {
         LayerKind(
             "maxpool",
             (_KERNEL,),
-            (_STRIDE, Arg("padding", "pair", 0, lambda a, at: _same_padding({"kernel": a["kernel"]}, at), doc="default keeps the size for odd kernels")),
+            (_STRIDE, Arg("padding", "pair", 0, _pool_padding, doc="default keeps the size for odd kernels")),
             _pool("maxpool"),
             "maxpool",
             doc="max pooling",
@@ -356,3 +366,20 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
                 Diagnostic("E0115", f"`{arg.name}` takes the name of a value (a label, or `input`)", value.span, help=f"for example: {kind.example}")
             )
     return args, problems
+
+
+def _default_text(arg: Arg) -> str:
+    return "required" if arg.default is None else getattr(arg.default, "shown", "none")
+
+
+def markdown_table() -> str:
+    """The layer-kind table of docs/language.md (a test keeps the two equal)."""
+    lines = ["| layer | arguments | options (default) | what it is |", "|---|---|---|---|"]
+    for kind in LAYER_KINDS.values():
+        positional = ", ".join(a.name + ("" if a.default is None else f" = {_default_text(a)}") for a in kind.positional) or "—"
+        options = ", ".join(f"`{a.name}` ({_default_text(a)})" for a in kind.options) or "—"
+        aliases = [alias for alias, name in ALIASES.items() if name == kind.name]
+        name = f"`{kind.name}`" + "".join(f", `{a}`" for a in aliases)
+        lines.append(f"| {name} | {positional} | {options} | {kind.doc}; e.g. `{kind.example}` |")
+    lines.append("| every layer | | `from` | " + FROM.doc + " |")
+    return "\n".join(lines) + "\n"

@@ -143,6 +143,13 @@ def _value(names):
 @st.composite
 def layer(draw, names: list[str]) -> str:
     kind = draw(st.sampled_from(["conv", "conv", "maxpool", "avgpool", "relu", "batchnorm", "linear", "add", "conv2d", "bn"]))
+    if draw(st.integers(0, 3)) == 0:  # Language 2: gates, named values, drops, guards
+        text = draw(st.sampled_from([
+            "sigmoid", "mul input", "add input", "identity", "flatten", "dropout 0.2", "drop_path 0.1", "drop_path 1.5",
+            "batchnorm, relu on", "avgpool 2x2, stride 2, ceil on, count_pad off", "mul a", "conv 1x1, 4, from input",
+            "pad_channels 8, stride 2", "relu when 1 > 0", "conv 3x3, 8 when false", "add from input",
+        ]))
+        return draw(st.sampled_from(["", "", "a: ", "pre: "])) + text
     args = []
     if kind in ("conv", "maxpool", "avgpool", "conv2d"):
         args.append(draw(st.sampled_from(["3x3", "1x1", "1", "2x2", "7x7", "3x3x3", "k x k"])))
@@ -156,7 +163,7 @@ def layer(draw, names: list[str]) -> str:
 
 @st.composite
 def block_use(draw, names: list[str], blocks: list[str]) -> str:
-    block = draw(st.sampled_from(blocks + ["basic", "bottleneck", "basci"]))
+    block = draw(st.sampled_from(blocks + ["basic", "bottleneck", "basci", "se", "se_bottleneck", "deep_stem", "projection"]))
     args = draw(st.lists(_expr(names), max_size=2))
     args += [f"{k} = {draw(_expr(names))}" for k in draw(st.lists(st.sampled_from(["stride", "groups", "v1", "width", "wdth"]), max_size=2, unique=True))]
     text = f"{block}({', '.join(args)})"
@@ -165,7 +172,7 @@ def block_use(draw, names: list[str], blocks: list[str]) -> str:
     if draw(st.booleans()):
         text += f", stride {draw(_value(names))}"
     if draw(st.booleans()):
-        text += f", shortcut {draw(st.sampled_from(['A', 'B', 'C', 'identity', 'none', 'D']))}"
+        text += f", shortcut {draw(st.sampled_from(['A', 'B', 'C', 'identity', 'none', 'D', 'avg_down', 'conv_projection', 'basic']))}"
     label = draw(st.sampled_from(["", "", "layer1: ", "layer2: ", "stage: ", "class: "]))
     return label + text
 
@@ -214,25 +221,29 @@ def plausible_spec(draw) -> str:
     so that elaboration, shortcuts, shapes and the code generator see deep valid inputs too."""
     kernel = draw(st.sampled_from(["3x3", "1x1", "2x2", "3"]))
     padding = draw(st.sampled_from(["", ", padding 0", ", padding 1"]))
+    preact = draw(st.booleans())
     user = (
-        f"block unit(w, stride = 1) {{\n"
-        f"    conv {kernel}, w, stride stride{padding}\n"
-        f"    {draw(st.sampled_from(['conv 3x3, w, relu off', 'conv 1x1, w * 2, relu off', 'batchnorm', 'relu']))}\n"
-        f"    {draw(st.sampled_from(['add', 'add', '']))}\n"
+        f"block unit(w, stride = 1, p = 0.0) {{\n"
+        + ("    pre: batchnorm, relu on\n" if preact else "")
+        + f"    conv {kernel}, w, stride stride{padding}\n"
+        f"    {draw(st.sampled_from(['conv 3x3, w, relu off', 'conv 1x1, w * 2, relu off', 'batchnorm', 'relu', 'dropout p']))}\n"
+        f"    {draw(st.sampled_from(['', '', 'se: se(w, 2)', 'drop_path p', 'avgpool 2x2, stride 2, ceil on when stride > 1']))}\n"
+        f"    {draw(st.sampled_from(['add', 'add', '', 'add from pre' if preact else 'add']))}\n"
         f"    relu\n}}\n"
     )
     n = draw(st.integers(1, 3))
     lines = [
         f"input {draw(st.sampled_from(['3', '1']))}x{draw(st.sampled_from(['7', '8', '16', '32']))}x{draw(st.sampled_from(['7', '8', '16', '32']))}",
-        f"shortcut {draw(st.sampled_from(['A', 'B', 'C', 'identity', 'none']))}",
-        f"conv1: conv 3x3, {draw(st.sampled_from(['8', '16']))}",
+        f"shortcut {draw(st.sampled_from(['A', 'B', 'C', 'identity', 'none', 'avg_down', 'conv_projection']))}",
+        draw(st.sampled_from(["conv1: conv 3x3, 8", "conv1: conv 3x3, 16", "conv1: deep_stem(16, 8)"])),
     ]
     if draw(st.booleans()):
         lines.append("maxpool 3x3, stride 2")
     for i in range(draw(st.integers(1, 3))):
-        block = draw(st.sampled_from(["unit", "basic", "bottleneck"]))
+        block = draw(st.sampled_from(["unit", "basic", "bottleneck", "se_bottleneck"]))
         width = draw(st.sampled_from(["4", "8", "16"]))
-        use = f"stage{i}: {block}({width})"
+        extra = draw(st.sampled_from(["", "", ", p = 0.1" if block == "unit" else ", drop_path = 0.1 * index"]))
+        use = f"stage{i}: {block}({width}{extra if block != 'se_bottleneck' else ', reduction = 2'})"
         use += draw(st.sampled_from(["", " x n", " x 2"]))
         if " x " in use:
             use += draw(st.sampled_from(["", ", stride 2"]))
@@ -271,13 +282,17 @@ def test_generated_specs(text):
 
 
 def _run_if_small(text: str) -> None:
-    """Build and run a small valid network: its output shape must be the inferred one."""
+    """What `check` accepts builds and runs: on meta tensors always (any size, no arithmetic),
+    on real ones when small. The output shape must be the inferred one."""
     import torch
 
     from resdsl.backends.torch_build import instantiate
 
     net = compile_text(text, "fuzz.res", limits=LIMITS)
     c, h, w = net.input_shape
+    with torch.device("meta"):
+        model = instantiate(net).eval()
+        assert tuple(model(torch.empty(1, c, h, w)).shape[1:]) == net.output_shape
     if net.params > 200_000 or c * h * w > 4096 or net.graph.number_of_nodes() > 300:
         return
     model = instantiate(net).eval()

@@ -14,7 +14,7 @@ from resdsl.resources import bundled_specs
 def observed_shapes(net):
     """Output shape of every named submodule when the built module runs, batch 1, on meta."""
     with torch.device("meta"):
-        model = resdsl.build(net)
+        model = resdsl.build(net).eval()  # eval: a BatchNorm1d in training refuses batch 1
     seen: dict[str, tuple] = {}
     for name, module in model.named_modules():
         if name and not isinstance(module, torch.nn.ReLU):

@@ -149,8 +149,8 @@ def attribute_names(definition: ast.Definition) -> dict[str, str]:
         if isinstance(item.stmt, ast.BlockUse):
             out[item.names[0]] = attrs.name(item.names[0])
         for unit, name in zip(item.units, item.names):
-            if OPS[unit.op].torch is not None and not OPS[unit.op].shared:
-                out[name] = attrs.name(name)
+            if OPS[unit.op].torch is not None and (not OPS[unit.op].shared or item.stmt.guard is not None):
+                out[name] = attrs.name(name)  # a guarded unit is its own module (or an identity)
     return out
 
 
@@ -357,7 +357,7 @@ class _BodyEmitter:
                 if unit.op == "linear" and self.dims(unit.operands[0]).rank != 1:
                     lines.append(f"{target} = torch.flatten({xs[0]}, 1)")
                     xs = [target]
-                if op.shared:
+                if op.shared and unit.name not in self.attrs:
                     module = f"self.{unit.op}"
                     call = f"torch.{unit.op}({xs[0]})" if later(unit.operands[0]) else op.forward(module, xs)
                 else:
@@ -628,7 +628,7 @@ class TorchSourceGenerator:
                     w.line(")", depth)
                 continue
             op = OPS[unit.op]
-            if op.shared:
+            if op.shared and unit.name not in body.attrs:
                 if unit.op not in shared_made:
                     w.line(f"self.{unit.op} = {unit.ctor}", depth)
                     shared_made.add(unit.op)
