@@ -384,3 +384,12 @@ def test_fmt_usage_errors(tmp_path):
     assert invoke("fmt").exit_code == 2
     assert invoke("fmt", str(tmp_path / "missing.res")).exit_code == 2
     assert invoke("fmt", "-", str(tmp_path)).exit_code == 2
+
+
+def test_fmt_does_not_import_torch():
+    import subprocess
+    import sys
+
+    probe = "import sys\nfrom resdsl.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    print(e.code, 'torch' in sys.modules)\n"
+    done = subprocess.run([sys.executable, "-c", probe, "fmt", "--check", str(ROOT / "specs")], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0", "False"]
