@@ -219,7 +219,6 @@ def _space_between(prev: Token, tok: Token, depth: int) -> bool:
 
 def _render(lines: list[_Line]) -> list[str]:
     texts = [_code(line) if line.kind == "code" else "" for line in lines]
-    out: list[str] = []
     run: list[int] = []  # indexes of consecutive code lines
 
     def flush() -> None:
@@ -238,5 +237,4 @@ def _render(lines: list[_Line]) -> list[str]:
         if line.kind == "comment":
             texts[i] = INDENT * line.depth + line.comment
     flush()
-    out.extend(texts)
-    return out
+    return texts
