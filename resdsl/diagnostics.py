@@ -259,6 +259,7 @@ class Limits:
 
     max_nodes: int = 200_000
     max_params: int = 2_000_000_000
+    max_activations: int = 10_000_000_000  # elements of all layer outputs, batch 1
     max_depth: int = 50  # blocks within blocks; the elaborator recurses once per level
 
 

@@ -15,6 +15,8 @@ not a condition, `within` without `~`) is an error of its own.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import networkx as nx
 
 from resdsl.diagnostics import Reporter, did_you_mean
@@ -39,7 +41,7 @@ METRICS = {
 
 def _fmt(value) -> str:
     """`3.8e9` reads as 3,800,000,000: the same digit grouping as the counted value."""
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         value = int(value)
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
@@ -88,9 +90,10 @@ def _check_metric(g, stmt: ast.ExpectMetric, reporter: Reporter) -> None:
     off = f" ({actual - expected:+,})" if isinstance(expected, int) else ""
     if stmt.op == "~":
         tol = stmt.tolerance_percent if stmt.tolerance_percent is not None else 1.0
-        ok = abs(actual - expected) <= abs(expected) * tol / 100
+        # exact rationals: V·(1 + P/100) in floats overflows (1e308) or rounds into a false pass
+        ok = abs(actual - Fraction(expected)) * 100 <= abs(Fraction(expected)) * Fraction(tol)
         wanted = f"~ {_fmt(expected)} within {tol:g}%"
-        off = f" (off by {100 * (actual - expected) / expected:+.2f}%)" if expected else ""
+        off = f" (off by {float(100 * (actual - Fraction(expected)) / Fraction(expected)):+.2f}%)" if expected else ""
     else:
         ok = COMPARE[stmt.op](actual, expected)
         wanted = f"{stmt.op} {_fmt(expected)}"

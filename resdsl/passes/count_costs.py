@@ -29,7 +29,8 @@ from typing import Callable
 import networkx as nx
 
 from resdsl.diagnostics import Diagnostic, Reporter
-from resdsl.ops import OPS
+from resdsl.ops import OPS, fmt_shape
+from resdsl.passes.infer_shapes import node_location
 
 DEFAULT_CONVENTION = "conv+fc"
 
@@ -106,18 +107,33 @@ def count_costs(g: nx.DiGraph, reporter: Reporter) -> None:
         total_element_ops=total.element_ops,
         total_activations=total.activations,
     )
-    _check_limit(g, total.params, reporter)
-
-
-def _check_limit(g: nx.DiGraph, total_params: int, reporter: Reporter) -> None:
-    limit = g.graph["limits"].max_params
-    if total_params > limit:
-        net = g.graph["network"]
+    limits = g.graph["limits"]
+    elements = math.prod(g.graph["input_shape"])
+    if elements > limits.max_activations:
         reporter.report(
             Diagnostic(
                 "E0301",
-                f"network `{net.name}` has {total_params:,} parameters, past the limit of {limit:,}",
-                net.name_span,
-                help="raise the limit with --max-params (API: limits=Limits(max_params=...))",
+                f"the input {fmt_shape(g.graph['input_shape'])} has {elements:,} elements, past the activation limit of {limits.max_activations:,}",
+                g.nodes["input"]["span"],
+                help="raise the limit with --max-activations (API: limits=Limits(max_activations=...))",
             )
         )
+    _check_limit(g, "cost_params", "parameters", total.params, limits.max_params, "--max-params", "max_params", reporter)
+    _check_limit(g, "cost_activations", "activation elements", total.activations, limits.max_activations, "--max-activations", "max_activations", reporter)
+
+
+def _check_limit(g: nx.DiGraph, attr: str, what: str, total: int, limit: int, flag: str, field: str, reporter: Reporter) -> None:
+    """E0301 past a size limit, located at the layer that contributes the most."""
+    if total <= limit:
+        return
+    net = g.graph["network"]
+    largest = max(g.nodes, key=lambda n: g.nodes[n][attr])
+    data = g.nodes[largest]
+    diag = Diagnostic(
+        "E0301",
+        f"network `{net.name}` has {total:,} {what}, past the limit of {limit:,}",
+        data["span"] or net.name_span,
+        label=f"the largest: {largest}, {data[attr]:,}",
+        help=f"raise the limit with {flag} (API: limits=Limits({field}=...))",
+    )
+    reporter.report(node_location(g, largest, diag) if data["span"] else diag)

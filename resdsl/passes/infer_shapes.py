@@ -10,7 +10,9 @@ import networkx as nx
 
 from resdsl.diagnostics import Diagnostic, Reporter, relocate
 from resdsl.ir.graph import topo_order
-from resdsl.ops import OPS, ShapeError
+from resdsl.ops import OPS, ShapeError, fmt_shape
+
+MAX_SIZE = 2**31 - 1  # any one dimension: PyTorch indexes with int32 in places, and no net needs more
 
 
 def node_location(g: nx.DiGraph, node: str, diag: Diagnostic) -> Diagnostic:
@@ -25,7 +27,10 @@ def infer_node(g: nx.DiGraph, node: str, reporter: Reporter) -> None:
     if any(s is None for s in inputs):
         return
     try:
-        data["shape"] = tuple(OPS[data["op"]].infer(data["params"], inputs))
+        shape = tuple(OPS[data["op"]].infer(data["params"], inputs))
+        if any(d > MAX_SIZE for d in shape):  # e.g. `padding 2147483647`: no tensor is that large
+            raise ShapeError("E0201", f"this layer's output would be {fmt_shape(shape)}, past the largest size {MAX_SIZE:,}", help="check the padding, dilation and input size")
+        data["shape"] = shape
     except ShapeError as err:
         reporter.report(node_location(g, node, Diagnostic(err.code, err.message, data["span"], help=err.help)))
 
