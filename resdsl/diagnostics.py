@@ -240,7 +240,8 @@ def short_number(n: int) -> str:
     """`12,345`; an integer too long to read as digits as its order of magnitude, `about 10^40`."""
     if abs(n) < 10**15:
         return f"{n:,}"
-    return f"{'-' if n < 0 else ''}about 10^{int((abs(n).bit_length() - 1) * math.log10(2))}"
+    digits = len(str(abs(n))) if abs(n).bit_length() < 10_000 else int(abs(n).bit_length() * math.log10(2)) + 1
+    return f"{'-' if n < 0 else ''}about 10^{digits - 1}"
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

@@ -118,6 +118,7 @@ def count_costs(g: nx.DiGraph, reporter: Reporter) -> None:
                 help="raise the limit with --max-activations (API: limits=Limits(max_activations=...))",
             )
         )
+        return  # every layer after it is too large as well: one report
     _check_limit(g, "cost_params", "parameters", total.params, limits.max_params, "--max-params", "max_params", reporter)
     _check_limit(g, "cost_activations", "activation elements", total.activations, limits.max_activations, "--max-activations", "max_activations", reporter)
 
