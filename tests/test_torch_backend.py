@@ -18,7 +18,7 @@ from torchvision_reference import CONFIGS, reference
 GOLDEN = TESTS / "golden" / "torch"
 
 
-@pytest.mark.parametrize("spec", ["resnet18", "resnet50", "cifar_resnet"])
+@pytest.mark.parametrize("spec", ["resnet18", "resnet50", "cifar_resnet", "resnet50d", "seresnet50", "preact_resnet", "resnetv2_50", "wide_resnet"])
 def test_generated_source_matches_golden(spec, golden):
     golden(GOLDEN / f"{spec}.py", resdsl.generate_source(spec))
 

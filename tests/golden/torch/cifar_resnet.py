@@ -41,7 +41,7 @@ class PadChannels(nn.Module):
 def zero_pad(in_channels: int, channels: int, stride: int = 1) -> nn.Sequential:
     """Shortcut `zero_pad(channels, stride=1)`.
 
-    Defined at prelude.res:49:1; one function serves every instance of the shortcut.
+    Defined at prelude.res:70:1; one function serves every instance of the shortcut.
     """
     return nn.Sequential(PadChannels(in_channels, channels, stride=stride))
 
