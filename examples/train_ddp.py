@@ -2,7 +2,7 @@
 
     torchrun --nproc_per_node 2 examples/train_ddp.py                 # CPU: gloo, cifar_resnet
     torchrun --nproc_per_node 8 examples/train_ddp.py --spec resnet50 --sync-bn --steps 100
-    torchrun --nproc_per_node 8 examples/train_ddp.py --spec resnet152 --parallel fsdp
+    torchrun --nproc_per_node 8 examples/train_ddp.py --spec resnet152 --parallel fsdp --export r152.onnx
     python examples/train_ddp.py                                      # one process, no torchrun
 
 One process per device: with GPUs, rank r uses cuda:LOCAL_RANK and the nccl backend; without,
@@ -13,6 +13,9 @@ script would put a DataLoader with a DistributedSampler here.
 `--parallel ddp` (default) wraps the model in DistributedDataParallel (`--sync-bn` first
 converts its batch norms to SyncBatchNorm, which torch runs only on GPUs); `--parallel fsdp`
 shards it with FSDP2, one unit per outermost residual block (resdsl.backends.shard.shard).
+
+`--export FILE` has rank 0 write the trained network for deployment (`resdsl.export`: a
+`.pt2` program, or ONNX for a `.onnx` name), from the full state gathered from all ranks.
 
 `--out DIR` makes every rank write DIR/rank<r>.json: the losses (averaged over ranks), a
 SHA-256 of the full parameters after training (equal on all ranks when they stayed in sync)
@@ -49,6 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sync-bn", action="store_true", help="convert batch norms to SyncBatchNorm (GPUs only)")
     parser.add_argument("--backend", choices=("auto", "gloo", "nccl"), default="auto", help="auto: nccl with GPUs, else gloo")
     parser.add_argument("--out", type=Path, help="directory where each rank writes rank<r>.json")
+    parser.add_argument("--export", type=Path, metavar="FILE", help="rank 0 writes the trained model: FILE.pt2 or FILE.onnx")
     args = parser.parse_args(argv)
     if args.backend == "auto":
         args.backend = "nccl" if torch.cuda.is_available() else "gloo"
@@ -87,6 +91,18 @@ def full_parameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {
         name: (p.full_tensor() if hasattr(p, "full_tensor") else p).detach().cpu()
         for name, p in model.named_parameters()
+    }
+
+
+def full_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The network's state_dict in full, on the CPU; a collective under FSDP2 (call on all ranks).
+
+    Parameters are gathered from their shards; buffers (batch-norm statistics) are rank 0's
+    under DDP's default buffer broadcast, and each rank's own under FSDP.
+    """
+    return {
+        name: (t.full_tensor() if hasattr(t, "full_tensor") else t).detach().cpu()
+        for name, t in model.state_dict().items()
     }
 
 
@@ -147,6 +163,12 @@ def main(argv=None) -> int:
         how = f"FSDP2 over {units} units" if args.parallel == "fsdp" else "DDP" + (" + SyncBatchNorm" if args.sync_bn else "")
         print(f"{net.name}: {net.params:,} parameters, {world} x {device.type} ({args.backend}), {how}; "
               f"{args.steps} steps in {elapsed:.1f} s; loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+    state = full_state_dict(core) if args.export is not None else None  # every rank takes part
+    if args.export is not None and rank == 0:
+        trained = resdsl.build(net)  # a plain CPU module with the trained weights, as deployed
+        trained.load_state_dict(state)
+        resdsl.export(trained, args.export)  # eval mode, dynamic batch; .onnx needs resdsl[onnx]
+        print(f"wrote {args.export}")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         record = {"rank": rank, "world": world, "losses": losses, "params_sha256": digest(parameters), "local_numel": local, "params": net.params}

@@ -89,12 +89,17 @@ def test_ddp_on_two_cpu_ranks(tmp_path, reference):
 
 
 def test_fsdp2_on_two_cpu_ranks_shards_per_block(tmp_path, reference):
-    records, parameters, stdout = _torchrun(tmp_path / "fsdp", "--parallel", "fsdp")
+    exported = tmp_path / "trained.pt2"
+    records, parameters, stdout = _torchrun(tmp_path / "fsdp", "--parallel", "fsdp", "--export", str(exported))
     _check_training(records, parameters, reference)
     total = records[0]["params"]
     local = [r["local_numel"] for r in records]
     assert sum(local) == total and max(local) < 0.6 * total  # each rank holds about half
     assert "FSDP2 over 10 units" in stdout  # 9 blocks and the root
+    # The exported program holds the trained weights, gathered from the shards.
+    program = torch.export.load(str(exported))
+    for name, value in parameters.items():
+        torch.testing.assert_close(program.state_dict[name], value, rtol=0, atol=0, msg=name)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU refusal")
