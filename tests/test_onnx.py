@@ -105,6 +105,18 @@ def test_bundled_spec_round_trips_through_onnxruntime(name, tmp_path):
     assert list(tmp_path.iterdir()) == [target]
 
 
+def test_batch_norms_after_no_convolution_stay_and_match(tmp_path):
+    """Pre-activation blocks start with a batch norm that follows no convolution: it stays a
+    BatchNormalization node (4 of them in tiny_preact); the others are folded. Outputs match."""
+    from conftest import ROOT
+
+    model = resdsl.build(ROOT / "examples" / "tiny_preact.res")
+    randomize_batch_norms(model)
+    resdsl.export(model, tmp_path / "tiny.onnx")
+    proto = assert_onnx_matches(tmp_path / "tiny.onnx", model, (3, 64, 64))
+    assert [node.op_type for node in proto.graph.node].count("BatchNormalization") == 4
+
+
 def test_cli_writes_onnx(tmp_path):
     target = tmp_path / "model.onnx"
     result = CliRunner().invoke(main, ["build", "cifar_resnet", "--set", "n=2", "--format", "onnx", "-o", str(target)])
