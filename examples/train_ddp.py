@@ -66,6 +66,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.params = {k: int(v) for k, v in (item.split("=", 1) for item in args.overrides)}
     except ValueError:
         parser.error("--set takes NAME=INTEGER")
+    try:  # a wrong spec or a missing onnx extra fails here, before any process joins a group
+        args.net = resdsl.load(args.spec, **args.params)
+        if args.export is not None and args.export.suffix == ".onnx":
+            from resdsl.backends.onnx_export import require_exporter
+
+            require_exporter()
+    except resdsl.ResdslError as err:
+        print(err, file=sys.stderr)
+        sys.exit(1)
     return args
 
 
@@ -126,8 +135,8 @@ def synthetic_batch(net, batch_size: int, rank: int) -> tuple[torch.Tensor, torc
 def main(argv=None) -> int:
     args = parse_args(argv)
     rank, world, device = init_distributed(args.backend)
+    net = args.net
     torch.manual_seed(0)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
-    net = resdsl.load(args.spec, **args.params)
     model = core = resdsl.build(net).to(device)  # `core`: the network itself, whatever wraps it
     if args.parallel == "ddp":
         if args.sync_bn:

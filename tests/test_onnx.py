@@ -17,6 +17,7 @@ import torch
 from click.testing import CliRunner
 
 import resdsl
+from conftest import ROOT
 from resdsl.cli import main
 from resdsl.resources import bundled_specs
 
@@ -108,8 +109,6 @@ def test_bundled_spec_round_trips_through_onnxruntime(name, tmp_path):
 def test_batch_norms_after_no_convolution_stay_and_match(tmp_path):
     """Pre-activation blocks start with a batch norm that follows no convolution: it stays a
     BatchNormalization node (4 of them in tiny_preact); the others are folded. Outputs match."""
-    from conftest import ROOT
-
     model = resdsl.build(ROOT / "examples" / "tiny_preact.res")
     randomize_batch_norms(model)
     resdsl.export(model, tmp_path / "tiny.onnx")
