@@ -5,6 +5,7 @@
     net = resdsl.load("my.res", classes=10)          # the checked IR, no torch needed
     print(resdsl.generate_source(net))               # standalone PyTorch source
     fast = resdsl.build("resnet50", compile="regional")  # each distinct block compiled once
+    resdsl.export(model, "resnet50.onnx")            # its weights, for deployment (also .pt2)
 
 Every mistake in a spec raises `resdsl.ResdslError`, whose text is the rendered diagnostics.
 """
@@ -47,6 +48,8 @@ def build(
     `inference`: True applies `InferenceRecipe.auto(device)` (eval mode; on CUDA also
     channels_last and bf16 autocast), or pass an `InferenceRecipe` (e.g. with `fold_bn=True`).
     The model is moved to `device` when one is given.
+    The module carries its input shape (C, H, W) as the plain attribute `resdsl_input_shape`
+    (not in `state_dict`), which `resdsl.export` reads.
     """
     from resdsl.backends.torch_build import instantiate
     from resdsl.backends.torch_compile import check_mode, compile_model
@@ -64,16 +67,54 @@ def build(
         model.to(device)
     if compile is not None:
         model = compile_model(model, net, compile, mode=mode, dynamic=dynamic)
+    if not hasattr(model, "resdsl_input_shape"):  # a wrapper (the inference recipe's) carries it too
+        model.resdsl_input_shape = tuple(net.input_shape)
     return model
 
 
-def export(spec, path, *, limits: Limits | None = None, **params) -> None:
-    """Write the spec's network as a `torch.export` program (`.pt2`, dynamic batch) to `path`."""
-    from resdsl.backends.torch_build import instantiate
-    from resdsl.backends.torch_export import export_program, save_program
+EXPORT_FORMATS = ("pt2", "onnx")
 
-    net = spec if isinstance(spec, Network) else load(spec, limits=limits, **params)
-    save_program(export_program(instantiate(net), net), path)
+
+def export(model, path, *, format: str | None = None, input_shape=None, limits: Limits | None = None, **params) -> None:
+    """Write a network for deployment: a `torch.export` program (`.pt2`) or an ONNX file.
+
+    `model` is a spec (bundled name, path or loaded `Network`; built fresh, with `params`) or an
+    `nn.Module` that resdsl built, whose current weights are what is written: export what you
+    trained. Its input shape comes from the module (`resdsl_input_shape`) unless `input_shape`
+    (C, H, W) is given. `format` is "pt2" or "onnx"; by default a `.onnx` path means ONNX and any
+    other means pt2. Both are exported in eval mode (the module's training flags are restored
+    afterwards) with a dynamic batch dimension. ONNX needs the `onnx` extra
+    (`pip install "resdsl[onnx]"`); see docs/deployment.md.
+    """
+    import torch
+
+    from resdsl.backends.torch_build import instantiate
+    from resdsl.backends.torch_export import export_program, input_shape_of, save_program, unwrap
+
+    format = format if format is not None else ("onnx" if str(path).lower().endswith(".onnx") else "pt2")
+    if format not in EXPORT_FORMATS:
+        raise ResdslError([Diagnostic("E0702", f"cannot export in format `{format}`: use one of {', '.join(EXPORT_FORMATS)}")])
+    if format == "onnx":
+        from resdsl.backends.onnx_export import require_exporter
+
+        require_exporter()  # fail before building or capturing anything
+    if isinstance(model, torch.nn.Module):
+        if params or limits is not None:
+            raise TypeError("resdsl.export: spec parameters and limits apply to a spec, not to a built module")
+        model = unwrap(model)
+        shape = tuple(input_shape) if input_shape is not None else input_shape_of(model)
+    else:
+        if input_shape is not None:
+            raise TypeError("resdsl.export: input_shape applies to a built module; a spec states its own input")
+        net = model if isinstance(model, Network) else load(model, limits=limits, **params)
+        model = instantiate(net)
+        shape = tuple(net.input_shape)
+    if format == "onnx":
+        from resdsl.backends.onnx_export import export_onnx
+
+        export_onnx(model, shape, path)
+    else:
+        save_program(export_program(model, shape), path)
 
 
 __all__ = ["build", "export", "load", "compile_text", "generate_source", "Network", "ResdslError", "Diagnostic", "Limits"]

@@ -7,8 +7,8 @@ Invariants:
 - a code, once published, keeps its meaning: retire a code rather than reuse it.
 
 Ranges: E00xx syntax and input text, E01xx names and structure, E02xx values and shapes,
-E03xx size limits, E04xx expectations, E05xx finding the spec, E06xx drawing; W00xx warnings
-(the spec compiles; the command exits 0 unless `--werror`).
+E03xx size limits, E04xx expectations, E05xx finding the spec, E06xx drawing, E07xx export;
+W00xx warnings (the spec compiles; the command exits 0 unless `--werror`).
 """
 
 from __future__ import annotations
@@ -72,6 +72,11 @@ _TABLE = [
     Code("E0601", "no renderer", "neither Graphviz's `dot` nor `graphviz-pure` is installed to draw SVG or PNG", "resdsl draw resnet18 -o r.svg", in_spec=False),
     Code("E0602", "unknown drawing format", "a drawing format other than dot, svg or png, or a file name that names none", "resdsl draw resnet18 -o r.gif", in_spec=False),
     Code("E0603", "renderer failed", "the Graphviz renderer could not run or reported an error", "a broken dot program on the PATH", in_spec=False),
+    # --- export --------------------------------------------------------------------------------
+    Code("E0701", "export extra missing", "ONNX export needs the packages of the `onnx` extra (onnx, onnxscript): pip install \"resdsl[onnx]\"", "resdsl build resnet18 --format onnx -o r.onnx without onnx", in_spec=False),
+    Code("E0702", "unknown export format", "an export format other than pt2 or onnx", "resdsl.export(model, 'r.tflite', format='tflite')", in_spec=False),
+    Code("E0703", "export failed", "torch's exporter could not capture or translate the module (an operator with no ONNX translation, data-dependent control flow)", "a module calling a custom operator", in_spec=False),
+    Code("E0704", "no input shape", "a module that resdsl did not build was exported without `input_shape=(C, H, W)`", "resdsl.export(nn.Linear(4, 2), 'l.pt2')", in_spec=False),
     # --- warnings: the spec builds, but probably not as meant (`--werror` makes them errors) ----
     Code("W0001", "shortcut stride differs", "a shortcut must subsample by a stride other than the block's declared `stride`", "basic(64) on a branch that halves the size by a pool"),
     Code("W0002", "branch collapses", "a residual branch pools the spatial size down to 1×1 before an add its input does not share", "an SE branch that lost its sigmoid gate"),

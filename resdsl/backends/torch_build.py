@@ -37,4 +37,6 @@ def load_module(net: Network) -> types.ModuleType:
 def instantiate(net: Network, zero_init_residual: bool = False):
     module = load_module(net)
     factory = getattr(module, module.FACTORY)
-    return factory(zero_init_residual=zero_init_residual) if "zero_init_residual" in factory.__code__.co_varnames else factory()
+    model = factory(zero_init_residual=zero_init_residual) if "zero_init_residual" in factory.__code__.co_varnames else factory()
+    model.resdsl_input_shape = tuple(net.input_shape)  # a plain attribute, not state: resdsl.export reads it
+    return model

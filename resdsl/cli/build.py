@@ -2,7 +2,8 @@
 
 `--format py` (default) writes the generated source; with `--compile whole|regional` it also
 defines `compile_model(model)`, which compiles a built model the way resdsl.build would.
-`--format pt2` writes a `torch.export` program (eval mode, dynamic batch) to the `-o` file.
+`--format pt2` writes a `torch.export` program (eval mode, dynamic batch) to the `-o` file;
+`--format onnx` an ONNX file (the same capture, through torch.onnx; needs `resdsl[onnx]`).
 """
 
 from __future__ import annotations
@@ -20,21 +21,26 @@ COMPILE_CHOICES = ("none", *STRATEGIES)
 @main.command()
 @spec_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="file to write (default: standard output; required for pt2)")
-@click.option("--format", "fmt", type=click.Choice(["py", "pt2"]), default="py", show_default=True, help="py: PyTorch source; pt2: torch.export program")
+@click.option("--format", "fmt", type=click.Choice(["py", "pt2", "onnx"]), default="py", show_default=True, help="py: PyTorch source; pt2: torch.export program; onnx: ONNX file")
 @click.option("--compile", "strategy", type=click.Choice(COMPILE_CHOICES), default="none", show_default=True, help="py only: add compile_model(model), whole-model or per distinct block")
 @click.option("--mode", type=click.Choice(MODES), default="default", show_default=True, help="the torch.compile mode compile_model uses")
 @reports_errors
 def build(spec, overrides, max_nodes, max_params, output, fmt, strategy, mode):
     """Compile SPEC to a standalone PyTorch module (imports only torch) or a .pt2 program."""
-    if fmt == "pt2" and not output:
-        raise click.UsageError("--format pt2 writes a binary file: name it with -o FILE")
-    if fmt == "pt2" and strategy != "none":
+    if fmt in ("pt2", "onnx") and not output:
+        raise click.UsageError(f"--format {fmt} writes a binary file: name it with -o FILE")
+    if fmt in ("pt2", "onnx") and strategy != "none":
         raise click.UsageError("--compile applies to --format py; compile an exported program after loading it")
     if strategy == "none" and mode != "default":
         raise click.UsageError("--mode needs --compile whole or --compile regional")
     if strategy == "regional" and mode in CUDA_GRAPH_MODES:
         raise click.UsageError(f"--mode {mode} replays CUDA graphs, which identical blocks cannot share; use it with --compile whole")
     net = load_spec(spec, overrides, max_nodes, max_params)
+    if fmt == "onnx":
+        from resdsl import export
+
+        export(net, output, format="onnx")
+        return
     if fmt == "pt2":
         from resdsl.backends.torch_build import instantiate
         from resdsl.backends.torch_export import export_program, save_program

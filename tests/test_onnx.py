@@ -1,0 +1,205 @@
+"""ONNX export (`resdsl.export(..., format="onnx")`, `resdsl build --format onnx`) checked with
+onnxruntime on the CPU: every bundled spec, the module's own (trained) weights including
+non-trivial batch-norm statistics, two batch sizes through one file, named input and output,
+and one-line errors for a missing extra or an operator the exporter cannot translate.
+
+The `onnx` extra (onnx, onnxscript, onnxruntime) is part of the test install (`.[test,onnx]`);
+where it is missing these tests skip, except under CI (CI=true), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import resdsl
+from conftest import ROOT
+from resdsl.cli import main
+from resdsl.resources import bundled_specs
+
+
+def _require(name):
+    return __import__(name) if os.environ.get("CI") else pytest.importorskip(name)
+
+
+onnx = _require("onnx")
+ort = _require("onnxruntime")
+_require("onnxscript")
+
+SLOW_PARAMS = 30_000_000  # bundled specs bigger than this (or than SLOW_MACS) run only with the slow tests
+SLOW_MACS = 5_000_000_000
+BATCHES = (1, 3)  # neither is the export's example batch (2): the batch dimension must be symbolic
+
+
+def _spec_params():
+    out = []
+    for name in bundled_specs():
+        try:
+            net = resdsl.load(name)
+            slow = net.params > SLOW_PARAMS or net.macs > SLOW_MACS
+        except resdsl.ResdslError:
+            slow = False  # let the test itself report the spec's error
+        out.append(pytest.param(name, marks=[pytest.mark.slow] if slow else [], id=name))
+    return out
+
+
+def randomize_batch_norms(model: torch.nn.Module, seed: int = 0) -> int:
+    """Running statistics and affine parameters set away from their defaults, as after training."""
+    generator = torch.Generator().manual_seed(seed)
+    count = 0
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                shape = m.running_mean.shape
+                m.running_mean.copy_(0.1 * torch.randn(shape, generator=generator))
+                m.running_var.copy_(0.5 + torch.rand(shape, generator=generator))
+                if m.affine:
+                    m.weight.copy_(0.5 + torch.rand(shape, generator=generator))
+                    m.bias.copy_(0.1 * torch.randn(shape, generator=generator))
+                count += 1
+    return count
+
+
+def _session(path):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def assert_onnx_matches(path, model, input_shape, output_name="logits"):
+    """The file is valid ONNX, named `input` -> `output_name` with a symbolic batch, and gives the
+    module's eval-mode outputs at every batch size in BATCHES (within 1e-4 of the output scale)."""
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto)
+    (inp,), (out,) = proto.graph.input, proto.graph.output
+    assert (inp.name, out.name) == ("input", output_name)
+    dims = inp.type.tensor_type.shape.dim
+    assert dims[0].dim_param and not dims[0].HasField("dim_value")  # batch: symbolic
+    assert [d.dim_value for d in dims[1:]] == list(input_shape)
+    session = _session(path)
+    model = model.eval()
+    for batch in BATCHES:
+        x = torch.randn(batch, *input_shape, generator=torch.Generator().manual_seed(batch))
+        (got,) = session.run(None, {"input": x.numpy()})
+        with torch.no_grad():
+            want = model(x)
+        scale = want.abs().max().item()
+        torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=1e-4 * scale)
+    return proto
+
+
+@pytest.mark.parametrize("name", _spec_params())
+def test_bundled_spec_round_trips_through_onnxruntime(name, tmp_path):
+    torch.manual_seed(0)
+    model = resdsl.build(name)  # in training mode, as after training
+    assert randomize_batch_norms(model) > 0
+    target = tmp_path / f"{name}.onnx"
+    resdsl.export(model, target)  # the suffix picks ONNX; the module's own weights are written
+    assert model.training and all(m.training for m in model.modules())  # export restores the mode
+    proto = assert_onnx_matches(target, model, model.resdsl_input_shape)
+    # torch's exporter folds every batch norm into the convolution before it (docs/deployment.md).
+    assert "BatchNormalization" not in {node.op_type for node in proto.graph.node}
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_batch_norms_after_no_convolution_stay_and_match(tmp_path):
+    """Pre-activation blocks start with a batch norm that follows no convolution: it stays a
+    BatchNormalization node (4 of them in tiny_preact); the others are folded. Outputs match."""
+    model = resdsl.build(ROOT / "examples" / "tiny_preact.res")
+    randomize_batch_norms(model)
+    resdsl.export(model, tmp_path / "tiny.onnx")
+    proto = assert_onnx_matches(tmp_path / "tiny.onnx", model, (3, 64, 64))
+    assert [node.op_type for node in proto.graph.node].count("BatchNormalization") == 4
+
+
+def test_cli_writes_onnx(tmp_path):
+    target = tmp_path / "model.onnx"
+    result = CliRunner().invoke(main, ["build", "cifar_resnet", "--set", "n=2", "--format", "onnx", "-o", str(target)])
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
+    onnx.checker.check_model(onnx.load(str(target)))
+    session = _session(target)
+    for batch in BATCHES:
+        (logits,) = session.run(["logits"], {"input": torch.randn(batch, 3, 32, 32).numpy()})
+        assert logits.shape == (batch, 10)
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_headless_network_names_its_output_output(tmp_path):
+    """A network without a classifier returns a feature map: the output is named `output`."""
+    net = resdsl.compile_text("network trunk { input 3x16x16\n conv1: conv 3x3, 8\n layer1: basic(8) x 1 }")
+    model = resdsl.build(net)
+    randomize_batch_norms(model)
+    resdsl.export(model, tmp_path / "trunk.onnx")
+    assert_onnx_matches(tmp_path / "trunk.onnx", model, (3, 16, 16), output_name="output")
+
+
+def test_python_export_of_a_spec_name(tmp_path):
+    target = tmp_path / "m.onnx"
+    resdsl.export("cifar_resnet", target, format="onnx", n=1)
+    proto = onnx.load(str(target))
+    assert [o.name for o in proto.graph.output] == ["logits"]
+
+
+def test_spec_error_writes_no_onnx(tmp_path):
+    target = tmp_path / "model.onnx"
+    result = CliRunner().invoke(main, ["build", "cifar_resnet", "--set", "n=0", "--format", "onnx", "-o", str(target)])
+    assert result.exit_code == 1 and "E0201" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_onnx_needs_an_output_file():
+    result = CliRunner().invoke(main, ["build", "cifar_resnet", "--format", "onnx"])
+    assert result.exit_code == 2
+    assert "Error: --format onnx writes a binary file: name it with -o FILE" in result.output
+
+
+# --- errors: one line, no traceback, no file --------------------------------------------------
+
+MISSING = 'error[E0701]: ONNX export needs onnx, which is not installed: pip install "resdsl[onnx]"'
+
+
+def test_missing_extra_from_python(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` now raises ImportError
+    with pytest.raises(resdsl.ResdslError) as info:
+        resdsl.export("cifar_resnet", tmp_path / "m.onnx")
+    assert str(info.value) == MISSING
+    assert [d.code for d in info.value.diagnostics] == ["E0701"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_extra_from_the_command_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    result = CliRunner().invoke(main, ["build", "cifar_resnet", "--format", "onnx", "-o", str(tmp_path / "m.onnx")])
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", MISSING + "\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@torch.library.custom_op("resdsl_test::triple", mutates_args=())
+def _triple(x: torch.Tensor) -> torch.Tensor:
+    return x * 3
+
+
+@_triple.register_fake
+def _(x):
+    return torch.empty_like(x)
+
+
+class _CustomOp(torch.nn.Module):
+    def forward(self, x):
+        return torch.ops.resdsl_test.triple(x)
+
+
+def test_untranslatable_operator_is_one_line(tmp_path):
+    model = _CustomOp()
+    model.resdsl_input_shape = (3, 8, 8)  # as resdsl.build sets it
+    with pytest.raises(resdsl.ResdslError) as info:
+        resdsl.export(model, tmp_path / "m.onnx")
+    message = str(info.value)
+    assert "\n" not in message and "\x1b" not in message
+    assert message.startswith("error[E0703]: torch.onnx cannot export this module: DispatchError: No ONNX function found for")
+    assert "resdsl_test.triple" in message
+    assert list(tmp_path.iterdir()) == []
