@@ -225,7 +225,9 @@ class Analysis:
         self.internal_error = internal_error
         self.library = library
         self.lines = text.split("\n")
-        self._previous_module = previous.known_module if previous is not None else None
+        # The latest text that parsed, kept as text (parsing it costs nothing until asked).
+        parsed = net is not None or not any(d.code.startswith("E00") for d in diagnostics)
+        self._good_text = text if parsed else previous._good_text if previous is not None else None
 
     # -- what the document defines -----------------------------------------------------------------
 
@@ -240,10 +242,15 @@ class Analysis:
             log.exception("parsing %s failed", self.source)
             return None
 
-    @property
+    @functools.cached_property
     def known_module(self) -> ast.Module | None:
         """This text's AST, or the last one that parsed (for names while the user types)."""
-        return self.module or self._previous_module
+        if self.module is not None or self._good_text in (None, self.text):
+            return self.module
+        try:
+            return parse(self._good_text, self.source)
+        except Exception:  # noqa: BLE001 - it parsed once; if not now, no names
+            return None
 
     @functools.cached_property
     def definitions(self) -> dict[str, ast.Definition]:
