@@ -111,7 +111,7 @@ def test_the_example_notebook_runs_on_a_real_kernel(tmp_path, monkeypatch):
     spec = magic[0].source.split("\n", 1)[1]
     tiny = resdsl.compile_text(spec, "<cell>", classes=10)
     assert "<svg" in magic[1] and f"Total params: {tiny.params:,}" in magic[1]
-    assert f"built `model`: " in magic[1]
+    assert "built `model`: " in magic[1]
     ran = next(t for c, t in zip(code, texts) if "logits = model(" in c.source)
     assert f"(2, 10) {tiny.params:,} parameters" in ran
 
