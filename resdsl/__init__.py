@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from resdsl.compiler import Network, compile_text, load
 from resdsl.diagnostics import Diagnostic, Limits, ResdslError
+from resdsl.notebook import load_ipython_extension  # noqa: F401  (`%load_ext resdsl`: the %%resdsl magic)
 
 __version__ = "0.1.0"
 

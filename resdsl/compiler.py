@@ -54,6 +54,18 @@ class Network:
     def macs(self) -> int:
         return self.graph.graph["total_macs"]
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the diagram beside the stage-level summary (see `resdsl.notebook`)."""
+        from resdsl.notebook import network_html
+
+        return network_html(self)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter: the diagram alone, for front ends that take SVG but not HTML."""
+        from resdsl.notebook import network_svg
+
+        return network_svg(self)
+
 
 @functools.lru_cache(maxsize=1)
 def _prelude() -> tuple[ast.Module, str]:

@@ -1,0 +1,201 @@
+"""The language server's answers, in process: `resdsl.lsp.analysis` and the LSP conversions.
+
+The protocol itself is exercised in test_lsp.py against a real server process; these tests
+cover the cases that are awkward to reach through it (warnings, spans left in the prelude,
+UTF-16 columns, per-instance values) and run in milliseconds.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from resdsl import resources
+from resdsl.compiler import PRELUDE
+from resdsl.diagnostics import Diagnostic, Note, Span
+from resdsl.lsp.analysis import analyze, contains, text_of
+
+PAIR = """\
+block pair(width, stride = 1) {
+    let half = width / 2
+    conv 3x3, half, stride stride
+    conv 3x3, width, relu off
+    add
+    relu
+}
+
+network tiny(classes = 10) {
+    input 3x32x32
+    shortcut B
+    let w = 16
+    conv1: conv 3x3, w
+    layer1: pair(w) x 2
+    layer2: pair(w * 2) x 2, stride 2
+    extra: basic(32)
+    fc: linear classes
+}
+"""
+
+
+def _at(text: str, needle: str, offset: int = 0) -> tuple[int, int]:
+    """1-based (line, column) of `needle` plus `offset` characters, as spans count."""
+    for i, line in enumerate(text.split("\n"), 1):
+        if needle in line:
+            return i, line.index(needle) + 1 + offset
+    raise AssertionError(needle)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    analysis = analyze(PAIR, "pair.res")
+    assert analysis.diagnostics == ()
+    return analysis
+
+
+def test_a_name_in_a_block_shows_its_value_in_each_instance(pair):
+    text, span = pair.hover(*_at(PAIR, "let half", 5))
+    assert span == Span("pair.res", 2, 9, 2, 13)
+    assert "`let half = width / 2`" in text
+    assert "- `8` in layer1.0, layer1.1" in text
+    assert "- `16` in layer2.0, layer2.1" in text
+    stride, _ = pair.hover(*_at(PAIR, "stride stride", 8))
+    assert "- `2` in layer2.0" in stride and "- `1` in layer1.0, layer1.1, layer2.1" in stride
+
+
+def test_a_statement_in_a_block_shows_each_kind_of_instance(pair):
+    net = pair.net
+    text, _ = pair.hover(*_at(PAIR, "add"))
+    # layer2.0 projects its shortcut: the `add` statement's nodes include the inserted projection
+    projection = sum(net.graph.nodes[n]["cost_params"] for n in ("layer2.0.downsample.0", "layer2.0.downsample.1"))
+    assert f"- layer2.0: output `32×16×16` · {projection:,} params" in text
+    assert "- layer1.0, layer1.1: output `16×32×32` · 0 params" in text
+
+
+def test_a_block_definition_says_where_it_is_used(pair):
+    text, _ = pair.hover(*_at(PAIR, "block pair", 7))
+    assert "block pair(width, stride = 1)" in text and "defined at line 1" in text
+    assert "used 4 times: layer1.0, layer1.1, layer2.0, layer2.1" in text
+
+
+def test_a_network_name_shows_its_totals(pair):
+    text, _ = pair.hover(*_at(PAIR, "network tiny", 9))
+    assert f"{pair.net.params:,} params" in text and "input `3×32×32` → output `10`" in text
+
+
+def test_a_broken_spec_still_answers_what_its_ast_knows():
+    broken = PAIR.replace("pair(w) x 2", "piar(w) x 2")
+    analysis = analyze(broken, "broken.res")
+    assert [d.code for d in analysis.diagnostics] == ["E0101"]
+    text, _ = analysis.hover(*_at(broken, "pair(w * 2)", 1))
+    assert "block pair(width, stride = 1)" in text and "does not compile yet" in text
+    assert analysis.definition(*_at(broken, "pair(w * 2)", 1)) == [Span("broken.res", 1, 7, 1, 11)]
+
+
+def test_completion_remembers_blocks_while_the_text_does_not_parse(pair):
+    typing = PAIR.replace("    fc: linear classes", "    fc: linear classes\n    conv 3x3, 16, bn \n    ")
+    analysis = analyze(typing, "pair.res", previous=pair)
+    assert analysis.module is not None  # `bn` alone parses (as a positional argument)
+    line = typing.split("\n").index("    ") + 1
+    labels = {c.label for c in analysis.completion(line, 5)}
+    assert {"pair", "basic", "bottleneck", "conv"} <= labels
+    bn_line, bn_col = _at(typing, "conv 3x3, 16, bn ", len("conv 3x3, 16, bn "))
+    assert {c.label for c in analysis.completion(bn_line, bn_col)} == {"on", "off"}
+
+    unparsable = PAIR.replace("network tiny(classes = 10) {", "network tiny(classes = 10) {\n    layer0: (\n")
+    analysis = analyze(unparsable, "pair.res", previous=pair)
+    assert analysis.module is None
+    line = unparsable.split("\n").index("    layer0: (") + 1
+    assert {"pair", "basic"} <= {c.label for c in analysis.completion(line, 13)}
+
+
+def test_the_prelude_itself_is_checked_as_a_library():
+    text = resources.prelude_path().read_text(encoding="utf-8")
+    analysis = analyze(text, "/somewhere/prelude.res", library=True)
+    assert analysis.diagnostics == ()
+    line, col = _at(text, "block bottleneck", 7)
+    hover, _ = analysis.hover(line, col)
+    assert "block bottleneck(width" in hover
+
+
+def test_positions_contain_their_end_and_text_of_reads_spans():
+    span = Span("s", 2, 3, 2, 6)
+    assert contains(span, 2, 3) and contains(span, 2, 6) and not contains(span, 2, 7) and not contains(span, 1, 4)
+    assert text_of(span, ["", "abcdefg"]) == "cde"
+    assert text_of(Span("s", 1, 2, 2, 3), ["abc", "defg"]) == "bc\nde"
+
+
+# --- the LSP conversions (no process, no client) -------------------------------------------------
+
+lsp = pytest.importorskip("lsprotocol.types")
+pytest.importorskip("pygls")
+
+
+@pytest.fixture(scope="module")
+def server():
+    from resdsl.lsp.server import ResdslServer
+
+    return ResdslServer()
+
+
+def test_warnings_are_warnings_and_help_ends_the_message(server):
+    analysis = analyze("network w {\n    input 3x32x32\n}\n", "w.res")
+    warning = Diagnostic("W0001", "a warning", Span("w.res", 2, 5, 2, 10), notes=(Note("an unlocated note"),), help="do this", severity="warning")
+    got = server.diagnostic(analysis, warning, "file:///w.res")
+    assert got.severity == lsp.DiagnosticSeverity.Warning
+    assert got.code == "W0001" and got.source == "resdsl"
+    assert got.message == "a warning\nnote: an unlocated note\nhelp: do this"
+    assert (got.range.start.line, got.range.start.character, got.range.end.line, got.range.end.character) == (1, 4, 1, 9)
+    error = server.diagnostic(analysis, Diagnostic("E0101", "an error", Span("w.res", 1, 1, 1, 2)), "file:///w.res")
+    assert error.severity == lsp.DiagnosticSeverity.Error and error.related_information is None
+
+
+def test_a_span_left_in_the_prelude_shows_at_line_one_and_links_there(server):
+    analysis = analyze("network w {\n    input 3x32x32\n}\n", "w.res")
+    inside = Diagnostic("E0201", "inside the prelude", Span(PRELUDE, 9, 5, 9, 10), label="in block x")
+    got = server.diagnostic(analysis, inside, "file:///w.res")
+    assert (got.range.start.line, got.range.start.character, got.range.end.line, got.range.end.character) == (0, 0, 0, len("network w {"))
+    (related,) = got.related_information
+    assert related.location.uri == resources.prelude_path().as_uri()
+    assert related.location.range.start == lsp.Position(line=8, character=4)
+    unlocated = server.diagnostic(analysis, Diagnostic("E0501", "no location"), "file:///w.res")
+    assert unlocated.range.start == lsp.Position(line=0, character=0)
+
+
+def test_columns_are_utf16_code_units(server):
+    text = "# \U0001F600 é\nnetwork u {\n    input 3x32x32\n}\n"
+    analysis = analyze(text, "u.res")
+    # the emoji is one character but two UTF-16 units
+    assert server.position(analysis.lines, 1, 4) == lsp.Position(line=0, character=4)
+    assert server.position(analysis.lines, 1, 6) == lsp.Position(line=0, character=6)
+    assert server.cursor(analysis, lsp.Position(line=0, character=4)) == (1, 4)
+    assert server.cursor(analysis, lsp.Position(line=0, character=6)) == (1, 6)
+    assert server.cursor(analysis, lsp.Position(line=9, character=0)) == (len(analysis.lines) + 1, 1)
+
+
+def test_document_names_never_collide_with_the_prelude(server):
+    assert server.source_name("file:///home/me/specs/resnet50.res") == "resnet50.res"
+    assert server.source_name("file:///home/me/prelude.res") == "/home/me/prelude.res"
+    assert server.is_prelude(resources.prelude_path().as_uri())
+    assert not server.is_prelude("file:///home/me/prelude.res")
+
+
+def test_formatting_replaces_the_whole_document(monkeypatch):
+    from resdsl.diagnostics import ResdslError
+    from resdsl.lsp.server import format_edits
+
+    fake = types.ModuleType("resdsl.format")
+
+    def format_text(text, source="<spec>"):
+        if "((" in text:
+            raise ResdslError([Diagnostic("E0001", "syntax", Span(source, 1, 1, 1, 2))])
+        return text.replace("  ", " ")
+
+    fake.format_text = format_text
+    monkeypatch.setitem(sys.modules, "resdsl.format", fake)
+    (edit,) = format_edits("a  b\r\nc\n\U0001F600", "f.res")
+    assert edit.new_text == "a b\r\nc\n\U0001F600"
+    assert (edit.range.start.line, edit.range.start.character, edit.range.end.line, edit.range.end.character) == (0, 0, 2, 2)
+    assert format_edits("already tidy", "f.res") == []
+    assert format_edits("((  broken", "f.res") == []
