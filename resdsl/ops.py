@@ -349,6 +349,7 @@ class OpDef:
     passthrough: bool = False
     normalizes: bool = False  # a batch norm: zero-init's target, init's ones/zeros
     no_op: Callable[[dict], bool] = lambda params: False  # computes nothing here: not drawn
+    outputs: int = 1  # tensors of the output's size it makes (activations): BN + ReLU makes two
 
 
 OPS: dict[str, OpDef] = {
@@ -371,7 +372,7 @@ OPS: dict[str, OpDef] = {
         OpDef(
             "bn_act", 1, _same, _bn_params, element_ops=lambda p, i, o: 2 * math.prod(o),
             torch=lambda a, dims: f"BatchNormAct2d({dims[0].channels})", helper=BN_ACT_HELPER,
-            label=lambda p: "batch norm, relu", role="norm", normalizes=True,
+            label=lambda p: "batch norm, relu", role="norm", normalizes=True, outputs=2,
         ),
         OpDef(
             "relu", 1, _same, element_ops=_elements, torch=lambda a, dims: "nn.ReLU(inplace=True)",
@@ -410,7 +411,7 @@ OPS: dict[str, OpDef] = {
         ),
         OpDef(
             "flatten", 1, lambda params, inputs: (math.prod(inputs[0]),), torch=lambda a, dims: "nn.Flatten()",
-            label=lambda p: "flatten", role="norm", passthrough=False,
+            label=lambda p: "flatten", role="norm", outputs=0,  # a view: no tensor of its own
         ),
         OpDef(
             "add", 2, _add_shape, element_ops=_elements, forward=lambda module, xs: f"{xs[0]} + {xs[1]}",

@@ -11,8 +11,8 @@ Conventions (`CONVENTIONS`; the summary and its JSON name the one they use):
   average pooling 1 per input element; the option-A zero-pad shortcut only moves data (0).
 
 Parameters are trainable weights and biases (BN's running statistics are buffers, not counted).
-Activations are the elements of a node's output, batch 1; ops that pass their input on in eval
-(identity, dropout, drop path) make none.
+Activations are the elements of a node's output, batch 1 (`OpDef.outputs` of them: a fused
+BN + ReLU makes two); ops that pass their input on in eval (identity, dropout, drop path) make none.
 
 Sets node attributes `cost_params`, `cost_macs` (conv+fc), `cost_element_ops` (what "all" adds)
 and `cost_activations`; graph attributes `total_params`, `total_macs` (conv+fc),
@@ -82,7 +82,7 @@ def network_cost(g: nx.DiGraph) -> Cost:
 def _node_costs(data: dict, inputs: list) -> tuple[int, int, int, int]:
     op = OPS[data["op"]]
     out = data["shape"]
-    activations = 0 if data["op"] == "input" or op.passthrough else math.prod(out)
+    activations = 0 if data["op"] == "input" or op.passthrough else op.outputs * math.prod(out)
     return (
         op.params(data["params"], inputs, out),
         op.macs(data["params"], inputs, out),

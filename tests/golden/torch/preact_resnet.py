@@ -27,7 +27,7 @@ def conv_projection(in_channels: int, channels: int, stride: int = 1) -> nn.Sequ
 class Preact(nn.Module):
     """Block `preact(width, stride=1, preact=True, bottleneck=True)`.
 
-    Defined at preact_resnet.res:28:1; one class serves every instance of the block.
+    Defined at preact_resnet.res:29:1; one class serves every instance of the block.
     """
 
     def __init__(
