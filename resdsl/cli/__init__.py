@@ -13,6 +13,6 @@ def main() -> None:
     """resdsl: residual networks from short, checked specs."""
 
 
-from resdsl.cli import build, check, draw, summary  # noqa: E402  (subcommands register on `main`)
+from resdsl.cli import build, check, compare, draw, list_cmd, summary  # noqa: E402  (subcommands register on `main`)
 
 __all__ = ["main", "build", "check"]

@@ -31,7 +31,7 @@ def parse_value(text: str):
     raise click.BadParameter(f"{text!r} is not an integer, a number, true or false")
 
 
-def _parse_sets(ctx, param, values) -> dict:
+def parse_sets(ctx, param, values) -> dict:
     out = {}
     for item in values:
         name, sep, value = item.partition("=")
@@ -45,7 +45,7 @@ def spec_options(func):
     """SPEC argument plus --set, --max-nodes and --max-params."""
     func = click.option("--max-params", type=click.IntRange(min=1), default=Limits.max_params, show_default=True, help="refuse networks with more parameters")(func)
     func = click.option("--max-nodes", type=click.IntRange(min=1), default=Limits.max_nodes, show_default=True, help="refuse specs that expand to more layers")(func)
-    func = click.option("--set", "overrides", multiple=True, callback=_parse_sets, metavar="NAME=VALUE", help="override a network parameter (repeatable)")(func)
+    func = click.option("--set", "overrides", multiple=True, callback=parse_sets, metavar="NAME=VALUE", help="override a network parameter (repeatable)")(func)
     func = click.argument("spec")(func)
     return func
 
