@@ -12,13 +12,12 @@ import sys
 
 import click
 
+from resdsl.backends.draw.render import FORMATS, SUFFIXES, suffix_format
 from resdsl.cli import main
 from resdsl.cli.common import reports_errors, spec_options
 
-# Kept here, not imported from the backend: `resdsl --help` should not import graphviz.
+# Kept here, not imported from the backend's view module; a test checks they match.
 DETAILS = ("layer", "unit", "block", "stage")
-FORMATS = ("dot", "svg", "png")
-SUFFIXES = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png"}
 
 
 @main.command()
@@ -38,7 +37,7 @@ def draw(spec, overrides, max_nodes, max_params, output, fmt, detail, fold, rank
     from resdsl.backends.draw import draw as draw_diagram
     from resdsl.compiler import load
     from resdsl.diagnostics import Limits, render_all
-    from resdsl.render import render, write_drawing
+    from resdsl.backends.draw.render import render, write_drawing
 
     net = load(spec, limits=Limits(max_nodes=max_nodes, max_params=max_params), keep_going=True, **overrides)
     diagram = draw_diagram(net, detail=detail, fold=fold, rankdir=rankdir.upper(), shapes=shapes)
@@ -55,7 +54,7 @@ def draw(spec, overrides, max_nodes, max_params, output, fmt, detail, fold, rank
 def _format_from(output: str | None) -> str:
     if output is None:
         return "dot"
-    for suffix, fmt in SUFFIXES.items():
-        if output.lower().endswith(suffix):
-            return fmt
-    raise click.UsageError(f"cannot tell the format from {output!r}: name it .dot, .svg or .png, or pass --format")
+    fmt = suffix_format(output)
+    if fmt is None:
+        raise click.UsageError(f"cannot tell the format from {output!r}: name it {', '.join(SUFFIXES)}, or pass --format")
+    return fmt
