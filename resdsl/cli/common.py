@@ -1,7 +1,13 @@
-"""What every command shares: `--set name=value`, limits, and turning errors into exit codes.
+"""What every command shares: the SPEC argument, `--set`, `-o`, limits, writing, exit codes.
 
-Exit codes: 0 success, 1 a spec error (diagnostics on stderr), 2 a usage error (click's),
-3 an internal error (a compiler bug; a one-line report, never a traceback).
+Exit codes: 0 success, 1 a spec error (diagnostics on stderr), 2 a usage error (click's, and
+outputs resdsl refuses to write), 3 an internal error (a compiler bug; a one-line report,
+never a traceback).
+
+Writing: commands write files or standard output with `emit`; every file goes through
+`resdsl.output.write_atomic`, which refuses to overwrite a file the command read.
+`load_spec` notes those files (the spec and the prelude) and `reports_errors` scopes them
+to one command.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import sys
 
 import click
 
+from resdsl import output
 from resdsl.diagnostics import Limits, ResdslError
 from resdsl.syntax import ast
 
@@ -32,6 +39,7 @@ def parse_value(text: str):
 
 
 def parse_sets(ctx, param, values) -> dict:
+    """The `--set` callback: the overrides as a dict."""
     out = {}
     for item in values:
         name, sep, value = item.partition("=")
@@ -50,29 +58,68 @@ def spec_options(func):
     return func
 
 
-def load_spec(spec: str, overrides: dict, max_nodes: int, max_params: int):
-    from resdsl.compiler import load
+class OutputPath(click.ParamType):
+    """`-o FILE`: `-` is standard output (None); an empty name is a usage error, not stdout."""
 
-    return load(spec, limits=Limits(max_nodes=max_nodes, max_params=max_params), **overrides)
+    name = "file"
+
+    def convert(self, value, param, ctx):
+        if value == "-" or value is None:
+            return None
+        if value == "":
+            self.fail("empty output path (use -o - for standard output, or leave -o out)", param, ctx)
+        return value
+
+
+def output_option(help: str):
+    """The `-o/--output` option every writing command takes."""
+    return click.option("-o", "--output", type=OutputPath(), help=help + "; - is standard output")
+
+
+def load_spec(spec: str, overrides: dict, max_nodes: int, max_params: int, *, keep_going: bool = False):
+    """Compile `spec`, noting the files it reads, which no output of this command may replace."""
+    from resdsl.compiler import load, resolve_spec
+    from resdsl.resources import prelude_path
+
+    path, _ = resolve_spec(spec)
+    output.note_input(path, "the spec")
+    output.note_input(prelude_path(), "the prelude")
+    return load(spec, limits=Limits(max_nodes=max_nodes, max_params=max_params), keep_going=keep_going, **overrides)
+
+
+def emit(data: str, path: str | None) -> None:
+    """`data` into the file `path` (atomically, never over an input), or on standard output."""
+    if path is None:
+        click.echo(data, nl=False)
+    else:
+        output.write_atomic(path, data)
 
 
 def reports_errors(func):
-    """Spec errors -> rendered diagnostics and exit 1; bugs -> one line and exit 3."""
+    """One command's run: spec errors -> diagnostics and exit 1; refused or failed outputs ->
+    one line and exit 2; bugs -> one line and exit 3. Files read are protected meanwhile."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with output.reading_inputs():
+                return func(*args, **kwargs)
         except ResdslError as err:
             click.echo(err.render(), err=True)
             sys.exit(1)
         except click.exceptions.ClickException:
             raise
-        except OSError as err:  # an output path that cannot be written: a usage error, not a bug
-            click.echo(f"Error: cannot write the output: {err.strerror or err}", err=True)
+        except output.OutputError as err:
+            if err.refused:
+                other = f" {err.other}" if err.other else ""
+                click.echo(f"Error: refusing to write {err.path}: {err.reason}{other}", err=True)
+            else:
+                click.echo(f"Error: cannot write the output: {err.reason}", err=True)
             sys.exit(2)
-        except (KeyboardInterrupt, SystemExit):
-            raise
+        except OSError as err:  # a path the user named that the system refused
+            where = f" ({err.filename})" if err.filename else ""
+            click.echo(f"Error: {err.strerror or err}{where}", err=True)
+            sys.exit(2)
         except Exception as err:  # noqa: BLE001 - the promise is: never a traceback
             click.echo(f"resdsl: internal error: {type(err).__name__}: {err} (please report this with the spec)", err=True)
             sys.exit(3)

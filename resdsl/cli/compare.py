@@ -10,8 +10,8 @@ import re
 import click
 
 from resdsl.cli import main
-from resdsl.cli.common import load_spec, parse_sets, parse_value, reports_errors
-from resdsl.cli.summary import emit, table_options
+from resdsl.cli.common import emit, load_spec, parse_sets, parse_value, reports_errors
+from resdsl.cli.summary import table_options
 from resdsl.diagnostics import Limits
 
 _SPEC_ARGS = re.compile(r"^(?P<spec>.+):(?P<args>[A-Za-z_][A-Za-z0-9_]*=[^,]+(?:,[A-Za-z_][A-Za-z0-9_]*=[^,]+)*)$")

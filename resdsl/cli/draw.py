@@ -14,7 +14,7 @@ import click
 
 from resdsl.backends.draw.render import FORMATS, SUFFIXES, suffix_format
 from resdsl.cli import main
-from resdsl.cli.common import reports_errors, spec_options
+from resdsl.cli.common import load_spec, output_option, reports_errors, spec_options
 
 # Kept here, not imported from the backend's view module; a test checks they match.
 DETAILS = ("layer", "unit", "block", "stage")
@@ -22,7 +22,7 @@ DETAILS = ("layer", "unit", "block", "stage")
 
 @main.command()
 @spec_options
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="file to write: .dot, .svg or .png (default: DOT on standard output)")
+@output_option("file to write: .dot, .svg or .png (default: DOT on standard output)")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="output format  [default: from the -o suffix]")
 @click.option("--detail", type=click.Choice(DETAILS), default="block", show_default=True, help="one box per layer, per conv unit (as the paper draws), per block, or per stage")
 @click.option("--fold/--no-fold", default=True, show_default=True, help="draw each run of identical blocks once, titled ×N")
@@ -35,11 +35,10 @@ def draw(spec, overrides, max_nodes, max_params, output, fmt, detail, fold, rank
     if fmt == "png" and not output:
         raise click.UsageError("PNG is binary: name the file with -o FILE.png")
     from resdsl.backends.draw import draw as draw_diagram
-    from resdsl.compiler import load
-    from resdsl.diagnostics import Limits, render_all
+    from resdsl.diagnostics import render_all
     from resdsl.backends.draw.render import render, write_drawing
 
-    net = load(spec, limits=Limits(max_nodes=max_nodes, max_params=max_params), keep_going=True, **overrides)
+    net = load_spec(spec, overrides, max_nodes, max_params, keep_going=True)
     diagram = draw_diagram(net, detail=detail, fold=fold, rankdir=rankdir.upper(), shapes=shapes)
     if output:
         write_drawing(diagram.source, output, fmt)

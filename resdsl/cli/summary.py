@@ -10,8 +10,7 @@ from __future__ import annotations
 import click
 
 from resdsl.cli import main
-from resdsl.cli.common import load_spec, reports_errors, spec_options
-from resdsl.output import write_atomic
+from resdsl.cli.common import emit, load_spec, output_option, reports_errors, spec_options
 
 # Kept here so that `--help` imports no back end; a test checks they match the back ends'.
 DEPTHS = ("network", "stage", "block", "layer")
@@ -21,18 +20,11 @@ CONVENTIONS = ("conv+fc", "all")
 
 def table_options(func):
     """-o, --format, --flops and --convention: what `summary` and `compare` share."""
-    func = click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="file to write (default: standard output)")(func)
+    func = output_option("file to write (default: standard output)")(func)
     func = click.option("--convention", type=click.Choice(CONVENTIONS), default="conv+fc", show_default=True, help="conv+fc: the paper's; all: also BN, ReLU, add and pooling element ops")(func)
     func = click.option("--flops", is_flag=True, help="show FLOPs (2 per multiply-add) instead of MACs")(func)
     func = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)(func)
     return func
-
-
-def emit(text: str, output: str | None) -> None:
-    if output:
-        write_atomic(output, text)
-    else:
-        click.echo(text, nl=False)
 
 
 @main.command()
