@@ -1,9 +1,9 @@
 """The `resdsl` command under abuse: outputs that would destroy inputs, symlinks, read-only files,
-SIGTERM mid-write.
+a full or closed standard output, Ctrl-C at start-up and later, SIGTERM mid-write.
 
-Signals are tested on real child processes. A child pauses at a known point (a patched
-`os.replace` between write and rename), says "ready" on stderr, and the test signals it then:
-no timing guesses.
+Signals and standard streams are tested on real child processes. A child pauses at a known
+point (an import hook, or a patched `os.replace` between write and rename), says "ready" on
+stderr, and the test signals it then: no timing guesses.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from conftest import ROOT
 
 import resdsl
+import resdsl.compiler
 from resdsl import output, resources
 from resdsl.cli import common, main
 from resdsl.resources import bundled_specs
@@ -45,6 +46,28 @@ def _child_env() -> dict:
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     return env
 
+
+_PAUSE_AT_IMPORT = r"""
+import importlib.abc, sys, time
+PAUSE_AT = sys.argv.pop(1)
+class Pause(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == PAUSE_AT:
+            sys.stderr.write("ready\n"); sys.stderr.flush(); time.sleep(60)
+sys.meta_path.insert(0, Pause())
+from resdsl.cli import main
+main()
+"""
+
+_PAUSE_IN_LOAD = r"""
+import sys, time
+import resdsl.compiler
+def load(*args, **kwargs):
+    sys.stderr.write("ready\n"); sys.stderr.flush(); time.sleep(60)
+resdsl.compiler.load = load
+from resdsl.cli import main
+main()
+"""
 
 _PAUSE_BEFORE_RENAME = r"""
 import os, sys, time
@@ -203,7 +226,7 @@ def test_every_writing_command_takes_the_shared_output_option():
 # --- 3. no temporary left behind, whatever stops the write -------------------------------------
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: signal.Signals(s).name)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: signal.Signals(s).name)
 def test_a_signal_between_write_and_rename_leaves_no_temporary(tmp_path, sig):
     (tmp_path / "out.py").write_text("previous")
     status, stderr = _signal_when_ready(_PAUSE_BEFORE_RENAME, ["build", "cifar_resnet", "-o", "out.py"], sig, cwd=tmp_path)
@@ -238,6 +261,64 @@ def test_remove_temporaries_removes_what_is_listed(tmp_path):
     assert not tmp.exists()
 
 
+# --- 2. standard output full or closed, Ctrl-C -------------------------------------------------
+
+EVERY_COMMAND = [
+    ("list",),
+    ("--help",),
+    ("--version",),
+    ("build", "--help"),
+    ("check", "cifar_resnet"),
+    ("build", "cifar_resnet"),
+    ("summary", "cifar_resnet"),
+    ("compare", "cifar_resnet", "resnet18"),
+    ("draw", "cifar_resnet"),
+]
+
+
+def _resdsl(args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "resdsl", *args], env=_child_env(), text=True, **kwargs)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", EVERY_COMMAND, ids=" ".join)
+def test_a_full_standard_output_is_one_line_and_exit_1(args):
+    with open("/dev/full", "w") as full:
+        done = _resdsl(args, stdout=full, stderr=subprocess.PIPE)
+    assert (done.returncode, done.stderr) == (1, "resdsl: cannot write to standard output: No space left on device\n")
+
+
+@pytest.mark.parametrize("args", EVERY_COMMAND, ids=" ".join)
+def test_a_closed_standard_output_exits_1_quietly(args):
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first byte: every write gets EPIPE
+    try:
+        done = _resdsl(args, stdout=write, stderr=subprocess.PIPE)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (1, "")
+
+
+@pytest.mark.parametrize("module", ["click", "networkx"])
+def test_ctrl_c_during_start_up_exits_130_without_a_traceback(module):
+    assert _signal_when_ready(_PAUSE_AT_IMPORT, [module, "check", "cifar_resnet"], signal.SIGINT) == (130, "")
+
+
+def test_ctrl_c_during_a_command_exits_130_without_a_traceback():
+    assert _signal_when_ready(_PAUSE_IN_LOAD, ["summary", "resnet50"], signal.SIGINT) == (130, "")
+
+
+def test_an_interrupt_in_process_is_130_and_the_handler_is_given_back(monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(resdsl.compiler, "load", interrupted)
+    result = run("check", "cifar_resnet")
+    assert (result.exit_code, result.stdout) == (130, "")
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 # --- 4. odd names and values --------------------------------------------------------------------
 
 
@@ -250,3 +331,14 @@ def test_dash_is_standard_output(spec):
     result = run("build", "cifar_resnet", "-o", "-")
     assert result.exit_code == 0 and result.stdout == resdsl.generate_source("cifar_resnet")
     assert not Path("-").exists()
+
+
+# --- 5. the code says what it does ----------------------------------------------------------------
+
+
+def test_commands_write_standard_output_only_through_echo():
+    """`common.echo` turns a failed write into the guard's StdoutFailed; click.echo would not."""
+    for module in (ROOT / "resdsl" / "cli").glob("*.py"):
+        for number, line in enumerate(module.read_text().splitlines(), 1):
+            if "click.echo(" in line and "err=True" not in line and module.name != "common.py":
+                pytest.fail(f"{module.name}:{number} writes standard output with click.echo: use common.echo")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import click
-
 from resdsl.cli import main
-from resdsl.cli.common import load_spec, reports_errors, spec_options
+from resdsl.cli.common import echo, load_spec, reports_errors, spec_options
 from resdsl.ops import fmt_shape
 
 
@@ -15,4 +13,4 @@ from resdsl.ops import fmt_shape
 def check(spec, overrides, max_nodes, max_params):
     """Validate SPEC; print its name, input, output and parameter count."""
     net = load_spec(spec, overrides, max_nodes, max_params)
-    click.echo(f"{net.name}: input {fmt_shape(net.input_shape)}, output {fmt_shape(net.output_shape)}, {net.params:,} parameters")
+    echo(f"{net.name}: input {fmt_shape(net.input_shape)}, output {fmt_shape(net.output_shape)}, {net.params:,} parameters")

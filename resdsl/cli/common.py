@@ -2,12 +2,12 @@
 
 Exit codes: 0 success, 1 a spec error (diagnostics on stderr), 2 a usage error (click's, and
 outputs resdsl refuses to write), 3 an internal error (a compiler bug; a one-line report,
-never a traceback).
+never a traceback). Signals and broken standard streams: see `resdsl.cli.guard`.
 
-Writing: commands write files or standard output with `emit`; every file goes through
-`resdsl.output.write_atomic`, which refuses to overwrite a file the command read.
-`load_spec` notes those files (the spec and the prelude) and `reports_errors` scopes them
-to one command.
+Writing: commands write standard output with `echo` and files or standard output with
+`emit`; every file goes through `resdsl.output.write_atomic`, which refuses to overwrite a
+file the command read. `load_spec` notes those files (the spec and the prelude) and
+`reports_errors` scopes them to one command.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sys
 import click
 
 from resdsl import output
+from resdsl.cli.guard import StdoutFailed
 from resdsl.diagnostics import Limits, ResdslError
 from resdsl.syntax import ast
 
@@ -87,10 +88,18 @@ def load_spec(spec: str, overrides: dict, max_nodes: int, max_params: int, *, ke
     return load(spec, limits=Limits(max_nodes=max_nodes, max_params=max_params), keep_going=keep_going, **overrides)
 
 
+def echo(text: str = "", nl: bool = True) -> None:
+    """Write standard output; a failure (closed, full) is `StdoutFailed`, for the guard."""
+    try:
+        click.echo(text, nl=nl)
+    except OSError as err:
+        raise StdoutFailed(err.errno) from None
+
+
 def emit(data: str, path: str | None) -> None:
     """`data` into the file `path` (atomically, never over an input), or on standard output."""
     if path is None:
-        click.echo(data, nl=False)
+        echo(data, nl=False)
     else:
         output.write_atomic(path, data)
 

@@ -14,7 +14,7 @@ import click
 
 from resdsl.backends.draw.render import FORMATS, SUFFIXES, suffix_format
 from resdsl.cli import main
-from resdsl.cli.common import load_spec, output_option, reports_errors, spec_options
+from resdsl.cli.common import echo, load_spec, output_option, reports_errors, spec_options
 
 # Kept here, not imported from the backend's view module; a test checks they match.
 DETAILS = ("layer", "unit", "block", "stage")
@@ -43,7 +43,7 @@ def draw(spec, overrides, max_nodes, max_params, output, fmt, detail, fold, rank
     if output:
         write_drawing(diagram.source, output, fmt)
     else:
-        click.echo(render(diagram.source, fmt).decode("utf-8"), nl=False)
+        echo(render(diagram.source, fmt).decode("utf-8"), nl=False)
     if net.diagnostics:
         click.echo(render_all(net.diagnostics, net.sources), err=True)
         click.echo(f"note: the drawing ({output or 'standard output'}) marks these errors in red", err=True)

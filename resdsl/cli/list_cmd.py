@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
-import click
-
 from resdsl.cli import main
+from resdsl.cli.common import echo, reports_errors
 
 
 @main.command(name="list")
+@reports_errors
 def list_specs():
     """Name the bundled specs, with the first line of each one's description."""
     from resdsl.resources import bundled_specs
@@ -19,4 +19,4 @@ def list_specs():
     width = max(map(len, specs))
     for name, path in specs.items():
         first = next((ln[1:].strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("#")), "")
-        click.echo(f"{name:<{width}}  {first}")
+        echo(f"{name:<{width}}  {first}")
