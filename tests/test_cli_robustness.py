@@ -1,5 +1,5 @@
 """The `resdsl` command under abuse: outputs that would destroy inputs, symlinks, read-only files,
-a full or closed standard output, Ctrl-C at start-up and later, SIGTERM mid-write.
+a full or closed standard output, Ctrl-C at start-up and later, SIGTERM mid-write, odd names.
 
 Signals and standard streams are tested on real child processes. A child pauses at a known
 point (an import hook, or a patched `os.replace` between write and rename), says "ready" on
@@ -9,10 +9,12 @@ stderr, and the test signals it then: no timing guesses.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -322,6 +324,36 @@ def test_an_interrupt_in_process_is_130_and_the_handler_is_given_back(monkeypatc
 # --- 4. odd names and values --------------------------------------------------------------------
 
 
+def test_dev_null_is_an_empty_spec_not_a_missing_one():
+    result = run("check", "/dev/null")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("/dev/null:1:1: error[E0108]: this file is empty\n")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_is_a_spec_file(tmp_path):
+    fifo = tmp_path / "spec.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(CIFAR.read_bytes()), daemon=True)
+    writer.start()
+    result = run("check", fifo)
+    if writer.is_alive():  # resdsl never opened the FIFO: release the writer blocked in open()
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+    writer.join(timeout=30)
+    assert (result.exit_code, result.output) == (0, "cifar_resnet: input 3×32×32, output 10, 269,722 parameters\n")
+
+
+@pytest.mark.parametrize("args", [("check", ""), ("summary", ""), ("compare", "resnet18", "")])
+def test_an_empty_spec_name_is_a_usage_error(args):
+    result = run(*args)
+    assert result.exit_code == 2 and "empty spec name" in result.stderr and "directory" not in result.stderr
+
+
+def test_resolve_spec_refuses_an_empty_name_from_python():
+    with pytest.raises(resdsl.ResdslError, match="E0501.*empty spec name"):
+        resdsl.load("")
+
+
 def test_an_empty_output_path_is_a_usage_error(spec):
     result = run("build", "cifar_resnet", "-o", "")
     assert result.exit_code == 2 and "empty output path" in result.stderr and result.stdout == ""
@@ -333,7 +365,68 @@ def test_dash_is_standard_output(spec):
     assert not Path("-").exists()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check", "cifar_resnet", "--set", "n=3", "--set", "n=5"),
+        ("check", "cifar_resnet", "--set", "n=3", "--set", " n = 3"),
+        ("compare", "cifar_resnet:n=3,n=5", "resnet18"),
+    ],
+)
+def test_a_parameter_set_twice_is_a_usage_error(args):
+    result = run(*args)
+    assert result.exit_code == 2 and "parameter `n` is set twice" in result.stderr
+
+
+LONG = "a" * 100_000  # near the longest single argument Linux passes (128 KiB)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check", LONG),
+        ("check", LONG + ".res"),
+        ("check", "cifar_resnet", "--set", f"{LONG}=3"),
+        ("check", "cifar_resnet", "--set", f"n={LONG}"),
+        ("check", "cifar_resnet", "--set", LONG),
+        ("build", "cifar_resnet", "--format", LONG),
+        ("build", "cifar_resnet", "-o", LONG),
+        ("draw", "cifar_resnet", "-o", LONG + ".pdf"),
+        ("compare", "cifar_resnet", f"{LONG}:n=3"),
+    ],
+    ids=lambda a: " ".join(x if len(x) < 20 else "LONG" for x in a),
+)
+def test_long_names_are_shortened_in_messages(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code in (1, 2) and len(result.stderr) < 700, result.stderr[:300]
+    assert "a" * 250 not in result.stderr
+
+
+def test_a_long_name_inside_a_spec_is_shortened(tmp_path):
+    bad = tmp_path / "big.res"
+    bad.write_text("network big {\n    input 3x32x32\n    layer1: " + "b" * 1_000_000 + "(16) x 2\n}\n")
+    result = run("check", bad)
+    assert result.exit_code == 1 and len(result.stderr) < 1000
+    assert re.search(r"unknown block `b{39}…b{20}`", result.stderr)
+
+
+def test_shorten_keeps_head_and_tail():
+    assert common.shorten("x" * 60) == "x" * 60
+    assert common.shorten("h" * 50 + "t" * 50) == "h" * 39 + "…" + "t" * 20
+    assert common.shorten_message("unknown `" + "n" * 100 + "` here") == "unknown `" + "n" * 39 + "…" + "n" * 20 + "` here"
+    path = "/" + "d" * 300 + "/spec.res"
+    assert common.shorten_message(f"no such spec file: {path}").endswith("…" + path[-66:])
+    prose = "the paper's table isn't " + "quite " * 20
+    assert common.shorten_message(prose) == prose
+
+
 # --- 5. the code says what it does ----------------------------------------------------------------
+
+
+def test_each_command_lives_in_its_own_module():
+    modules = {name: command.callback.__module__ for name, command in main.commands.items()}
+    assert modules == {name: f"resdsl.cli.{'list_cmd' if name == 'list' else name}" for name in modules}
 
 
 def test_commands_write_standard_output_only_through_echo():
@@ -342,3 +435,12 @@ def test_commands_write_standard_output_only_through_echo():
         for number, line in enumerate(module.read_text().splitlines(), 1):
             if "click.echo(" in line and "err=True" not in line and module.name != "common.py":
                 pytest.fail(f"{module.name}:{number} writes standard output with click.echo: use common.echo")
+
+
+def test_rendering_moved_to_the_draw_backend():
+    assert not (ROOT / "resdsl" / "render.py").exists()
+    from resdsl.backends.draw import render
+    from resdsl.cli import draw as draw_cli
+
+    assert draw_cli.FORMATS is render.FORMATS and draw_cli.SUFFIXES is render.SUFFIXES
+    assert set(render.FORMATS) == set(render.SUFFIXES.values())

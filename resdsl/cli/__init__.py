@@ -13,6 +13,7 @@ with guard.startup():  # Ctrl-C while importing: exit 130, quietly
     import click
 
     from resdsl import __version__
+    from resdsl.cli.common import shorten_message
 
     class Group(click.Group):
         """A click group whose standalone run (a command line, a CliRunner) is guarded."""
@@ -25,6 +26,7 @@ with guard.startup():  # Ctrl-C while importing: exit 130, quietly
                 try:
                     status = super(Group, self).main(args, prog_name, complete_var, standalone_mode=False, **extra)
                 except click.ClickException as err:
+                    err.message = shorten_message(err.message)
                     err.show()
                     return err.exit_code
                 except click.Abort as err:  # EOF at a prompt; an interrupt is the guard's

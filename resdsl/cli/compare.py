@@ -10,7 +10,7 @@ import re
 import click
 
 from resdsl.cli import main
-from resdsl.cli.common import emit, load_spec, parse_sets, parse_value, reports_errors
+from resdsl.cli.common import emit, load_spec, parse_assignments, parse_sets, reports_errors, shorten, spec_argument
 from resdsl.cli.summary import table_options
 from resdsl.diagnostics import Limits
 
@@ -22,18 +22,15 @@ def split_spec(text: str) -> tuple[str, dict]:
     match = _SPEC_ARGS.match(text)
     if not match:
         return text, {}
-    args = {}
-    for item in match["args"].split(","):
-        name, _, value = item.partition("=")
-        try:
-            args[name] = parse_value(value.strip())
-        except click.BadParameter as err:
-            raise click.BadParameter(f"in {text!r}: {err.message}", param_hint="SPECS") from None
+    try:
+        args = parse_assignments(match["args"].split(","), "parameter")
+    except click.BadParameter as err:
+        raise click.BadParameter(f"in {shorten(repr(text))}: {err.message}", param_hint="SPECS") from None
     return match["spec"], args
 
 
 @main.command()
-@click.argument("specs", nargs=-1, required=True)
+@spec_argument("specs", nargs=-1, required=True)
 @click.option("--set", "overrides", multiple=True, callback=parse_sets, metavar="NAME=VALUE", help="override a parameter of every spec (repeatable)")
 @click.option("--max-nodes", type=click.IntRange(min=1), default=Limits.max_nodes, show_default=True, help="refuse specs that expand to more layers")
 @click.option("--max-params", type=click.IntRange(min=1), default=Limits.max_params, show_default=True, help="refuse networks with more parameters")

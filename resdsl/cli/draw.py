@@ -14,7 +14,7 @@ import click
 
 from resdsl.backends.draw.render import FORMATS, SUFFIXES, suffix_format
 from resdsl.cli import main
-from resdsl.cli.common import echo, load_spec, output_option, reports_errors, spec_options
+from resdsl.cli.common import echo, load_spec, output_option, render_diagnostics, reports_errors, shorten, spec_options
 
 # Kept here, not imported from the backend's view module; a test checks they match.
 DETAILS = ("layer", "unit", "block", "stage")
@@ -35,7 +35,6 @@ def draw(spec, overrides, max_nodes, max_params, output, fmt, detail, fold, rank
     if fmt == "png" and not output:
         raise click.UsageError("PNG is binary: name the file with -o FILE.png")
     from resdsl.backends.draw import draw as draw_diagram
-    from resdsl.diagnostics import render_all
     from resdsl.backends.draw.render import render, write_drawing
 
     net = load_spec(spec, overrides, max_nodes, max_params, keep_going=True)
@@ -45,7 +44,7 @@ def draw(spec, overrides, max_nodes, max_params, output, fmt, detail, fold, rank
     else:
         echo(render(diagram.source, fmt).decode("utf-8"), nl=False)
     if net.diagnostics:
-        click.echo(render_all(net.diagnostics, net.sources), err=True)
+        click.echo(render_diagnostics(net.diagnostics, net.sources), err=True)
         click.echo(f"note: the drawing ({output or 'standard output'}) marks these errors in red", err=True)
         sys.exit(1)
 
@@ -55,5 +54,5 @@ def _format_from(output: str | None) -> str:
         return "dot"
     fmt = suffix_format(output)
     if fmt is None:
-        raise click.UsageError(f"cannot tell the format from {output!r}: name it {', '.join(SUFFIXES)}, or pass --format")
+        raise click.UsageError(f"cannot tell the format from {shorten(repr(output))}: name it {', '.join(SUFFIXES)}, or pass --format")
     return fmt
