@@ -12,16 +12,40 @@ Every mistake in a spec raises `resdsl.ResdslError`, whose text is the rendered 
 
 from __future__ import annotations
 
-from resdsl.compiler import Network, compile_text, load
-from resdsl.diagnostics import Diagnostic, Limits, ResdslError
-from resdsl.notebook import load_ipython_extension  # noqa: F401  (`%load_ext resdsl`: the %%resdsl magic)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from resdsl.compiler import Network, compile_text, load
+    from resdsl.diagnostics import Diagnostic, Limits, ResdslError
 
 __version__ = "0.1.0"
+
+# `import resdsl` imports nothing: these load on first use. The `resdsl` command guards
+# Ctrl-C from its own first module on (resdsl.cli.guard), which runs right after this one.
+_LAZY = {
+    "Network": "compiler", "compile_text": "compiler", "load": "compiler",
+    "Diagnostic": "diagnostics", "Limits": "diagnostics", "ResdslError": "diagnostics",
+    "load_ipython_extension": "notebook",  # `%load_ext resdsl`: the %%resdsl magic
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"resdsl.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'resdsl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def generate_source(spec, **params) -> str:
     """Standalone PyTorch source for a spec (path, bundled name, or a loaded `Network`)."""
     from resdsl.backends.torch_source import generate_source as _generate
+    from resdsl.compiler import Network, load
 
     net = spec if isinstance(spec, Network) else load(spec, **params)
     return _generate(net)
@@ -54,6 +78,7 @@ def build(
     """
     from resdsl.backends.torch_build import instantiate
     from resdsl.backends.torch_compile import check_mode, compile_model
+    from resdsl.compiler import Network, load
 
     if compile is not None:
         check_mode(compile, mode)  # before any building: a typo fails fast
@@ -91,6 +116,8 @@ def export(model, path, *, format: str | None = None, input_shape=None, limits: 
 
     from resdsl.backends.torch_build import instantiate
     from resdsl.backends.torch_export import export_program, input_shape_of, save_program, unwrap
+    from resdsl.compiler import Network, load
+    from resdsl.diagnostics import Diagnostic, ResdslError
 
     format = format if format is not None else ("onnx" if str(path).lower().endswith(".onnx") else "pt2")
     if format not in EXPORT_FORMATS:

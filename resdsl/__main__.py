@@ -1,4 +1,4 @@
-"""`python -m resdsl` is the `resdsl` command."""
+"""`python -m resdsl` is the `resdsl` command (guarded: see `resdsl.cli.guard`)."""
 
 from resdsl.cli import main
 

@@ -96,19 +96,29 @@ def _byte_diag(data: bytes, offset: int, source: str, message: str) -> Diagnosti
 
 
 def resolve_spec(spec: str | Path) -> tuple[Path, str]:
-    """A `.res` file path, or the name of a bundled spec -> (path, name shown in diagnostics)."""
+    """A `.res` file path, or the name of a bundled spec -> (path, name shown in diagnostics).
+
+    Anything that exists and is not a folder is a file to read: /dev/null, /dev/stdin, a FIFO.
+    """
+    text = str(spec)
+    if not text:
+        raise ResdslError([Diagnostic("E0501", "empty spec name", help="name a .res file, or a bundled spec (`resdsl list` names them)")])
     path = Path(spec)
-    if isinstance(spec, Path) or path.suffix == ".res" or path.exists() or "/" in str(spec):
-        if path.is_dir():
+    try:
+        exists, unreadable = path.exists(), ""
+    except OSError as err:  # a name too long for a path, a folder we may not search
+        exists, unreadable = False, err.strerror or str(err)
+    if isinstance(spec, Path) or path.suffix == ".res" or exists or "/" in text:
+        if exists and path.is_dir():
             raise ResdslError([Diagnostic("E0501", f"{spec} is a directory, not a spec file")])
-        if not path.is_file():
-            raise ResdslError([Diagnostic("E0501", f"no such spec file: {spec}")])
-        return path, str(spec)
+        if not exists:
+            raise ResdslError([Diagnostic("E0501", f"cannot read {spec}: {unreadable}" if unreadable else f"no such spec file: {spec}")])
+        return path, text
     bundled = resources.bundled_specs()
-    if str(spec) in bundled:
-        return bundled[str(spec)], f"{spec}.res"
+    if text in bundled:
+        return bundled[text], f"{spec}.res"
     raise ResdslError(
-        [Diagnostic("E0501", f"no bundled spec named `{spec}`", help=did_you_mean(str(spec), bundled) or "`resdsl list` names them")]
+        [Diagnostic("E0501", f"no bundled spec named `{spec}`", help=did_you_mean(text, bundled) or "`resdsl list` names them")]
     )
 
 

@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from conftest import ROOT
 
 import resdsl
-from resdsl import render as render_module
 from resdsl.backends.draw import DETAILS, draw, view_of
+from resdsl.backends.draw import render as render_module
 from resdsl.cli import main
 from resdsl.cli import draw as draw_cli
 
@@ -348,7 +348,7 @@ def test_cli_usage_errors_exit_2(tmp_path):
 
 def test_drawing_never_imports_torch(tmp_path):
     script = (
-        "import sys, resdsl.backends.draw, resdsl.render\n"
+        "import sys, resdsl.backends.draw, resdsl.backends.draw.render\n"
         "from resdsl.cli import main\n"
         f"try:\n    main(['draw', 'resnet50', '-o', {str(tmp_path / 'r.svg')!r}], prog_name='resdsl')\n"
         "except SystemExit as e:\n    print(e.code, 'torch' in sys.modules)\n"

@@ -1,18 +1,48 @@
-"""The `resdsl` command. Each subcommand lives in its own module and registers itself here."""
+"""The `resdsl` command. Each subcommand lives in its own module and registers itself here.
+
+`main` is a click group whose standalone run goes through `resdsl.cli.guard`: Ctrl-C exits
+130 and a closed or full standard output exits 1, never with a traceback, from the first
+import on (the guard is imported before anything heavy, and `import resdsl` is light).
+"""
 
 from __future__ import annotations
 
-import click
+from resdsl.cli import guard  # standard library only: first, so that it covers the imports below
 
-from resdsl import __version__
+with guard.startup():  # Ctrl-C while importing: exit 130, quietly
+    import click
 
+    from resdsl import __version__
+    from resdsl.cli.common import shorten_message
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="resdsl")
-def main() -> None:
-    """resdsl: residual networks from short, checked specs."""
+    class Group(click.Group):
+        """A click group whose standalone run (a command line, a CliRunner) is guarded."""
 
+        def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+            if not standalone_mode:  # the caller handles click's exceptions itself
+                return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
 
-from resdsl.cli import build, check, draw, fmt, lsp, summary  # noqa: E402  (subcommands register on `main`)
+            def run_click() -> int:
+                try:
+                    status = super(Group, self).main(args, prog_name, complete_var, standalone_mode=False, **extra)
+                except click.ClickException as err:
+                    err.message = shorten_message(err.message)
+                    err.show()
+                    return err.exit_code
+                except click.Abort as err:  # EOF at a prompt; an interrupt is the guard's
+                    if isinstance(err.__context__, KeyboardInterrupt):
+                        raise guard.Interrupted() from None
+                    click.echo("Aborted!", err=True)
+                    return 1
+                return status if isinstance(status, int) else 0  # an int: ctx.exit(n), --help, --version
 
-__all__ = ["main", "build", "check"]
+            guard.run(run_click, whole_process=args is None)
+
+    @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="resdsl")
+    def main() -> None:
+        """resdsl: residual networks from short, checked specs."""
+
+    from resdsl.cli import build, check, compare, draw, fmt, list_cmd, lsp, summary  # noqa: E402,F401  (subcommands register on `main`)
+
+__all__ = ["main"]

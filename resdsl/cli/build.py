@@ -12,15 +12,14 @@ import click
 
 from resdsl.backends.torch_compile import CUDA_GRAPH_MODES, MODES, STRATEGIES  # no torch import
 from resdsl.cli import main
-from resdsl.cli.common import load_spec, reports_errors, spec_options
-from resdsl.output import write_atomic
+from resdsl.cli.common import emit, load_spec, output_option, reports_errors, spec_options
 
 COMPILE_CHOICES = ("none", *STRATEGIES)
 
 
 @main.command()
 @spec_options
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="file to write (default: standard output; required for pt2)")
+@output_option("file to write (default: standard output; required for pt2 and onnx)")
 @click.option("--format", "fmt", type=click.Choice(["py", "pt2", "onnx"]), default="py", show_default=True, help="py: PyTorch source; pt2: torch.export program; onnx: ONNX file")
 @click.option("--compile", "strategy", type=click.Choice(COMPILE_CHOICES), default="none", show_default=True, help="py only: add compile_model(model), whole-model or per distinct block")
 @click.option("--mode", type=click.Choice(MODES), default="default", show_default=True, help="the torch.compile mode compile_model uses")
@@ -47,11 +46,7 @@ def build(spec, overrides, max_nodes, max_params, output, fmt, strategy, mode):
 
         save_program(export_program(instantiate(net), net), output)
         return
-    source = _source(net, strategy, mode)
-    if output:
-        write_atomic(output, source)
-    else:
-        click.echo(source, nl=False)
+    emit(_source(net, strategy, mode), output)
 
 
 def _source(net, strategy: str, mode: str) -> str:

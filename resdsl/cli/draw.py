@@ -12,18 +12,17 @@ import sys
 
 import click
 
+from resdsl.backends.draw.render import FORMATS, SUFFIXES, suffix_format
 from resdsl.cli import main
-from resdsl.cli.common import reports_errors, spec_options
+from resdsl.cli.common import echo, load_spec, output_option, render_diagnostics, reports_errors, shorten, spec_options
 
-# Kept here, not imported from the backend: `resdsl --help` should not import graphviz.
+# Kept here, not imported from the backend's view module; a test checks they match.
 DETAILS = ("layer", "unit", "block", "stage")
-FORMATS = ("dot", "svg", "png")
-SUFFIXES = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png"}
 
 
 @main.command()
 @spec_options
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="file to write: .dot, .svg or .png (default: DOT on standard output)")
+@output_option("file to write: .dot, .svg or .png (default: DOT on standard output)")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="output format  [default: from the -o suffix]")
 @click.option("--detail", type=click.Choice(DETAILS), default="block", show_default=True, help="one box per layer, per conv unit (as the paper draws), per block, or per stage")
 @click.option("--fold/--no-fold", default=True, show_default=True, help="draw each run of identical blocks once, titled ×N")
@@ -36,18 +35,16 @@ def draw(spec, overrides, max_nodes, max_params, output, fmt, detail, fold, rank
     if fmt == "png" and not output:
         raise click.UsageError("PNG is binary: name the file with -o FILE.png")
     from resdsl.backends.draw import draw as draw_diagram
-    from resdsl.compiler import load
-    from resdsl.diagnostics import Limits, render_all
-    from resdsl.render import render, write_drawing
+    from resdsl.backends.draw.render import render, write_drawing
 
-    net = load(spec, limits=Limits(max_nodes=max_nodes, max_params=max_params), keep_going=True, **overrides)
+    net = load_spec(spec, overrides, max_nodes, max_params, keep_going=True)
     diagram = draw_diagram(net, detail=detail, fold=fold, rankdir=rankdir.upper(), shapes=shapes)
     if output:
         write_drawing(diagram.source, output, fmt)
     else:
-        click.echo(render(diagram.source, fmt).decode("utf-8"), nl=False)
+        echo(render(diagram.source, fmt).decode("utf-8"), nl=False)
     if net.diagnostics:
-        click.echo(render_all(net.diagnostics, net.sources), err=True)
+        click.echo(render_diagnostics(net.diagnostics, net.sources), err=True)
         click.echo(f"note: the drawing ({output or 'standard output'}) marks these errors in red", err=True)
         sys.exit(1)
 
@@ -55,7 +52,7 @@ def draw(spec, overrides, max_nodes, max_params, output, fmt, detail, fold, rank
 def _format_from(output: str | None) -> str:
     if output is None:
         return "dot"
-    for suffix, fmt in SUFFIXES.items():
-        if output.lower().endswith(suffix):
-            return fmt
-    raise click.UsageError(f"cannot tell the format from {output!r}: name it .dot, .svg or .png, or pass --format")
+    fmt = suffix_format(output)
+    if fmt is None:
+        raise click.UsageError(f"cannot tell the format from {shorten(repr(output))}: name it {', '.join(SUFFIXES)}, or pass --format")
+    return fmt

@@ -21,20 +21,20 @@ class Diagram(graphviz.Digraph):
     """A `graphviz.Digraph` that renders without a system Graphviz.
 
     `pipe` (used by Jupyter to show the diagram inline) and `write` go through
-    `resdsl.render`: the system `dot` when there is one, else the `graphviz-pure` command.
+    `resdsl.backends.draw.render`: the system `dot` when there is one, else the `graphviz-pure` command.
     """
 
     def pipe(self, format=None, renderer=None, formatter=None, neato_no_op=None, quiet=False, *, engine=None, encoding=None):
         if renderer or formatter or neato_no_op or (engine not in (None, "dot")):
             return super().pipe(format, renderer, formatter, neato_no_op, quiet, engine=engine, encoding=encoding)
-        from resdsl.render import render
+        from resdsl.backends.draw.render import render
 
         data = render(self.source, format or self.format)
         return data.decode(encoding) if encoding else data
 
     def write(self, path, format: str | None = None) -> None:
         """Write DOT, SVG or PNG to `path` (format from its suffix unless given), atomically."""
-        from resdsl.render import write_drawing
+        from resdsl.backends.draw.render import write_drawing
 
         write_drawing(self.source, path, format)
 

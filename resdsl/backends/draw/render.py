@@ -1,5 +1,8 @@
 """Turning DOT text into SVG or PNG, with whatever Graphviz this machine has.
 
+The drawing formats and the file suffixes that name them are the table `SUFFIXES` here;
+`FORMATS`, `format_of` and the `resdsl draw` command all derive from it.
+
 Renderer discovery, in order: the system `dot` on PATH; the `graphviz-pure` command (a PyPI
 dependency of resdsl, so SVG and PNG work right after `pip install`), on PATH or beside the
 running Python (a virtual environment that is not activated). `.dot` output needs no renderer.
@@ -19,8 +22,8 @@ from pathlib import Path
 from resdsl.diagnostics import Diagnostic, ResdslError
 from resdsl.output import write_atomic
 
-FORMATS = ("dot", "svg", "png")
-SUFFIXES = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png"}
+SUFFIXES = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png"}  # the one table of drawing formats
+FORMATS = tuple(dict.fromkeys(SUFFIXES.values()))  # ("dot", "svg", "png")
 RENDERERS = ("dot", "graphviz-pure")
 
 _INSTALL = (
@@ -60,16 +63,21 @@ def render(source: str, fmt: str, renderer: str | None = None) -> bytes:
     return done.stdout
 
 
+def suffix_format(path: str | Path) -> str | None:
+    """The format `path`'s suffix names ("x.SVG" -> "svg"), or None for an unknown suffix."""
+    return SUFFIXES.get(Path(path).suffix.lower())
+
+
 def format_of(path: str | Path, fmt: str | None = None) -> str:
     """The output format: `fmt` when given, else from the file's suffix."""
     if fmt is not None:
         return fmt
-    suffix = Path(path).suffix.lower()
-    if suffix not in SUFFIXES:
+    found = suffix_format(path)
+    if found is None:
         raise ResdslError(
             [Diagnostic("E0602", f"cannot tell the drawing format from `{Path(path).name}`", help="name the file .dot, .svg or .png, or pass --format")]
         )
-    return SUFFIXES[suffix]
+    return found
 
 
 def write_drawing(source: str, path: str | Path, fmt: str | None = None, renderer: str | None = None) -> None:
