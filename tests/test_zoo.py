@@ -141,3 +141,22 @@ def test_preact_projection_reads_the_pre_activated_input_and_identity_the_raw_on
     assert net.graph.nodes[first.shortcut_nodes[0]]["inputs"] == ("layer2.0.pre",)
     assert later.shortcut == "identity" and net.graph.nodes[later.add]["inputs"][1] == later.input
     assert [net.graph.nodes[n]["op"] for n in first.shortcut_nodes] == ["conv"]  # no batch norm
+
+
+def test_readme_zoo_table_is_what_compare_prints():
+    import json
+    import re
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from resdsl.cli import main
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("<!-- zoo -->") : text.index("<!-- /zoo -->")]
+    rows = {m[0]: (int(m[1].replace(",", "")), int(m[2].replace(",", ""))) for m in re.findall(r"^\| `(\w+)` \|.*\| ([\d,]+) \| ([\d,]+) \|$", table, re.M)}
+    assert set(rows) == {spec for spec, _ in list(MIRRORS) + list(PAPERS)} - {"resnet50", "resnet101"}
+    result = CliRunner().invoke(main, ["compare", *rows, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    printed = {n["network"]: (n["params"], n["macs"]) for n in json.loads(result.stdout)["networks"]}
+    assert printed == rows
