@@ -264,11 +264,13 @@ class Limits:
     max_depth: int = 50  # blocks within blocks; the elaborator recurses once per level
 
 
-def relocate(diag: Diagnostic, main_source: str, site: Span | None, where: str) -> Diagnostic:
+def relocate(diag: Diagnostic, main_source: str, site: Span | None, block: str, definition: str) -> Diagnostic:
     """Point a diagnostic whose span lies outside the user's file at the user's statement.
 
-    A mistake that shows up inside a prelude block is the user's call's fault; the definition
-    line becomes a note.
+    A mistake that shows up inside a prelude definition is the user's call's fault: the
+    diagnostic moves to `site` (labelled "in block BLOCK"), and the definition's line becomes
+    a note ("in the definition of `DEFINITION`"). The one relocation the elaborator and the
+    passes share.
     """
     if diag.span is None or diag.span.source == main_source or site is None:
         return diag
@@ -276,8 +278,8 @@ def relocate(diag: Diagnostic, main_source: str, site: Span | None, where: str) 
         diag.code,
         diag.message,
         site,
-        label=f"in {where}",
-        notes=(Note("inside this definition", diag.span),) + diag.notes,
+        label=f"in block {block}" if block else "",
+        notes=(Note(f"in the definition of `{definition}`" if definition else "in the definition", diag.span),) + diag.notes,
         help=diag.help,
         severity=diag.severity,
     )

@@ -10,12 +10,12 @@ user's spec that used it, with a note pointing into the definition.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import networkx as nx
 
 from resdsl import layers
-from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean, short_number
+from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean, relocate, short_number
 from resdsl.expressions import EvalError, Value, evaluate, kind_of
 from resdsl.ir.graph import BlockInfo, StageInfo, add_node, new_graph
 from resdsl.plan import SEQUENTIAL_KINDS, plan
@@ -72,11 +72,8 @@ class Elaborator:
 
     def report(self, diag: Diagnostic) -> None:
         """Report, relocating a span outside the user's file to the user's statement."""
-        if diag.span and diag.span.source != self.main_source and self.site is not None:
-            where = f"in block {self.paths[-1]}" if self.paths else ""
-            inside = f"in the definition of `{self.stack[-1]}`" if self.stack else "in the definition"
-            diag = replace(diag, span=self.site, label=where, notes=(Note(inside, diag.span),) + diag.notes)
-        self.reporter.report(diag)
+        where, definition = (self.paths[-1], self.stack[-1]) if self.stack else ("", "")
+        self.reporter.report(relocate(diag, self.main_source, self.site, where, definition))
 
     def fail(self, code: str, message: str, span: Span | None, **kw) -> None:
         self.report(Diagnostic(code, message, span, **kw))

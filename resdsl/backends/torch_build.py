@@ -2,7 +2,9 @@
 
 `resdsl.build` runs exactly the code `resdsl build -o model.py` writes, so the module a user
 gets in Python and the file they ship are the same program. The source is registered with
-`linecache`, so tracebacks, `inspect` and torch.compile see real lines.
+`linecache`, so tracebacks, `inspect` and torch.compile see real lines, and the module in
+`sys.modules` (torch.compile imports a function's module by name); both registrations last as
+long as the model built from them and are removed when it is collected.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import itertools
 import linecache
 import sys
 import types
+import weakref
 
 from resdsl.backends.torch_source import TorchSourceGenerator
 from resdsl.compiler import Network
@@ -18,25 +21,31 @@ from resdsl.compiler import Network
 _LOADS = itertools.count()  # each load gets its own module name: builds never shadow each other
 
 
-def load_module(net: Network) -> types.ModuleType:
+def load_module(net: Network) -> tuple[types.ModuleType, TorchSourceGenerator]:
     """The generated source executed as a fresh Python module named after the network."""
     generator = TorchSourceGenerator(net)
     source = generator.generate()
-    filename = f"<resdsl:{net.name}>"
+    name = f"resdsl_generated_{net.name}_{next(_LOADS)}"
+    filename = f"<resdsl:{name}>"  # unique: two builds of one spec may differ in their parameters
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    module = types.ModuleType(f"resdsl_generated_{net.name}_{next(_LOADS)}")
+    module = types.ModuleType(name)
     module.__file__ = filename
     # Registered so that code which imports a function's module by name finds it: torch.compile
     # does, when it inlines the generated forward from an outer frame (a wrapping module).
-    sys.modules[module.__name__] = module
+    sys.modules[name] = module
     exec(compile(source, filename, "exec"), module.__dict__)
-    module.FACTORY = generator.factory
-    return module
+    return module, generator
+
+
+def _forget(name: str, filename: str) -> None:
+    sys.modules.pop(name, None)
+    linecache.cache.pop(filename, None)
 
 
 def instantiate(net: Network, zero_init_residual: bool = False):
-    module = load_module(net)
-    factory = getattr(module, module.FACTORY)
-    model = factory(zero_init_residual=zero_init_residual) if "zero_init_residual" in factory.__code__.co_varnames else factory()
+    module, generator = load_module(net)
+    factory = getattr(module, generator.factory)
+    model = factory(zero_init_residual=zero_init_residual) if generator.zero_init else factory()
     model.resdsl_input_shape = tuple(net.input_shape)  # a plain attribute, not state: resdsl.export reads it
+    weakref.finalize(model, _forget, module.__name__, module.__file__)
     return model

@@ -18,7 +18,8 @@ MAX_SIZE = 2**31 - 1  # any one dimension: PyTorch indexes with int32 in places,
 def node_location(g: nx.DiGraph, node: str, diag: Diagnostic) -> Diagnostic:
     data = g.nodes[node]
     scope = ".".join(data["scope"])
-    return relocate(diag, g.graph["main_source"], data["site"], f"block {scope}" if scope else node)
+    block = g.graph["blocks"].get(scope)
+    return relocate(diag, g.graph["main_source"], data["site"], scope, block.kind if block else "")
 
 
 def infer_node(g: nx.DiGraph, node: str, reporter: Reporter) -> None:
