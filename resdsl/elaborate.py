@@ -187,14 +187,13 @@ class Elaborator:
             self.report(Diagnostic("E0115", problem, p.span, label="declared here"))
         return not problem
 
-    def _unique_params(self, defn: ast.Definition) -> list[ast.Param]:
-        seen: dict[str, ast.Param] = {}
+    def _unique_params(self, defn: ast.Definition) -> tuple[ast.Param, ...]:
+        """`defn.unique_params()`, reporting each repeated name (E0105)."""
+        first = {p.name: p for p in reversed(defn.params)}
         for p in defn.params:
-            if p.name in seen:
-                self.report(Diagnostic("E0105", f"duplicate parameter `{p.name}`", p.span, notes=(Note("first declared here", seen[p.name].span),)))
-            else:
-                seen[p.name] = p
-        return list(seen.values())
+            if first[p.name] is not p:
+                self.report(Diagnostic("E0105", f"duplicate parameter `{p.name}`", p.span, notes=(Note("first declared here", first[p.name].span),)))
+        return defn.unique_params()
 
     def input_shape(self, stmt: ast.Input, env: dict) -> tuple[int, int, int]:
         try:

@@ -20,7 +20,7 @@ Node params are concrete values: pairs such as `kernel`, `stride`, `padding`, `d
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 Shape = tuple[int, ...]

@@ -62,6 +62,28 @@ class BodyPlan:
     sequential: bool = False
 
 
+def given_arguments(definition: ast.Definition, args: dict) -> list[tuple[ast.Param, object]]:
+    """The arguments an instance must state: every parameter without a default, and those whose
+    value differs (in value or kind) from the default evaluated for this instance.
+
+    The one rule for writing an instance as a call: the generated code's constructors and the
+    summary's `bottleneck(128, stride=2)` both follow it.
+    """
+    from resdsl.expressions import evaluate  # expressions import nothing from here
+
+    out, env = [], {}
+    for p in definition.unique_params():
+        value = args[p.name]
+        if p.default is None:
+            out.append((p, value))
+        else:
+            default = evaluate(p.default, env)
+            if default != value or type(default) is not type(value):
+                out.append((p, value))
+        env[p.name] = value
+    return out
+
+
 @functools.lru_cache(maxsize=1024)
 def plan(definition: ast.Definition) -> BodyPlan:
     sequential = definition.kind in SEQUENTIAL_KINDS

@@ -20,7 +20,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import resdsl
 from resdsl.compiler import compile_text
-from resdsl.ops import OPS
 from resdsl.passes.count_costs import CONVENTIONS, Cost, network_cost
 from resdsl.resources import bundled_specs
 

@@ -20,7 +20,7 @@ from resdsl.compiler import Network
 from resdsl.ir.graph import topo_order
 from resdsl.ops import OPS
 from resdsl.passes.count_costs import Cost, node_cost
-from resdsl.syntax import ast
+from resdsl.plan import given_arguments
 
 DEPTHS = ("network", "stage", "block", "layer")
 
@@ -44,15 +44,9 @@ def _value(v) -> str:
 
 
 def block_call(net: Network, kind: str, args: dict) -> str:
-    """`bottleneck(128, stride=2, v1=true)`: arguments left at a literal default are left out."""
-    definition = net.graph.graph["definitions"].get(kind)
-    params = definition.params if definition else ()
-    parts = []
-    for p in params:
-        value = args.get(p.name)
-        if isinstance(p.default, ast.Literal) and p.default.value == value and type(p.default.value) is type(value):
-            continue
-        parts.append(_value(value) if p.default is None else f"{p.name}={_value(value)}")
+    """`bottleneck(128, stride=2, v1=true)`: arguments left at their default are left out."""
+    definition = net.graph.graph["definitions"][kind]
+    parts = [_value(value) if p.default is None else f"{p.name}={_value(value)}" for p, value in given_arguments(definition, args)]
     return f"{kind}({', '.join(parts)})"
 
 

@@ -31,10 +31,10 @@ import networkx as nx
 
 from resdsl.backends.namespace import Namespace, class_name, doc_text
 from resdsl.compiler import Network
-from resdsl.expressions import EvalError, Value, evaluate, kind_of, literal, static_kind, to_python
-from resdsl.ir.graph import BlockInfo
+from resdsl.expressions import EvalError, evaluate, kind_of, literal, static_kind, to_python
+from resdsl.ir.graph import BlockInfo, enclosing_block, value_node
 from resdsl.ops import OPS, Dims, fmt_shape
-from resdsl.plan import Planned, plan
+from resdsl.plan import Planned, given_arguments, plan
 from resdsl.syntax import ast
 
 INDENT = "    "
@@ -190,10 +190,6 @@ def _fold(calls: list[str]) -> list[str]:
             out.extend(f"{c}," for c in calls[i:j])
         i = j
     return out
-
-
-def _unique_params(definition: ast.Definition) -> list[ast.Param]:
-    return [p for i, p in enumerate(definition.params) if p.name not in {q.name for q in definition.params[:i]}]
 
 
 @dataclass
@@ -401,7 +397,7 @@ class TorchSourceGenerator:
         for info in self.g.graph["blocks"].values():
             kind = self.kinds.setdefault(info.kind, _KindInfo(self.g.graph["definitions"][info.kind]))
             kind.instances.append(info)
-            if self._parent_block(info.path) is not None:
+            if enclosing_block(self.g, info.path) is not None:
                 kind.nested = True
             if info.shortcut_def:
                 self.shortcut_defs.setdefault(info.shortcut_def, _KindInfo(self.g.graph["definitions"][info.shortcut_def])).instances.append(info)
@@ -416,23 +412,11 @@ class TorchSourceGenerator:
     def module_ns_name(kind: _KindInfo) -> str:
         return kind.definition.name if kind.sequential else class_name(kind.definition.name)
 
-    def _parent_block(self, path: str) -> BlockInfo | None:
-        parts = path.split(".")
-        for cut in range(len(parts) - 1, 0, -1):
-            parent = self.g.graph["blocks"].get(".".join(parts[:cut]))
-            if parent is not None:
-                return parent
-        return None
-
     def value_node(self, prefix: str, ref: str) -> str:
         """The IR node holding value `ref` of the body at path `prefix` ("" for the network)."""
-        g = self.g.graph
         if ref == "input":
-            return g["blocks"][prefix].input if prefix else "input"
-        path = f"{prefix}.{ref}" if prefix else ref
-        if path in g["stage_index"]:
-            path = g["stage_index"][path].blocks[-1]
-        return g["blocks"][path].output if path in g["blocks"] else path
+            return self.g.graph["blocks"][prefix].input if prefix else "input"
+        return value_node(self.g, f"{prefix}.{ref}" if prefix else ref)
 
     def python_names(self, definition: ast.Definition) -> Namespace:
         """The namespace of a definition's parameters and lets; parameters are named first."""
@@ -449,7 +433,7 @@ class TorchSourceGenerator:
         """Each parameter's kind over all instances ("number" where int and float mix)."""
         out: dict[str, str] = {}
         shortcut = kind.definition.kind == "shortcut"
-        for p in _unique_params(kind.definition):
+        for p in kind.definition.unique_params():
             seen = {kind_of(a[p.name]) for i in kind.instances for a in [i.shortcut_args if shortcut else i.args] if p.name in a}
             out[p.name] = seen.pop() if len(seen) == 1 else "number"
         for stmt in kind.definition.body:
@@ -495,7 +479,7 @@ class TorchSourceGenerator:
     def _signature(self, kind: _KindInfo, rename) -> tuple[list[str], list[ast.Param]]:
         """`name: type = default` for each parameter; defaults that read others come late."""
         sig, late = [], []
-        for p in _unique_params(kind.definition):
+        for p in kind.definition.unique_params():
             if p.default is None:
                 sig.append(f"{rename(p.name)}: int")
                 continue
@@ -511,7 +495,7 @@ class TorchSourceGenerator:
 
     def _docstring(self, kind: _KindInfo, w: _Writer, depth: int, what: str) -> None:
         d = kind.definition
-        params = _unique_params(d)
+        params = d.unique_params()
         signature = ", ".join(p.name + (f"={to_python(p.default, str)}" if p.default is not None else "") for p in params)
         w.line(f'"""{what.capitalize()} `{doc_text(d.name)}({doc_text(signature)})`.', depth)
         w.line()
@@ -640,18 +624,8 @@ class TorchSourceGenerator:
     def call_args(self, kind: _KindInfo, args: dict, in_channels: int) -> list[str]:
         """Positional and keyword arguments for one instance; defaults equal to the value omitted."""
         d = kind.definition
-        parts = [str(in_channels)]
-        env: dict[str, Value] = {}
-        for p in _unique_params(d):
-            value = args[p.name]
-            if p.default is None:
-                parts.append(literal(value))
-            else:
-                default = evaluate(p.default, env)
-                if default != value or type(default) is not type(value):
-                    parts.append(f"{self.python_names(d).name(p.name)}={literal(value)}")
-            env[p.name] = value
-        return parts
+        rename = self.python_names(d).name
+        return [str(in_channels)] + [literal(v) if p.default is None else f"{rename(p.name)}={literal(v)}" for p, v in given_arguments(d, args)]
 
     def block_call(self, info: BlockInfo) -> str:
         kind = self.kinds[info.kind]

@@ -128,3 +128,26 @@ def topo_order(g: nx.DiGraph) -> list[str]:
     """Deterministic topological order; among ready nodes, the earliest created first."""
     order = nx.get_node_attributes(g, "order")
     return list(nx.lexicographical_topological_sort(g, key=order.__getitem__))
+
+
+def value_node(g: nx.DiGraph, path: str) -> str | None:
+    """The node holding the value of `path`: a node, a block (its output), or a stage (its last
+    block's output); None for a path that names none, or a stage whose blocks failed."""
+    stage = g.graph["stage_index"].get(path)
+    if stage is not None:
+        if not stage.blocks:
+            return None
+        path = stage.blocks[-1]
+    if path in g.graph["blocks"]:
+        return g.graph["blocks"][path].output
+    return path if path in g else None
+
+
+def enclosing_block(g: nx.DiGraph, path: str) -> BlockInfo | None:
+    """The innermost block strictly enclosing `path` (a node, block or stage path), or None."""
+    parts = path.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        block = g.graph["blocks"].get(".".join(parts[:cut]))
+        if block is not None:
+            return block
+    return None

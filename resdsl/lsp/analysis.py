@@ -27,6 +27,7 @@ from resdsl import layers, resources
 from resdsl.compiler import PRELUDE, Network, compile_text
 from resdsl.diagnostics import Diagnostic, ResdslError, Span
 from resdsl.expressions import evaluate
+from resdsl.ir.graph import value_node
 from resdsl.ops import fmt_shape
 from resdsl.syntax import ast
 from resdsl.syntax.parser import parse
@@ -552,16 +553,10 @@ class Analysis:
             return f"`{path}`"
         g = self.net.graph
         shape = None
-        if path in g.graph["blocks"]:
-            shape = g.nodes[g.graph["blocks"][path].output]["shape"]
-        elif path in g:
-            shape = g.nodes[path]["shape"]
-        else:
-            stage = next((s for s in g.graph["stages"] if s.name == path and s.blocks), None)
-            if stage is not None:
-                shape = g.nodes[g.graph["blocks"][stage.blocks[-1]].output]["shape"]
-            else:
-                return f"unknown label `{path}`"
+        node = value_node(g, path)
+        if node is None:
+            return f"unknown label `{path}`"
+        shape = g.nodes[node]["shape"]
         return f"`{path}`: output `{fmt_shape(shape)}`"
 
     def _statement_md(self, defn: ast.Definition, stmt: ast.Statement) -> str:

@@ -21,6 +21,7 @@ import networkx as nx
 
 from resdsl.diagnostics import Reporter, did_you_mean
 from resdsl.expressions import COMPARE, EvalError, evaluate, kind_of
+from resdsl.ir.graph import value_node
 from resdsl.ops import fmt_shape
 from resdsl.syntax import ast
 
@@ -102,18 +103,12 @@ def _check_metric(g, stmt: ast.ExpectMetric, reporter: Reporter) -> None:
 
 
 def _shape_of(g: nx.DiGraph, path: str):
-    if path in g.graph["blocks"]:
-        return g.nodes[g.graph["blocks"][path].output]["shape"]
-    for stage in g.graph["stages"]:
-        if stage.name == path and stage.blocks:
-            return g.nodes[g.graph["blocks"][stage.blocks[-1]].output]["shape"]
-    if path in g:
-        return g.nodes[path]["shape"]
-    return None
+    node = value_node(g, path)
+    return None if node is None else g.nodes[node]["shape"]
 
 
 def _known_paths(g: nx.DiGraph) -> list[str]:
-    return [n for n in g] + list(g.graph["blocks"]) + [s.name for s in g.graph["stages"]]
+    return [n for n in g] + list(g.graph["blocks"]) + list(g.graph["stage_index"])
 
 
 def _check_shape(g, stmt: ast.ExpectShape, reporter: Reporter) -> None:

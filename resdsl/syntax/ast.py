@@ -183,6 +183,13 @@ class Definition:
     span: Span
     close_span: Span | None = None
 
+    def unique_params(self) -> tuple[Param, ...]:
+        """The parameters, a repeated name's first declaration only (the elaborator reports it)."""
+        seen: dict[str, Param] = {}
+        for p in self.params:
+            seen.setdefault(p.name, p)
+        return tuple(seen.values())
+
 
 @dataclass(frozen=True)
 class Module:

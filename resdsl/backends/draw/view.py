@@ -170,7 +170,7 @@ class _Builder:
             box.tooltip = self.node_tooltip(box.nodes)
 
     def describe_stage(self, box: Box) -> None:
-        stage = next(st for st in self.s.stages if st.name == box.id)
+        stage = self.g.graph["stage_index"][box.id]
         blocks = [b for run in self.s.runs[stage.name] for b in run.blocks]
         stride = f", /{stage.stride}" if isinstance(stage.stride, int) and stage.stride > 1 else ""
         last = blocks[-1]
