@@ -42,7 +42,8 @@ _WORDS = {
 }
 # Tokens that start an expression, and tokens that continue one: each group is one phrase.
 _VALUE_START = {"LPAR", "MINUS", "NAME", "INT", "FLOAT", "NUMBER", "TRUE", "FALSE", "ON", "OFF", "NOT", "DIMS"}
-_OPERATORS = {"ADD_OP", "MUL_OP", "CMP_OP", "AND", "OR", "IF", "__ANON_0"}
+_OPERATORS = {"ADD_OP", "MUL_OP", "CMP_OP", "AND", "OR", "IF"}
+_OPERATOR_TEXTS = {"=="}  # anonymous terminals (Lark names them __ANON_n): found by their text
 _LINE_END = {"_NL", "SEMICOLON"}
 _IGNORED = {"WS", "COMMENT"}
 # Order of mention: what closes, what separates, then the rest alphabetically.
@@ -71,9 +72,10 @@ def expected_text(names, parser: Lark) -> str:
         phrases.append(describe_terminal(name, parser))
     rest = names - set(_FIRST)
     value = {"NAME", "INT"} <= rest
-    operator = bool(rest & _OPERATORS)
+    operators = _OPERATORS | {t.name for t in parser.terminals if t.pattern.type == "str" and t.pattern.value in _OPERATOR_TEXTS}
+    operator = bool(rest & operators)
     line_end = bool(rest & _LINE_END)
-    rest -= _OPERATORS | _LINE_END | (_VALUE_START if value else set())
+    rest -= operators | _LINE_END | (_VALUE_START if value else set())
     phrases += sorted({describe_terminal(n, parser) for n in rest})
     if value:
         phrases.append("a value")
