@@ -74,7 +74,7 @@ def _arguments(net) -> str:
 
 def summary_html(net, depth: str = "stage") -> str:
     """The summary table (`resdsl summary --depth stage`) as HTML, with its totals."""
-    from resdsl.backends.tables import Report
+    from resdsl.backends.summary_text import Report
     from resdsl.ops import fmt_shape
     from resdsl.passes.count_costs import CONVENTIONS
 

@@ -20,7 +20,7 @@ from lsprotocol import types as lsp  # noqa: E402
 
 import resdsl  # noqa: E402
 from resdsl import resources  # noqa: E402
-from resdsl.backends.tables import Report, summary_json  # noqa: E402
+from resdsl.backends.summary_text import Report, summary_json  # noqa: E402
 from resdsl.ops import fmt_shape  # noqa: E402
 from lsp_session import ROOT, Session  # noqa: E402
 

@@ -16,8 +16,8 @@ import torch
 
 import resdsl
 from resdsl.backends.draw import draw
-from resdsl.backends.summary import summarize
-from resdsl.backends.table1 import table1
+from resdsl.analysis.summary_tree import summarize
+from resdsl.analysis.table1 import table1
 from resdsl.backends.torch_source import TorchSourceGenerator
 from resdsl.expressions import to_python
 from resdsl.layers import LAYER_KINDS, markdown_table

@@ -19,10 +19,10 @@ from click.testing import CliRunner
 from torch.utils.flop_counter import FlopCounterMode
 
 import resdsl
-from resdsl.backends import summary as summary_backend
-from resdsl.backends import tables
-from resdsl.backends.summary import summarize, visible_rows
-from resdsl.backends.table1 import table1
+from resdsl.analysis import summary_tree as summary_backend
+from resdsl.backends import summary_text as tables
+from resdsl.analysis.summary_tree import summarize, visible_rows
+from resdsl.analysis.table1 import table1
 from resdsl.cli import main
 from resdsl.cli import summary as summary_cli
 from resdsl.compiler import compile_text

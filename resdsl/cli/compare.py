@@ -38,7 +38,7 @@ def split_spec(text: str) -> tuple[str, dict]:
 @reports_errors
 def compare(specs, overrides, max_nodes, max_params, fmt, flops, convention, output):
     """Two or more specs side by side: Table 1 and totals (SPEC or SPEC:NAME=VALUE,...)."""
-    from resdsl.backends.tables import Report, render_compare
+    from resdsl.backends.summary_text import Report, render_compare
 
     if len(specs) < 2:
         raise click.UsageError("compare needs two or more specs; for one, use `resdsl summary`")

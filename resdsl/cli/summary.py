@@ -34,7 +34,7 @@ def table_options(func):
 @reports_errors
 def summary(spec, overrides, max_nodes, max_params, depth, fmt, flops, convention, output):
     """Parameters, multiply-adds and shapes of SPEC, per layer, block and stage, and its Table 1."""
-    from resdsl.backends.tables import Report, render_summary
+    from resdsl.backends.summary_text import Report, render_summary
 
     net = load_spec(spec, overrides, max_nodes, max_params)
     emit(render_summary(Report.of(net, depth, convention, flops), fmt), output)

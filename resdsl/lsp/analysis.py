@@ -8,7 +8,7 @@ in characters. Nothing here imports an LSP library; `resdsl.lsp.server` converts
 Invariants:
 - Diagnostics are exactly what `compile_text(..., keep_going=True)` reports: the CLI's codes,
   messages and spans (plus the errors the CLI's `keep_going=False` run would stop before).
-- Costs shown for a stage or block come from `resdsl.backends.summary` (the rows `resdsl
+- Costs shown for a stage or block come from `resdsl.analysis.summary_tree` (the rows `resdsl
   summary` prints); a statement that is no row of its own (a layer) sums `node_cost` of its IR
   nodes, which is how the summary's layer rows are made.
 - IR nodes are found by their `span` (the statement that wrote them) and `scope` (the block
@@ -390,7 +390,7 @@ class Analysis:
         if self.net is None:
             return {}
         try:
-            from resdsl.backends.summary import summarize
+            from resdsl.analysis.summary_tree import summarize
 
             root = summarize(self.net)
         except Exception:  # noqa: BLE001 - a network with errors may have no summary

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resdsl.backends.summary import Row
+from resdsl.analysis.summary_tree import Row
 from resdsl.compiler import Network
 from resdsl.ops import OPS
 
@@ -107,7 +107,7 @@ def _statements(net: Network, rows: list[Row]) -> list[list[Row]]:
 
 
 def table1(net: Network, root: Row) -> list[Table1Row]:
-    """Table 1's rows for one network, from its summary tree (`summary.summarize`)."""
+    """Table 1's rows for one network, from its summary tree (`summary_tree.summarize`)."""
     items = [r for r in root.children if not (r.kind == "layer" and net.graph.nodes[r.node]["op"] == "input")]
     last_block = max((i for i, r in enumerate(items) if r.kind != "layer"), default=len(items) - 1)
     body, head = items[: last_block + 1], items[last_block + 1 :]

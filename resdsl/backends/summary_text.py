@@ -13,8 +13,8 @@ import io
 import json
 from dataclasses import dataclass
 
-from resdsl.backends.summary import Row, summarize, visible_rows
-from resdsl.backends.table1 import Table1Row, pre_activation, table1
+from resdsl.analysis.summary_tree import Row, summarize, visible_rows
+from resdsl.analysis.table1 import Table1Row, pre_activation, table1
 from resdsl.compiler import Network
 from resdsl.ops import fmt_shape
 from resdsl.passes.check_expectations import weighted_layers
