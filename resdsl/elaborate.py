@@ -312,7 +312,7 @@ class Elaborator:
             return self.residual_add(stmt, item.names[0], scope, cursor, frame, args, values, guarded_off)
         for i, (unit, name) in enumerate(zip(item.units, item.names)):
             operands = (source,) + (extra if i == 0 else ())
-            params = {k: self.value(item.kind, a, args[a], env) for k, a in unit.params.items()}
+            params = {k: self.arg_value(item.kind, a, args[a], env) for k, a in unit.params.items()}
             op = unit.op
             if guarded_off:
                 op, params, operands = "identity", {}, operands[:1]
@@ -327,17 +327,18 @@ class Elaborator:
             self.fail("E0115", f"`when` needs a condition (true or false), got {_show(value)}", expr.span)
         return value
 
-    def value(self, kind: layers.LayerKind, name: str, expr, env):
+    def arg_value(self, kind: layers.LayerKind, name: str, expr, env):
+        """The concrete value of argument `name` of a layer, checked against its `Arg.type`."""
         arg = kind.arg(name)
         what = f"{kind.name} {arg.name}"
-        if arg.kind == "pair":
+        if arg.type == "pair":
             return tuple(self.eval_int(e, env, what, arg.minimum) for e in expr)
-        if arg.kind == "bool":
+        if arg.type == "bool":
             value = self.eval(expr, env)
             if not isinstance(value, bool):
                 self.fail("E0115", f"{what} must be `on` or `off`, got {_show(value)}", expr.span)
             return value
-        if arg.kind == "float":
+        if arg.type == "float":
             value = self.eval(expr, env)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 self.fail("E0115", f"{what} must be a number, got {_show(value)}", expr.span)
@@ -383,7 +384,7 @@ class Elaborator:
         path = _join(scope, name)
         stage = None
         if repeat is not None:
-            stage = StageInfo(name=path, kind=defn.name, repeat=repeat, stride=stride, policy=policy, span=stmt.span, scope=scope)
+            stage = StageInfo(name=path, definition=defn.name, repeat=repeat, stride=stride, policy=policy, span=stmt.span, scope=scope)
             self.g.graph["stages"].append(stage)
             self.g.graph["stage_index"][path] = stage
         before = self.g.number_of_nodes()
@@ -480,7 +481,7 @@ class Elaborator:
         env = self.bind_block_args(defn, stmt, pos, kw)
         info = BlockInfo(
             path=path,
-            kind=defn.name,
+            definition=defn.name,
             args=dict(env),
             input=cursor,
             output=cursor,

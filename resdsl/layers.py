@@ -25,13 +25,13 @@ Exprs = ast.Expr | tuple[ast.Expr, ast.Expr]
 class Arg:
     """One argument or option.
 
-    `kind`: "int", "pair" (h, w), "bool", "float" (a probability in [0, 1)) or "value" (the
+    `type`: "int", "pair" (h, w), "bool", "float" (a probability in [0, 1)) or "value" (the
     name of a value: a label in the same body, or `input`). `doc` is the language reference's
     description (docs/language.md is generated from it).
     """
 
     name: str
-    kind: str
+    type: str
     minimum: int | None = None
     default: Callable[[dict, ast.Layer], Exprs] | None = None
     structural: bool = False  # must be a literal: it decides which ops exist
@@ -285,7 +285,7 @@ def _as_pair(expr: Exprs) -> Exprs:
 def _extra_help(kind: LayerKind, extra: ast.Expr) -> str:
     """Why an extra positional argument is probably a misspelt option."""
     if isinstance(extra, ast.Name) and kind.arg(extra.id) in kind.options:
-        return f"the option `{extra.id}` needs a value, e.g. `{extra.id} {'off' if kind.arg(extra.id).kind == 'bool' else 2}`"
+        return f"the option `{extra.id}` needs a value, e.g. `{extra.id} {'off' if kind.arg(extra.id).type == 'bool' else 2}`"
     if isinstance(extra, ast.BinOp) and isinstance(extra.left, ast.Name) and kind.arg(extra.left.id) in kind.options:
         name = extra.left.id
         return f"this reads as `{name} {extra.op} ...`: an option takes one value, so write `{name} (...)` for an expression"
@@ -342,7 +342,7 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
     if problems:
         return args, problems
     for arg in kind.positional + kind.options:
-        if arg.kind == "pair" and arg.name in args and args[arg.name] is not None:
+        if arg.type == "pair" and arg.name in args and args[arg.name] is not None:
             args[arg.name] = _as_pair(args[arg.name])
             if isinstance(args[arg.name], ast.Dims):
                 problems.append(
@@ -353,7 +353,7 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
     for arg in kind.positional + kind.options:  # defaults may depend on other arguments
         if arg.name not in args and arg.default is not None:
             args[arg.name] = arg.default(args, stmt)
-            if arg.kind == "pair" and args[arg.name] is not None:
+            if arg.type == "pair" and args[arg.name] is not None:
                 args[arg.name] = _as_pair(args[arg.name])
         if arg.structural and not (isinstance(args[arg.name], ast.Literal) and isinstance(args[arg.name].value, bool)):
             problems.append(
@@ -361,7 +361,7 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
             )
     for arg in kind.positional + (FROM,):
         value = args.get(arg.name)
-        if arg.kind == "value" and value is not None and not isinstance(value, ast.Name):
+        if arg.type == "value" and value is not None and not isinstance(value, ast.Name):
             problems.append(
                 Diagnostic("E0115", f"`{arg.name}` takes the name of a value (a label, or `input`)", value.span, help=f"for example: {kind.example}")
             )

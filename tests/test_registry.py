@@ -135,7 +135,7 @@ def assert_translations_hold(net) -> int:
     g = net.graph
     gen = TorchSourceGenerator(net)
     checked = 0
-    instances = [(info, gen.kinds[info.kind], info.args, info.path) for info in g.graph["blocks"].values()]
+    instances = [(info, gen.kinds[info.definition], info.args, info.path) for info in g.graph["blocks"].values()]
     instances += [(info, gen.shortcut_defs[info.shortcut_def], info.shortcut_args, f"{info.path}.downsample")
                   for info in g.graph["blocks"].values() if info.shortcut_def]
     for info, kind, args, prefix in instances:

@@ -96,12 +96,12 @@ class _TreeBuilder:
         if kind == "block":
             info = self.blocks[name]
             children = self.items(tuple(name.split(".")), members)
-            op = block_call(self.net, info.kind, info.args) + _shortcut_note(info)
+            op = block_call(self.net, info.definition, info.args) + _shortcut_note(info)
             return Row(name, "block", op, self.g.nodes[info.output]["shape"], _sum(children), children=children)
         stage = self.stages[name]
         children = fold(self.items(stage.scope, members, in_stage=True))
         last = self.blocks[stage.blocks[-1]]
-        return Row(name, "stage", f"{stage.kind} ×{stage.repeat}", self.g.nodes[last.output]["shape"], _sum(children), children=children)
+        return Row(name, "stage", f"{stage.definition} ×{stage.repeat}", self.g.nodes[last.output]["shape"], _sum(children), children=children)
 
 
 def _sum(rows: list[Row]) -> Cost:

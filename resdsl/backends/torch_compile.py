@@ -68,7 +68,7 @@ def block_variants(net: Network) -> dict[Variant, list[str]]:
     out: dict[Variant, list[str]] = {}
     for info in outermost_blocks(net):
         key = Variant(
-            kind=info.kind,
+            kind=info.definition,
             args=tuple(sorted((k, repr(v)) for k, v in info.args.items())),
             shortcut=info.shortcut,
             input_shape=tuple(g.nodes[info.input]["shape"]),

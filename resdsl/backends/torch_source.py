@@ -41,7 +41,7 @@ INDENT = "    "
 
 
 @dataclass
-class _KindInfo:
+class _DefinitionInfo:
     """What the instances of one definition need from its class or factory."""
 
     definition: ast.Definition
@@ -171,7 +171,7 @@ def module_path(net: Network, node_id: str) -> str:
         out.append(segment if numbered or synthetic else attribute_names(definition).get(segment, segment))
         if path in g.graph["blocks"]:
             block = g.graph["blocks"][path]
-            definition = g.graph["definitions"][block.kind]
+            definition = g.graph["definitions"][block.definition]
         elif path in stages:
             definition = None  # the next segment is an index into the nn.Sequential
     return ".".join(out)
@@ -325,7 +325,7 @@ class _BodyEmitter:
 
     # --- forward -----------------------------------------------------------------------------
 
-    def forward(self, kind: _KindInfo | None) -> tuple[list[str], str]:
+    def forward(self, kind: _DefinitionInfo | None) -> tuple[list[str], str]:
         """The forward method's lines (without `return`) and the variable it returns."""
         uses: dict[str, list[int]] = {}
         for i, unit in enumerate(self.units):
@@ -363,7 +363,7 @@ class _BodyEmitter:
         result = var[self.units[-1].name] if self.units else "x"
         return lines, result
 
-    def _residual(self, kind: _KindInfo, target: str, xs: list[str], source: str) -> list[str]:
+    def _residual(self, kind: _DefinitionInfo, target: str, xs: list[str], source: str) -> list[str]:
         branch, identity = xs
         shortcut = identity
         if kind.downsample_arg:
@@ -391,16 +391,16 @@ class TorchSourceGenerator:
         self.net = net
         self.g: nx.DiGraph = net.graph
         self.module_ns = Namespace()
-        self.kinds: dict[str, _KindInfo] = {}
+        self.kinds: dict[str, _DefinitionInfo] = {}
         self.helpers_used: set[str] = set()
-        self.shortcut_defs: dict[str, _KindInfo] = {}
+        self.shortcut_defs: dict[str, _DefinitionInfo] = {}
         for info in self.g.graph["blocks"].values():
-            kind = self.kinds.setdefault(info.kind, _KindInfo(self.g.graph["definitions"][info.kind]))
+            kind = self.kinds.setdefault(info.definition, _DefinitionInfo(self.g.graph["definitions"][info.definition]))
             kind.instances.append(info)
             if enclosing_block(self.g, info.path) is not None:
                 kind.nested = True
             if info.shortcut_def:
-                self.shortcut_defs.setdefault(info.shortcut_def, _KindInfo(self.g.graph["definitions"][info.shortcut_def])).instances.append(info)
+                self.shortcut_defs.setdefault(info.shortcut_def, _DefinitionInfo(self.g.graph["definitions"][info.shortcut_def])).instances.append(info)
         for name, kind in list(self.kinds.items()) + list(self.shortcut_defs.items()):
             kind.cls = self.module_ns.unique(self.module_ns_name(kind))
         net_def = self.g.graph["network"]
@@ -409,7 +409,7 @@ class TorchSourceGenerator:
         self._names: dict[str, Namespace] = {}
 
     @staticmethod
-    def module_ns_name(kind: _KindInfo) -> str:
+    def module_ns_name(kind: _DefinitionInfo) -> str:
         return kind.definition.name if kind.sequential else class_name(kind.definition.name)
 
     def value_node(self, prefix: str, ref: str) -> str:
@@ -429,7 +429,7 @@ class TorchSourceGenerator:
             self._names[definition.name] = ns
         return self._names[definition.name]
 
-    def param_kinds(self, kind: _KindInfo) -> dict[str, str]:
+    def param_kinds(self, kind: _DefinitionInfo) -> dict[str, str]:
         """Each parameter's kind over all instances ("number" where int and float mix)."""
         out: dict[str, str] = {}
         shortcut = kind.definition.kind == "shortcut"
@@ -476,7 +476,7 @@ class TorchSourceGenerator:
             w.block(text)
         return w.text()
 
-    def _signature(self, kind: _KindInfo, rename) -> tuple[list[str], list[ast.Param]]:
+    def _signature(self, kind: _DefinitionInfo, rename) -> tuple[list[str], list[ast.Param]]:
         """`name: type = default` for each parameter; defaults that read others come late."""
         sig, late = [], []
         for p in kind.definition.unique_params():
@@ -493,7 +493,7 @@ class TorchSourceGenerator:
             sig.append(f"{rename(p.name)}: {annotation} = {literal(value)}")
         return sig, late
 
-    def _docstring(self, kind: _KindInfo, w: _Writer, depth: int, what: str) -> None:
+    def _docstring(self, kind: _DefinitionInfo, w: _Writer, depth: int, what: str) -> None:
         d = kind.definition
         params = d.unique_params()
         signature = ", ".join(p.name + (f"={to_python(p.default, str)}" if p.default is not None else "") for p in params)
@@ -502,7 +502,7 @@ class TorchSourceGenerator:
         w.line(f"Defined at {doc_text(d.span)}; one {'function' if kind.sequential else 'class'} serves every instance of the {what}.", depth)
         w.line('"""', depth)
 
-    def _lets(self, w: _Writer, kind: _KindInfo, rename, late: list[ast.Param], depth: int) -> None:
+    def _lets(self, w: _Writer, kind: _DefinitionInfo, rename, late: list[ast.Param], depth: int) -> None:
         kinds = self.param_kinds(kind)
         for p in late:
             w.line(f"if {rename(p.name)} is None:", depth)
@@ -513,7 +513,7 @@ class TorchSourceGenerator:
 
     # --- sequential and shortcut factories ----------------------------------------------------
 
-    def sequential_factory(self, kind: _KindInfo) -> str:
+    def sequential_factory(self, kind: _DefinitionInfo) -> str:
         w = _Writer()
         rename = self.python_names(kind.definition).name
         sig, late = self._signature(kind, rename)
@@ -544,7 +544,7 @@ class TorchSourceGenerator:
 
     # --- block classes -------------------------------------------------------------------------
 
-    def block_class(self, kind: _KindInfo) -> str:
+    def block_class(self, kind: _DefinitionInfo) -> str:
         d = kind.definition
         rename = self.python_names(d).name
         attrs = attribute_names(d)
@@ -621,14 +621,14 @@ class TorchSourceGenerator:
 
     # --- concrete constructions ------------------------------------------------------------------
 
-    def call_args(self, kind: _KindInfo, args: dict, in_channels: int) -> list[str]:
+    def call_args(self, kind: _DefinitionInfo, args: dict, in_channels: int) -> list[str]:
         """Positional and keyword arguments for one instance; defaults equal to the value omitted."""
         d = kind.definition
         rename = self.python_names(d).name
         return [str(in_channels)] + [literal(v) if p.default is None else f"{rename(p.name)}={literal(v)}" for p, v in given_arguments(d, args)]
 
     def block_call(self, info: BlockInfo) -> str:
-        kind = self.kinds[info.kind]
+        kind = self.kinds[info.definition]
         g = self.g
         parts = self.call_args(kind, info.args, g.nodes[info.input]["shape"][0])
         attrs = attribute_names(kind.definition)
@@ -652,7 +652,7 @@ class TorchSourceGenerator:
         return "nn.Sequential(" + " ".join(_fold(calls)).rstrip(",") + ")"
 
     def instance_call(self, info: BlockInfo) -> str:
-        kind = self.kinds[info.kind]
+        kind = self.kinds[info.definition]
         if kind.sequential:
             return f"{kind.cls}({', '.join(self.call_args(kind, info.args, self.g.nodes[info.input]['shape'][0]))})"
         return self.block_call(info)

@@ -45,7 +45,7 @@ class BlockInfo:
     """
 
     path: str
-    kind: str
+    definition: str  # the name of the block (or sequential) definition it instantiates
     args: dict
     input: str
     output: str
@@ -70,7 +70,7 @@ class StageInfo:
     """A `block(args) x N` statement: its blocks are `name.0` .. `name.{N-1}`."""
 
     name: str
-    kind: str
+    definition: str  # the name of its blocks' definition
     repeat: int
     stride: object
     policy: str

@@ -359,7 +359,7 @@ class Analysis:
         used = g.graph.get("definitions", {}).get(defn.name)
         if used is None or used.name_span != defn.name_span:
             return []
-        return [info for info in g.graph["blocks"].values() if info.kind == defn.name]
+        return [info for info in g.graph["blocks"].values() if info.definition == defn.name]
 
     def values_of(self, defn: ast.Definition, name: str) -> list[tuple[object, list[str]]]:
         """(value, where) pairs for a name in a definition: one per distinct value."""

@@ -19,7 +19,7 @@ def node_location(g: nx.DiGraph, node: str, diag: Diagnostic) -> Diagnostic:
     data = g.nodes[node]
     scope = ".".join(data["scope"])
     block = g.graph["blocks"].get(scope)
-    return relocate(diag, g.graph["main_source"], data["site"], scope, block.kind if block else "")
+    return relocate(diag, g.graph["main_source"], data["site"], scope, block.definition if block else "")
 
 
 def infer_node(g: nx.DiGraph, node: str, reporter: Reporter) -> None:

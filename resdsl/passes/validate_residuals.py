@@ -31,7 +31,7 @@ def validate_residuals(g: nx.DiGraph, reporter: Reporter) -> None:
         code, reason = block.problem or ("E0203", "")
         notes = (Note(reason),) if reason else ()
         if data["span"] and data["span"].source != g.graph["main_source"]:
-            notes += (Note(f"the add of block `{block.kind}` is here", data["span"]),)
+            notes += (Note(f"the add of block `{block.definition}` is here", data["span"]),)
         reporter.report(
             Diagnostic(
                 code,

@@ -167,7 +167,7 @@ class Structure:
             (rel(n), g.nodes[n]["op"], repr(g.nodes[n]["params"]), g.nodes[n]["shape"], tuple(map(rel, g.nodes[n]["inputs"])))
             for n in self.nodes_of(block)
         )
-        return (block.kind, block.shortcut, g.nodes[block.input]["shape"], nodes)
+        return (block.definition, block.shortcut, g.nodes[block.input]["shape"], nodes)
 
     def _runs(self, stage) -> list[Run]:
         runs: list[list[BlockInfo]] = []

@@ -161,8 +161,8 @@ class _Builder:
         elif box.id in s.g.graph["blocks"] and self.detail in ("block", "stage"):
             block = s.g.graph["blocks"][box.id]
             branch = sorted(s.branch(block), key=s.index.__getitem__)
-            box.role, box.lines = "block", self.unit_lines(branch) or [block.kind]
-            box.tooltip = f"{block.path}: {block.kind}{_args(block.args)}"
+            box.role, box.lines = "block", self.unit_lines(branch) or [block.definition]
+            box.tooltip = f"{block.path}: {block.definition}{_args(block.args)}"
         else:
             shortcut = s.shortcut_nodes.get(first)
             box.role = shortcut.shortcut if shortcut is not None else OPS[self.g.nodes[first]["op"]].role
@@ -175,7 +175,7 @@ class _Builder:
         stride = f", /{stage.stride}" if isinstance(stage.stride, int) and stage.stride > 1 else ""
         last = blocks[-1]
         box.role = "stage"
-        box.lines = [f"{stage.name}: {stage.kind} ×{len(blocks)}{stride}", *self.unit_lines(sorted(self.s.branch(last), key=self.s.index.__getitem__))]
+        box.lines = [f"{stage.name}: {stage.definition} ×{len(blocks)}{stride}", *self.unit_lines(sorted(self.s.branch(last), key=self.s.index.__getitem__))]
         kinds = [b.shortcut for b in blocks]
         counts = ", ".join(f"{k} {kinds.count(k)}" for k in dict.fromkeys(kinds))
         box.tooltip = f"{blocks[0].path} to {last.path}; shortcuts: {counts}"
