@@ -62,7 +62,7 @@ _TABLE = [
     Code("E0208", "needs C×H×W", "a convolution or pooling after `linear`, whose output is a flat vector", "fc: linear 10 then conv 3x3, 16"),
     Code("E0209", "division by zero", "`/`, `//` or `%` by zero", "conv 3x3, 16 / 0"),
     # --- size limits ---------------------------------------------------------------------------
-    Code("E0301", "size limit", "the spec expands past the layer or parameter limit, or blocks nest too deeply; raise with --max-nodes/--max-params", "layer1: basic(64) x 10000000"),
+    Code("E0301", "size limit", "the spec passes a size limit: statements, layers, parameters, activations, or blocks nested too deeply; raise with --max-statements/--max-nodes/--max-params/--max-activations", "layer1: basic(64) x 10000000"),
     # --- expectations --------------------------------------------------------------------------
     Code("E0401", "expectation failed", "an `expect` does not hold for the compiled network", "expect params == 1000"),
     Code("E0402", "misused tolerance", "`within N%` goes with `~`, not with another comparison", "expect params == 100 within 1%"),

@@ -162,6 +162,10 @@ def _compile(text: str, source: str, limits: Limits, verify_ir: bool, keep_going
     sources = SourceMap()
     prelude, prelude_text = _prelude()
     sources.add(PRELUDE, prelude_text)
+    too_many = _statement_limit(text, source, limits.max_statements)
+    if too_many is not None:  # parsing is the slowest step: count before it
+        sources.add(source, text)
+        raise ResdslError([too_many], sources)
     module = parse(text, source, sources)
     reporter = Reporter(sources, limit=10**9 if keep_going else 20)
     definitions = _definitions(prelude, module, reporter)
@@ -184,6 +188,28 @@ def _compile(text: str, source: str, limits: Limits, verify_ir: bool, keep_going
     if verify_ir:
         verify(g, shapes=True)
     return Network(g, sources, source, warnings=warnings)
+
+
+def _statement_limit(text: str, source: str, limit: int) -> Diagnostic | None:
+    """E0301 when `text` holds more than `limit` statements, at the first one past it.
+
+    A statement is a line with code (comments stripped), plus one per `;` on it: an upper bound
+    on what the parser would find, counted in one pass without parsing.
+    """
+    count = 0
+    for number, line in enumerate(text.split("\n"), 1):
+        code = line.split("#", 1)[0]
+        if code.strip():
+            count += 1 + code.count(";")
+            if count > limit:
+                return Diagnostic(
+                    "E0301",
+                    f"this spec has more than {limit:,} statements",
+                    Span(source, number, len(line) - len(line.lstrip()) + 1, number, len(line.rstrip()) + 1),
+                    label="the limit is passed here",
+                    help="raise the limit with --max-statements (API: limits=Limits(max_statements=...))",
+                )
+    return None
 
 
 def _the_network(module: ast.Module, text: str, reporter: Reporter) -> ast.Definition:

@@ -172,9 +172,15 @@ def _excerpt(span: Span, label: str, sources: SourceMap, gutter: int) -> list[st
     text = sources.line(span.source, span.line)
     if text is None:
         return []
-    cells = _cells(text.rstrip("\r\n"))
-    start = min(span.column - 1, len(cells))
-    end = span.end_column - 1 if span.end_line == span.line else len(cells)
+    text = text.rstrip("\r\n")
+    start = min(span.column - 1, len(text))
+    end = span.end_column - 1 if span.end_line == span.line else len(text)
+    if len(text) > 4 * MAX_WIDTH:  # a huge line: only the part around the span can be shown
+        cut = max(0, start - 2 * MAX_WIDTH)
+        text = ("…" if cut else "") + text[cut : start + 2 * MAX_WIDTH]
+        start, end = start - cut + (1 if cut else 0), min(end, start + 2 * MAX_WIDTH) - cut + (1 if cut else 0)
+    cells = _cells(text)
+    start = min(start, len(cells))
     while end > start + 1 and end <= len(cells) and cells[end - 1][0].isspace():
         end -= 1  # a statement's span may include trailing blanks: mark the text only
     end = max(start + 1, min(end, len(cells)))
@@ -256,9 +262,14 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
 
 @dataclass
 class Limits:
-    """Expansion limits checked before anything is allocated; raise them explicitly."""
+    """Size limits, checked before the work they bound (parsing, expanding, allocating).
 
-    max_nodes: int = 200_000
+    With them every input up to 1 MB is answered within a few seconds (benchmarks/
+    bench_large_inputs.py); raise them explicitly for larger networks.
+    """
+
+    max_statements: int = 5_000  # in the spec file, counted before it is parsed
+    max_nodes: int = 50_000
     max_params: int = 2_000_000_000
     max_activations: int = 10_000_000_000  # elements of all layer outputs, batch 1
     max_depth: int = 50  # blocks within blocks; the elaborator recurses once per level

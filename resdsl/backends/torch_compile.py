@@ -24,7 +24,6 @@ import json
 import sys
 from dataclasses import dataclass
 
-from resdsl.backends.torch_source import module_path
 from resdsl.compiler import Network
 from resdsl.ir.graph import BlockInfo
 
@@ -142,6 +141,8 @@ def compile_model(model, net: Network, strategy: str, *, mode: str | None = None
         raise_recursion_limit(net)
         model.compile(fullgraph=True, **options)
         return model
+    from resdsl.backends.torch_source import module_path  # the code generator: only when compiling
+
     root = getattr(model, "inner", model)
     variants = block_variants(net)
     raise_recompile_limit(len(variants))

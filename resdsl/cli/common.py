@@ -104,8 +104,10 @@ def spec_argument(name: str = "spec", **kwargs):
 
 
 def spec_options(func):
-    """SPEC argument plus --set, --max-nodes, --max-params, --max-activations and --werror."""
+    """SPEC argument plus --set, the size limits (--max-nodes, --max-params, --max-activations,
+    --max-statements) and --werror."""
     func = click.option("--werror", is_flag=True, expose_value=False, callback=_remember, help="treat warnings as errors (exit 1)")(func)
+    func = click.option("--max-statements", type=click.IntRange(min=1), default=Limits.max_statements, show_default=True, expose_value=False, callback=_remember, help="refuse spec files with more statements")(func)
     func = click.option("--max-activations", type=click.IntRange(min=1), default=Limits.max_activations, show_default=True, expose_value=False, callback=_remember, help="refuse networks whose layer outputs hold more elements (batch 1)")(func)
     func = click.option("--max-params", type=click.IntRange(min=1), default=Limits.max_params, show_default=True, help="refuse networks with more parameters")(func)
     func = click.option("--max-nodes", type=click.IntRange(min=1), default=Limits.max_nodes, show_default=True, help="refuse specs that expand to more layers")(func)
@@ -144,7 +146,12 @@ def load_spec(spec: str, overrides: dict, max_nodes: int, max_params: int, *, ke
     output.note_input(path, "the spec")
     output.note_input(prelude_path(), "the prelude")
     meta = click.get_current_context().meta
-    limits = Limits(max_nodes=max_nodes, max_params=max_params, max_activations=meta.get("resdsl.max_activations", Limits.max_activations))
+    limits = Limits(
+        max_nodes=max_nodes,
+        max_params=max_params,
+        max_activations=meta.get("resdsl.max_activations", Limits.max_activations),
+        max_statements=meta.get("resdsl.max_statements", Limits.max_statements),
+    )
     net = load(spec, limits=limits, keep_going=keep_going, **overrides)
     if net.warnings and meta.get("resdsl.werror"):
         raise ResdslError([dataclasses.replace(d, severity="error") for d in net.warnings], net.sources)
