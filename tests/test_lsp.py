@@ -89,7 +89,7 @@ network several {
     conv1: conv 3x3, 16
     layer1: basci(16) x 2
     pool: maxpol 2x2
-    layer2: basic(16, 1, 2)
+    layer2: basic(16, 1, 0.0, 2)
     layer3: basic(0)
     fc: linear 10
 }
@@ -121,9 +121,9 @@ def test_notes_in_the_prelude_point_into_the_prelude_file(server, tmp_path):
     prelude_uri = resources.prelude_path().as_uri()
     prelude = resources.prelude_path().read_text(encoding="utf-8")
 
-    too_many = by_code["E0110"]  # `basic(16, 1, 2)`: the third argument, and where basic is defined
-    line, col = _where(SEVERAL, "basic(16, 1, 2)")
-    assert _range(too_many.range) == (line, col + len("basic(16, 1, "), line, col + len("basic(16, 1, 2"))
+    too_many = by_code["E0110"]  # `basic(16, 1, 0.0, 2)`: the third argument, and where basic is defined
+    line, col = _where(SEVERAL, "basic(16, 1, 0.0, 2)")
+    assert _range(too_many.range) == (line, col + len("basic(16, 1, 0.0, "), line, col + len("basic(16, 1, 0.0, 2"))
     (note,) = too_many.related_information
     assert note.location.uri == prelude_uri
     pline, pcol = _where(prelude, "block basic")
@@ -171,9 +171,9 @@ def test_hover_on_a_layer_a_block_name_and_a_parameter(server):
     assert f"output `{fmt_shape(net.graph.nodes['relu']['shape'])}`" in conv1
     assert f"{conv['cost_params'] + net.graph.nodes['bn1']['cost_params']:,} params" in conv1
 
-    line, col = _where(text, "bottleneck(128)")
+    line, col = _where(text, "bottleneck(128")
     block = server.hover(uri, line, col + 3).contents.value
-    assert "block bottleneck(width, stride = 1, groups = 1, base_width = 64, v1 = false)" in block
+    assert "block bottleneck(width, stride = 1, groups = 1, base_width = 64, v1 = false, dilation = 1, drop_path = 0.0)" in block
     prelude_line = _where(resources.prelude_path().read_text(encoding="utf-8"), "block bottleneck")[0] + 1
     assert f"defined at prelude.res:{prelude_line}" in block
 
@@ -188,7 +188,7 @@ def test_hover_on_a_layer_a_block_name_and_a_parameter(server):
 def test_definition_of_a_prelude_block_is_in_the_prelude(server):
     text, uri = _resnet50()
     server.open(uri, text)
-    line, col = _where(text, "bottleneck(64)")
+    line, col = _where(text, "bottleneck(64")
     (loc,) = server.definition(uri, line, col + 1)
     prelude = resources.prelude_path().read_text(encoding="utf-8")
     pline, pcol = _where(prelude, "block bottleneck")
@@ -297,7 +297,7 @@ def test_formatting_is_one_whole_document_edit(server, tmp_path):
 
     broken = _uri(tmp_path, "broken.res")
     server.open(broken, "network broken {\n  input 3x32x32\n  conv 3x3,, 16\n")
-    assert server.formatting(broken) == []
+    assert list(server.formatting(broken)) == []
 
 
 # --- robustness ---------------------------------------------------------------------------------------

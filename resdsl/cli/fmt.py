@@ -8,15 +8,14 @@ diagnostics on stderr; it is left untouched, the others are still formatted) or,
 from __future__ import annotations
 
 import difflib
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
 from resdsl.cli import main
-from resdsl.cli.common import reports_errors
+from resdsl.cli.common import echo, reports_errors
+from resdsl.output import write_atomic  # the one atomic writer: mode kept, temporaries cleaned up on signals
 from resdsl.diagnostics import ResdslError
 
 
@@ -38,22 +37,6 @@ def unified_diff(before: str, after: str, name: str) -> str:
     for line in difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{name}", f"b/{name}"):
         lines.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(lines)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step (a temp file beside it, then os.replace), keeping its mode."""
-    mode = path.stat().st_mode
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @main.command(name="fmt")
@@ -90,17 +73,17 @@ def fmt_command(specs, check, show_diff):
             failed = True
             continue
         if name == "<stdin>" and not (check or show_diff):
-            click.echo(after, nl=False)
+            echo(after, nl=False)
             continue
         if after == before:
             continue
         would_change = True
         if show_diff:
-            click.echo(unified_diff(before, after, name), nl=False)
+            echo(unified_diff(before, after, name), nl=False)
         if check:
-            click.echo(f"would reformat {name}", err=show_diff)  # stdout stays a patch with --diff
+            (click.echo(f"would reformat {name}", err=True) if show_diff else echo(f"would reformat {name}"))  # stdout stays a patch with --diff
         elif not show_diff:
-            write_atomically(path, after)
-            click.echo(f"reformatted {name}")
+            write_atomic(path, after)
+            echo(f"reformatted {name}")
     if failed or (check and would_change):
         sys.exit(1)

@@ -380,8 +380,12 @@ class Analysis:
     def _by_span(self) -> dict:
         index: dict = {}
         if self.net is not None:
-            for node, data in self.net.graph.nodes(data=True):
+            g = self.net.graph
+            for node, data in g.nodes(data=True):
                 index.setdefault(data.get("span"), []).append(node)
+            for block in g.graph["blocks"].values():  # an inserted shortcut belongs to its add
+                if block.add is not None and block.shortcut_nodes:
+                    index.setdefault(g.nodes[block.add]["span"], []).extend(block.shortcut_nodes)
         return index
 
     @functools.cached_property
@@ -705,7 +709,7 @@ class Analysis:
             return [Candidate(k, "option", v, insert_text=f"{k} ") for k, v in USE_OPTIONS.items()] + self._names(enclosing)
         kind = layers.lookup(head)
         option = re.search(r",\s*([A-Za-z_][A-Za-z0-9_]*)\s+[A-Za-z_]*$", code)
-        if kind is not None and option and getattr(kind.arg(option[1]), "kind", "") == "bool":
+        if kind is not None and option and getattr(kind.arg(option[1]), "type", "") == "bool":
             return [Candidate("on", "value"), Candidate("off", "value")]
         if kind is not None and re.search(r",\s*[A-Za-z_]*$", code):
             return [_option_candidate(kind, arg) for arg in kind.options] + self._names(enclosing)
