@@ -354,3 +354,23 @@ def test_the_cli_never_shows_a_traceback(text):
             result = runner.invoke(main, [*command, "--max-nodes", "5000"])
             assert result.exit_code in (0, 1), result.output
             assert "Traceback" not in result.output and "internal error" not in result.output
+
+
+@fixed(8)
+@given(plausible_spec())
+def test_what_check_accepts_exports_as_pt2(text):
+    """`resdsl build --format pt2` of what `check` accepts: a program whose output shape is the
+    inferred one (small networks only; torch.export takes seconds per network)."""
+    import torch
+
+    from resdsl.backends.torch_build import instantiate
+    from resdsl.backends.torch_export import export_program
+
+    if outcome(text) != "ok":
+        return
+    net = compile_text(text, "fuzz.res", limits=LIMITS)
+    if net.params > 200_000 or net.graph.number_of_nodes() > 150:
+        return
+    program = export_program(instantiate(net), net)
+    out = program.module()(torch.zeros(2, *net.input_shape))
+    assert tuple(out.shape) == (2, *net.output_shape)
