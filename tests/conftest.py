@@ -30,3 +30,20 @@ def check_golden(path: Path, actual: str) -> None:
 @pytest.fixture
 def golden():
     return check_golden
+
+
+@pytest.fixture(scope="session")
+def installed_wheel(tmp_path_factory) -> Path:
+    """resdsl built as a wheel and installed into a folder of its own (once per session): the
+    folder to put on PYTHONPATH. Slow (pip); for tests marked `slow`."""
+    import subprocess
+
+    tmp = tmp_path_factory.mktemp("wheel")
+    dist, site = tmp / "dist", tmp / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+        check=True,
+    )
+    (wheel,) = dist.glob("resdsl-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)], check=True)
+    return site

@@ -100,14 +100,8 @@ print(type(lexer).__module__, type(lexer).__name__, find_lexer_class_for_filenam
 
 
 @pytest.mark.slow
-def test_an_installed_wheel_makes_pygmentize_know_resdsl(tmp_path):
-    dist, site = tmp_path / "dist", tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
-        check=True,
-    )
-    (wheel,) = dist.glob("resdsl-*.whl")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)], check=True)
+def test_an_installed_wheel_makes_pygmentize_know_resdsl(installed_wheel, tmp_path):
+    site = installed_wheel
     (entry_points,) = site.glob("resdsl-*.dist-info/entry_points.txt")
     assert "[pygments.lexers]\nresdsl = resdsl.highlight:ResdslLexer" in entry_points.read_text(encoding="utf-8")
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}

@@ -26,14 +26,8 @@ print(resdsl.load("resnet50").params, len(r.bundled_specs()))
 
 
 @pytest.mark.slow
-def test_wheel_install_carries_grammar_and_specs(tmp_path):
-    dist, site = tmp_path / "dist", tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
-        check=True,
-    )
-    (wheel,) = dist.glob("resdsl-*.whl")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)], check=True)
+def test_wheel_install_carries_grammar_and_specs(installed_wheel, tmp_path):
+    site = installed_wheel
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", _PROBE], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     module_file, specs_dir, counts = out.stdout.splitlines()
