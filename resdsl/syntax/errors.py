@@ -239,6 +239,29 @@ def check_depth(tree: Tree, source: str) -> Diagnostic | None:
     return None
 
 
+def check_parentheses(text: str, source: str) -> Diagnostic | None:
+    """E0006 where parentheses nest past `MAX_DEPTH`, found before parsing.
+
+    Bare parentheses make no tree node of their own, so `check_depth` cannot see them, and a
+    million of them would keep the parser busy for seconds.
+    """
+    code = re.sub(r"#[^\n]*", "", text)  # comments end at their line: positions before them stay
+    depth = 0
+    for match in re.finditer(r"[()]", code):
+        depth = depth + 1 if match.group() == "(" else max(0, depth - 1)
+        if depth > MAX_DEPTH:
+            line = code.count("\n", 0, match.start()) + 1
+            column = match.start() - (code.rfind("\n", 0, match.start()) + 1) + 1
+            return Diagnostic(
+                "E0006",
+                f"this is nested more than {MAX_DEPTH} levels deep",
+                Span(source, line, column, line, column + 1),
+                label="from here on",
+                help="simplify the expression, or split it into `let` steps",
+            )
+    return None
+
+
 def _too_deep(node: Tree, source: str) -> Diagnostic:
     meta = node.meta
     line, column = getattr(meta, "line", 1), getattr(meta, "column", 1)

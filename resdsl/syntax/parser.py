@@ -209,6 +209,9 @@ def parse(text: str, source: str, sources: SourceMap | None = None) -> ast.Modul
     """Parse `text` (named `source` in spans); syntax errors raise `ResdslError`."""
     sources = sources if sources is not None else SourceMap()
     sources.add(source, text)
+    too_deep = errors.check_parentheses(text, source)
+    if too_deep is not None:
+        raise ResdslError([too_deep], sources)
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as err:
