@@ -1,4 +1,4 @@
-"""Every bundled spec against the published numbers (shared/reference/numbers.md), and the IR
+"""Every bundled spec against the published numbers (the `REFERENCE` table of tests/test_costs.py), and the IR
 invariants after every pass."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from resdsl.compiler import compile_text
 from resdsl.resources import bundled_specs
 from test_costs import REFERENCE
 
-# shared/reference/numbers.md, held in one table (tests/test_costs.py) for every test module.
+# The published numbers, held in one table (tests/test_costs.py) for every test module.
 IMAGENET = {name: REFERENCE[name] for name in REFERENCE if not name.startswith(("plain", "cifar"))}
 
 CIFAR = {3: (269_722, 40_551_040), 5: (464_154, 68_862_592), 7: (658_586, 97_174_144),

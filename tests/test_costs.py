@@ -25,7 +25,8 @@ from resdsl.resources import bundled_specs
 
 from conftest import ROOT
 
-# shared/reference/numbers.md (conv + fc multiply-adds, 224x224 / 32x32 input, batch 1).
+# The published numbers: torchvision's parameter counts, and conv + fc multiply-adds at
+# 224x224 / 32x32 input, batch 1 (the paper's Table 1 convention).
 # plain18/34: resnet18/34 minus the three option-B projections (1x1 conv + BN at the entries of
 # layer2/3/4): params (64*128 + 2*128) + (128*256 + 2*256) + (256*512 + 2*512) = 173,824;
 # MACs 64*128*28*28 + 128*256*14*14 + 256*512*7*7 = 3 * 6,422,528 = 19,267,584.

@@ -1,7 +1,8 @@
 """Cost counting: parameters, multiply-adds, element operations and activation sizes per node.
 
 Conventions (`CONVENTIONS`; the summary and its JSON name the one they use):
-- "conv+fc" (the default; the paper's Table 1 and `reference/numbers.md`): multiply-adds of
+- "conv+fc" (the default; the paper's Table 1, and the published counts `tests/test_costs.py`
+  holds in `REFERENCE`): multiply-adds of
   convolutions and fully connected layers only; one fused multiply-add = 1; bias additions are
   not counted; batch 1. `torch.utils.flop_counter.FlopCounterMode` counts 2 per multiply-add
   of exactly these ops, which is what the differential tests compare against.
