@@ -160,3 +160,20 @@ def test_readme_zoo_table_is_what_compare_prints():
     assert result.exit_code == 0, result.output
     printed = {n["network"]: (n["params"], n["macs"]) for n in json.loads(result.stdout)["networks"]}
     assert printed == rows
+
+
+def test_the_block_diagram_shows_se_gates_and_pooled_shortcuts():
+    from resdsl.backends.draw import draw
+
+    se = draw("seresnet50").source
+    assert '"layer1.0" [label="1x1 conv, 64\\n3x3 conv, 64\\n1x1 conv, 256\\navg pool\\n1x1 conv, 16\\n1x1 conv, 256\\nsigmoid\\n×"' in se
+    d = draw("resnet50d").source
+    assert '"layer1.1.add" -> "layer2.0.add" [label="2x2 avg pool, /2\\n1x1 conv, 512\\n512×28×28" class="shortcut projection"' in d
+
+
+def test_pre_activation_units_show_their_batch_norm_before_the_conv():
+    from resdsl.backends.draw import draw
+
+    dot = draw("preact_resnet", detail="unit", fold=False).source
+    assert '"layer2.1.pre" [label="batch norm, relu"' in dot
+    assert '"layer2.1.conv2" [label="3x3 conv, 32"' in dot
