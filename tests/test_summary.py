@@ -26,7 +26,7 @@ from resdsl.analysis.table1 import table1
 from resdsl.cli import main
 from resdsl.cli import summary as summary_cli
 from resdsl.compiler import compile_text
-from resdsl.passes.count_costs import CONVENTIONS, network_cost
+from resdsl.passes.count_costs import CONVENTIONS, DEFAULT_CONVENTION, network_cost
 
 from conftest import TESTS
 
@@ -228,7 +228,7 @@ def test_every_text_total_states_its_convention():
 def test_cli_choices_match_the_back_ends():
     assert summary_cli.DEPTHS == summary_backend.DEPTHS
     assert summary_cli.FORMATS == tables.FORMATS
-    assert summary_cli.CONVENTIONS == tuple(CONVENTIONS)
+    assert summary_cli.CONVENTIONS == tuple(CONVENTIONS) and summary_cli.CONVENTIONS[0] == DEFAULT_CONVENTION
 
 
 # --- the command ---------------------------------------------------------------------------------------

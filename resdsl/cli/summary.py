@@ -15,13 +15,13 @@ from resdsl.cli.common import emit, load_spec, output_option, reports_errors, sp
 # Kept here so that `--help` imports no back end; a test checks they match the back ends'.
 DEPTHS = ("network", "stage", "block", "layer")
 FORMATS = ("table", "markdown", "csv", "json")
-CONVENTIONS = ("conv+fc", "all")
+CONVENTIONS = ("conv+fc", "all")  # the first is the default (count_costs.DEFAULT_CONVENTION)
 
 
 def table_options(func):
     """-o, --format, --flops and --convention: what `summary` and `compare` share."""
     func = output_option("file to write (default: standard output)")(func)
-    func = click.option("--convention", type=click.Choice(CONVENTIONS), default="conv+fc", show_default=True, help="conv+fc: the paper's; all: also BN, ReLU, add and pooling element ops")(func)
+    func = click.option("--convention", type=click.Choice(CONVENTIONS), default=CONVENTIONS[0], show_default=True, help="conv+fc: the paper's; all: also BN, ReLU, add and pooling element ops")(func)
     func = click.option("--flops", is_flag=True, help="show FLOPs (2 per multiply-add) instead of MACs")(func)
     func = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)(func)
     return func
