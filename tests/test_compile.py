@@ -122,7 +122,8 @@ def test_whole_model_raises_the_recursion_limit_with_depth(dynamo):
     net = resdsl.load("cifar_resnet", n=200)
     model = resdsl.build(net)
     compile_model(model, net, "whole")  # lazy: nothing compiles until the first call
-    assert sys.getrecursionlimit() >= 10 * net.graph.number_of_nodes() == 42080
+    assert net.graph.number_of_nodes() > 4000
+    assert sys.getrecursionlimit() >= 10 * net.graph.number_of_nodes()
 
 
 def test_compiling_keeps_class_and_state_dict_names(dynamo):

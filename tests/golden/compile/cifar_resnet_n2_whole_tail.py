@@ -5,6 +5,6 @@ def compile_model(model: nn.Module) -> nn.Module:
     import sys
 
     # Inductor walks the graph recursively: room for this network's depth.
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 500))
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 560))
     model.compile(fullgraph=True, dynamic=False)
     return model
