@@ -177,6 +177,17 @@ def test_compiling_keeps_class_and_state_dict_names(dynamo):
         assert [p for p, _ in model.named_modules()] == [p for p, _ in eager.named_modules()]  # regions stay outside
 
 
+@pytest.mark.parametrize("strategy", ["whole", "regional"])
+def test_inductor_on_the_cpu_gets_channels_last_weights(dynamo, strategy):
+    # Inductor convolves in channels_last on the CPU; contiguous weights would be converted on every
+    # call, and regionally each block's input and output too. Lazy: nothing compiles here.
+    convs = lambda m: [c.weight for c in m.modules() if isinstance(c, torch.nn.Conv2d)]  # noqa: E731
+    model = resdsl.build("cifar_resnet", n=1, compile=strategy)
+    assert all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() for w in convs(model))
+    counted = compile_model(resdsl.build("cifar_resnet", n=1), resdsl.load("cifar_resnet", n=1), strategy, backend=CountingBackend())
+    assert all(w.is_contiguous() for w in convs(counted))  # another backend: the layout is left alone
+
+
 @pytest.mark.compile
 @pytest.mark.parametrize("strategy", ["whole", "regional"])
 def test_inductor_output_matches_eager(dynamo, strategy):

@@ -69,6 +69,11 @@ def compile_model(model: nn.Module) -> nn.Module:
                 env[node] = outer.node_copy(node, env.__getitem__)
         return fx.GraphModule(members, outer, class_name="RegionalForward"), regions
 
+    # On the CPU inductor computes convolutions in channels_last: keep the weights, and so the
+    # activations between compiled graphs, in that layout instead of converting on every call.
+    if torch.backends.mkldnn.is_available() and all(p.device.type == "cpu" for p in model.parameters()):
+        model.to(memory_format=torch.channels_last)
+
     blocks: list[str] = []  # the outermost blocks
     for path, module in model.named_modules():
         if isinstance(module, (Basic,)) and not any(path.startswith(p + ".") for p in blocks):
