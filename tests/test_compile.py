@@ -9,6 +9,9 @@ quick; two tests run inductor for real on a one-block-per-stage CIFAR net.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 import sys
 
 import pytest
@@ -16,7 +19,7 @@ import torch
 from click.testing import CliRunner
 
 import resdsl
-from conftest import TESTS
+from conftest import ROOT, TESTS
 from resdsl.backends.torch_compile import block_variants, compile_model, regional_forward
 from resdsl.backends.torch_source import module_path
 from resdsl.cli import main
@@ -263,3 +266,49 @@ def test_build_compile_usage_errors_exit_2(tmp_path, args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+# --- benchmarks/bench_gpu.py: runnable without a GPU (--smoke), never failing outright -----------
+
+BENCH_GPU = ROOT / "benchmarks" / "bench_gpu.py"
+GPU_TABLES = [
+    "Whole compilation with reduce-overhead (CUDA graphs), alone in its process",
+    "Inference: resdsl vs torchvision",
+    "Training step: resdsl vs torchvision",
+    "Depth: regional vs whole, training step",
+    "Inference, max-autotune-no-cudagraphs",
+]
+
+
+def _bench_gpu(*args, timeout=1200):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    done = subprocess.run([sys.executable, str(BENCH_GPU), *args], capture_output=True, text=True, timeout=timeout, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "error:" not in done.stdout and "Traceback" not in done.stdout, done.stdout
+    for title in GPU_TABLES:
+        assert f"#### {title}" in done.stdout
+    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| setting")]
+    return done.stdout, rows
+
+
+@pytest.mark.compile
+@pytest.mark.slow
+def test_bench_gpu_smoke_measures_every_resdsl_row_on_the_cpu():
+    out, rows = _bench_gpu("--smoke")
+    ours = [r for r in rows if r[1].startswith("resdsl")]
+    assert len(ours) == 1 + 4 + 3 + 2 + 1  # reduce-overhead; inference; training; deep; max-autotune
+    for row in ours:
+        assert re.fullmatch(r"[\d,]+", row[2]), row  # images/s measured, nothing skipped or failed
+    theirs = [r for r in rows if r[1] == "torchvision"]
+    assert len(theirs) == 3 + 2 + 1  # inference: eager, default, best; training: eager, default; max-autotune
+    for row in theirs:  # measured with torchvision installed, or said to be missing
+        assert re.fullmatch(r"[\d,]+", row[2]) or row[2] == "not measured: torchvision is not installed", row
+    assert "reduce-overhead, whole: works" in out
+    assert out.count("Machine: ") == 1 + len(GPU_TABLES)  # every table names its machine, torch and date
+    assert out.count(" torch 2.") == 1 + len(GPU_TABLES)
+
+
+@pytest.mark.slow
+def test_bench_gpu_past_its_budget_skips_rows_and_exits_0():
+    out, rows = _bench_gpu("--smoke", "--budget", "1", timeout=300)
+    assert rows and all(r[2] == "skipped: time budget" for r in rows)
