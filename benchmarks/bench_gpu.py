@@ -31,7 +31,8 @@ torchvision is always compiled after resdsl's rows, so in-process reuse favours 
 Per row: images/s; the ratio to torchvision's matching row; cold compile s (first call minus a
 steady call); peak GPU memory (the most allocated during the row's steady calls, minus what was
 allocated before the row was built: its weights, optimizer state, CUDA graph pool and
-activations); for inference, max |output - fp32 eager output| / max |fp32 eager output|.
+activations); for inference, max |output - fp32 eager output| / max |fp32 eager output|, the
+reference computed by resdsl eager in fp32 with TF32 off.
 
 Budget: a global deadline (`--budget`, 450 s) from the start. A group that cannot start before
 it prints "skipped: time budget" for each of its rows; a started group skips its remaining
@@ -123,7 +124,6 @@ class Child:
         self.models: dict[str, object] = {}
         self.first: dict[str, float] = {}
         self.peak: dict[str, float | None] = {}
-        self.error: dict[str, float] = {}
         torch.backends.cudnn.benchmark = True
         try:
             import torchvision
@@ -275,8 +275,11 @@ class Child:
             plain = plain.eval().to(self.device)
             torch.manual_seed(1)
             self.x_ref = torch.randn(self.batch, 3, cfg["image"], cfg["image"], device=self.device)
+            tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+            torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False  # a true fp32 reference
             with torch.no_grad():
                 reference = plain(self.x_ref)
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
             del plain, base
         for row, who, _, _ in GROUPS[self.group]:
             if who == "torchvision" and self.tv is None:
