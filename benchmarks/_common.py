@@ -64,3 +64,48 @@ def interleaved(contenders: dict, rounds: int = 7, seconds: float = 1.0, sync=la
             sync()
             samples[name].append((time.perf_counter() - start) / counts[name])
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def calibrated_model(spec: str, params: dict, batch: int):
+    """An eval-mode resdsl model whose batch norms' running statistics are its activations'.
+
+    resdsl's initialization (torchvision's scheme), then every batch norm's statistics measured
+    on random images (train mode, cumulative average over two batches): in eval mode each batch
+    norm's output then has unit scale, as in a trained network, so no activation drifts into
+    denormal floats and none overflows with depth. Returns (model, input shape).
+    """
+    import torch
+
+    import resdsl
+
+    torch.manual_seed(0)
+    model = resdsl.build(spec, **params)
+    shape = resdsl.load(spec, **params).input_shape
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            model(torch.randn(max(batch, 16), *shape))
+    return model.eval(), shape
+
+
+def denormals(model, x) -> int:
+    """How many denormal floats the leaf modules of `model` output on `x` (run with flush off)."""
+    import torch
+
+    tiny = torch.finfo(torch.float32).tiny
+    count = [0]
+
+    def hook(module, args, out):
+        if isinstance(out, torch.Tensor) and out.is_floating_point():
+            count[0] += int(((out != 0) & (out.abs() < tiny)).sum())
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return count[0]

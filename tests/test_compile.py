@@ -1,6 +1,7 @@
 """torch.compile: block variants from the IR, graph counts (regional shares one graph per
-distinct block; whole is one graph, no breaks), outputs equal eager, the recompile and recursion
-limits, and the `compile_model` function `resdsl build --compile` writes into the source.
+distinct block, plus one for the stem and one for the head; whole is one graph, no breaks),
+outputs equal eager, the recompile and recursion limits, and the `compile_model` function
+`resdsl build --compile` writes into the source.
 
 Graph counts use a counting backend (dynamo traces, nothing is code-generated), so they are
 quick; two tests run inductor for real on a one-block-per-stage CIFAR net.
@@ -8,6 +9,9 @@ quick; two tests run inductor for real on a one-block-per-stage CIFAR net.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 import sys
 
 import pytest
@@ -15,9 +19,11 @@ import torch
 from click.testing import CliRunner
 
 import resdsl
-from conftest import TESTS
-from resdsl.backends.torch_compile import block_variants, compile_model
+from conftest import ROOT, TESTS
+from resdsl.backends.torch_compile import block_variants, compile_model, regional_forward
+from resdsl.backends.torch_source import module_path
 from resdsl.cli import main
+from resdsl.resources import bundled_specs
 
 GOLDEN = TESTS / "golden" / "compile"
 
@@ -80,15 +86,54 @@ def _pair(spec="cifar_resnet", **params):
 
 
 @pytest.mark.compile
-@pytest.mark.parametrize("n, graphs", [(1, 3), (3, 5), (5, 5)])
-def test_regional_compiles_one_graph_per_distinct_block(dynamo, n, graphs):
+@pytest.mark.parametrize("n, blocks", [(1, 3), (3, 5), (5, 5)])
+def test_regional_compiles_one_graph_per_distinct_block_plus_stem_and_head(dynamo, n, blocks):
     eager, model, x = _pair(n=n)
     backend = CountingBackend()
     compile_model(model, resdsl.load("cifar_resnet", n=n), "regional", backend=backend)
     with torch.no_grad():
         assert torch.equal(model(x), eager(x))
         model(x)  # identical second call: no recompilation
-    assert backend.graphs == graphs
+    assert backend.graphs == blocks + 2
+
+
+def _region_calls(spec, **params):
+    net = resdsl.load(spec, **params)
+    blocks = [module_path(net, p) for paths in block_variants(net).values() for p in paths]
+    forward, regions = regional_forward(resdsl.build(net), blocks)
+    calls = [[n.target if n.op == "call_module" else n.target.__name__ for n in r.graph.nodes if n.op.startswith("call")] for r in regions]
+    top = [n.target for n in forward.graph.nodes if n.op == "call_module"]
+    return blocks, calls, top
+
+
+def test_regions_are_the_stem_and_the_head():
+    blocks, calls, top = _region_calls("resnet50")
+    assert calls == [["conv1", "bn1", "relu", "maxpool"], ["avgpool", "flatten", "fc"]]
+    assert top == ["region0", *blocks, "region1"]  # every block called as itself, in order
+
+
+@pytest.mark.parametrize("spec", bundled_specs())
+def test_every_bundled_spec_cuts_into_blocks_and_regions(spec):
+    # The cut forward calls blocks and regions only: regional leaves no statement uncompiled.
+    blocks, calls, top = _region_calls(spec)
+    assert [t for t in top if not t.startswith("region")] == blocks
+    assert top.count("region0") == 1 and len(top) == len(blocks) + len(calls)
+    assert 1 <= len(calls) <= 2  # before the first block and after the last, where those are not blocks themselves
+
+
+@pytest.mark.compile
+def test_regional_trains_as_eager(dynamo):
+    # Training mode reaches the stem's batch norm through the region; gradients flow through all regions.
+    eager, model, x = _pair(n=1)
+    eager.train(), model.train()
+    backend = CountingBackend()
+    compile_model(model, resdsl.load("cifar_resnet", n=1), "regional", backend=backend)
+    eager(x).square().sum().backward()
+    model(x).square().sum().backward()
+    assert torch.equal(model.bn1.running_mean, eager.bn1.running_mean)
+    for (name, a), b in zip(model.named_parameters(), eager.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, msg=name)
+    assert backend.graphs == 3 + 2
 
 
 @pytest.mark.compile
@@ -102,10 +147,10 @@ def test_regional_raises_the_recompile_limit_past_eight_variants(dynamo, tmp_pat
     eager, model, x = _pair(spec)
     backend = CountingBackend()
     compile_model(model, net, "regional", backend=backend)
-    assert torch._dynamo.config.recompile_limit == 80
+    assert torch._dynamo.config.recompile_limit == (10 + 1) * 8  # and the stem's region; no head
     with torch.no_grad():
         assert torch.equal(model(x), eager(x))
-    assert backend.graphs == 10  # at the default limit the last two blocks would silently run eager
+    assert backend.graphs == 11  # at the default limit the last three regions would silently run eager
 
 
 @pytest.mark.compile
@@ -131,6 +176,18 @@ def test_compiling_keeps_class_and_state_dict_names(dynamo):
         model = resdsl.build("cifar_resnet", n=1, compile=strategy)
         assert type(model).__name__ == "CifarResnet"
         assert list(model.state_dict()) == list(eager.state_dict())
+        assert [p for p, _ in model.named_modules()] == [p for p, _ in eager.named_modules()]  # regions stay outside
+
+
+@pytest.mark.parametrize("strategy", ["whole", "regional"])
+def test_inductor_on_the_cpu_gets_channels_last_weights(dynamo, strategy):
+    # Inductor convolves in channels_last on the CPU; contiguous weights would be converted on every
+    # call, and regionally each block's input and output too. Lazy: nothing compiles here.
+    convs = lambda m: [c.weight for c in m.modules() if isinstance(c, torch.nn.Conv2d)]  # noqa: E731
+    model = resdsl.build("cifar_resnet", n=1, compile=strategy)
+    assert all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() for w in convs(model))
+    counted = compile_model(resdsl.build("cifar_resnet", n=1), resdsl.load("cifar_resnet", n=1), strategy, backend=CountingBackend())
+    assert all(w.is_contiguous() for w in convs(counted))  # another backend: the layout is left alone
 
 
 @pytest.mark.compile
@@ -173,18 +230,22 @@ def test_build_compile_appends_compile_model(tmp_path, golden, args):
     golden(GOLDEN / f"cifar_resnet_n2_{args[1]}_tail.py", source[len(plain):])
 
 
-def _compiled_paths(source: str) -> list[str]:
+def _compiled(source: str):
     namespace: dict = {}
     exec(compile(source, "model.py", "exec"), namespace)
     model = namespace["compile_model"](namespace["cifar_resnet"]())
-    return [path for path, m in model.named_modules() if getattr(m, "_compiled_call_impl", None) is not None]
+    return model, [path for path, m in model.named_modules() if getattr(m, "_compiled_call_impl", None) is not None]
 
 
-def test_generated_compile_model_compiles_each_block_or_the_whole(tmp_path, dynamo):
+def test_generated_compile_model_compiles_each_block_and_region_or_the_whole(tmp_path, dynamo):
     blocks = [p for group in block_variants(resdsl.load("cifar_resnet", n=2)).values() for p in group]
-    assert sorted(_compiled_paths(_generated(tmp_path, "--compile", "regional"))) == sorted(blocks)
-    assert torch._dynamo.config.recompile_limit == 40  # 5 variants x 8
-    assert _compiled_paths(_generated(tmp_path, "--compile", "whole")) == [""]
+    model, paths = _compiled(_generated(tmp_path, "--compile", "regional"))
+    assert sorted(paths) == sorted(blocks)
+    regions = [m for name, m in model.forward.__self__.named_children() if name.startswith("region")]
+    assert len(regions) == 2 and all(r._compiled_call_impl is not None for r in regions)
+    assert torch._dynamo.config.recompile_limit == 56  # (5 variants + 2 regions) x 8
+    model, paths = _compiled(_generated(tmp_path, "--compile", "whole"))
+    assert paths == [""]
 
 
 @pytest.mark.parametrize(
@@ -204,3 +265,49 @@ def test_build_compile_usage_errors_exit_2(tmp_path, args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+# --- benchmarks/bench_gpu.py: runnable without a GPU (--smoke), never failing outright -----------
+
+BENCH_GPU = ROOT / "benchmarks" / "bench_gpu.py"
+GPU_TABLES = [
+    "Whole compilation with reduce-overhead (CUDA graphs), alone in its process",
+    "Inference: resdsl vs torchvision",
+    "Training step: resdsl vs torchvision",
+    "Depth: regional vs whole, training step",
+    "Inference, max-autotune-no-cudagraphs",
+]
+
+
+def _bench_gpu(*args, timeout=1200):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    done = subprocess.run([sys.executable, str(BENCH_GPU), *args], capture_output=True, text=True, timeout=timeout, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "error:" not in done.stdout and "Traceback" not in done.stdout, done.stdout
+    for title in GPU_TABLES:
+        assert f"#### {title}" in done.stdout
+    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| setting")]
+    return done.stdout, rows
+
+
+@pytest.mark.compile
+@pytest.mark.slow
+def test_bench_gpu_smoke_measures_every_resdsl_row_on_the_cpu():
+    out, rows = _bench_gpu("--smoke")
+    ours = [r for r in rows if r[1].startswith("resdsl")]
+    assert len(ours) == 1 + 4 + 3 + 2 + 1  # reduce-overhead; inference; training; deep; max-autotune
+    for row in ours:
+        assert re.fullmatch(r"[\d,]+", row[2]), row  # images/s measured, nothing skipped or failed
+    theirs = [r for r in rows if r[1] == "torchvision"]
+    assert len(theirs) == 3 + 2 + 1  # inference: eager, default, best; training: eager, default; max-autotune
+    for row in theirs:  # measured with torchvision installed, or said to be missing
+        assert re.fullmatch(r"[\d,]+", row[2]) or row[2] == "not measured: torchvision is not installed", row
+    assert "reduce-overhead, whole: works" in out
+    assert out.count("Machine: ") == 1 + len(GPU_TABLES)  # every table names its machine, torch and date
+    assert out.count(" torch 2.") == 1 + len(GPU_TABLES)
+
+
+@pytest.mark.slow
+def test_bench_gpu_past_its_budget_skips_rows_and_exits_0():
+    out, rows = _bench_gpu("--smoke", "--budget", "1", timeout=300)
+    assert rows and all(r[2] == "skipped: time budget" for r in rows)
