@@ -154,7 +154,7 @@ class Child:
         return model, resdsl.load(spec)
 
     def inference_wrap(self, model, net=None):
-        from resdsl.backends.gpu_recipe import InferenceModel, InferenceRecipe, apply_recipe
+        from resdsl.backends.inference_recipe import InferenceModel, InferenceRecipe, apply_recipe
 
         recipe = InferenceRecipe(bf16=True, channels_last=True)
         if net is not None:

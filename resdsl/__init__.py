@@ -85,7 +85,7 @@ def build(
     net = spec if isinstance(spec, Network) else load(spec, limits=limits, **params)
     model = instantiate(net, zero_init_residual=zero_init_residual)
     if inference:
-        from resdsl.backends.gpu_recipe import InferenceRecipe, apply_recipe
+        from resdsl.backends.inference_recipe import InferenceRecipe, apply_recipe
 
         recipe = InferenceRecipe.auto(device or "cpu") if inference is True else inference
         model = apply_recipe(model, net, recipe, device)

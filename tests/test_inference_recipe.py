@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import resdsl
-from resdsl.backends.gpu_recipe import InferenceModel, InferenceRecipe, apply_recipe, fold_batchnorm, foldable_pairs
+from resdsl.backends.inference_recipe import InferenceModel, InferenceRecipe, apply_recipe, fold_batchnorm, foldable_pairs
 
 
 def _with_random_statistics(model: nn.Module) -> nn.Module:
@@ -83,7 +83,7 @@ def test_bf16_autocast_runs_convolutions_in_bf16_and_returns_fp32():
     assert (out - expected).abs().max() <= 0.05 * expected.abs().max()
 
 
-def test_auto_recipe_is_the_gpu_recipe_only_on_cuda():
+def test_auto_recipe_is_the_inference_recipe_only_on_cuda():
     assert InferenceRecipe.auto("cuda") == InferenceRecipe(channels_last=True, bf16=True)
     assert InferenceRecipe.auto("cuda:1", fold_bn=True) == InferenceRecipe(True, True, True)
     assert InferenceRecipe.auto("cpu") == InferenceRecipe()

@@ -162,7 +162,7 @@ def test_hostile_names_build_and_run(name):
 
 def test_folding_batch_norms_finds_renamed_layers():
     """fold_batchnorm reaches layers by IR path; `training`, `_modules`, ... are renamed."""
-    from resdsl.backends.gpu_recipe import fold_batchnorm
+    from resdsl.backends.inference_recipe import fold_batchnorm
 
     net = resdsl.compile_text(MODULE_ATTRIBUTES, "m.res")
     torch.manual_seed(0)

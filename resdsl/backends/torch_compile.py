@@ -220,7 +220,7 @@ def compile_model(model, net: Network, strategy: str, *, mode: str | None = None
     the stem and the head compiled as one region each, see `regional_forward`). `backend` is for
     tests and tools that count graphs. With inductor, a model on the CPU is put in channels_last
     memory format first (`channels_last_on_cpu`).
-    The model may be wrapped by `gpu_recipe.InferenceModel`; its blocks are found through it.
+    The model may be wrapped by `inference_recipe.InferenceModel`; its blocks are found through it.
     """
     check_mode(strategy, mode)
     options = _options(mode, dynamic, backend)
