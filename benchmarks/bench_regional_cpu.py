@@ -3,6 +3,7 @@
     python benchmarks/bench_regional_cpu.py                       # resnet50 (batch 8) and cifar n=18
     python benchmarks/bench_regional_cpu.py --only cifar18 --processes 7
     python benchmarks/bench_regional_cpu.py --threads 1       # one intra-op thread per process
+    python benchmarks/bench_regional_cpu.py --contiguous      # weights left contiguous (before channels_last)
 
 One comparison on a shared 2-core machine is not evidence either way (docs/benchmarks.md
 section 3 measured ratios from 0.78 to 1.04 for the same question). So each network is
@@ -19,6 +20,9 @@ floats every module produces on its input (reported: expected 0) and then sets
 `torch.set_flush_denormal(True)` anyway. Inference: eval, no_grad, fp32, contiguous.
 The compile caches are shared between the processes of one network (compile time is not what
 is measured here), so only the first process pays the full compile.
+`--contiguous` puts the compiled copies' weights back in contiguous memory format after
+`compile_model` (which puts them in channels_last on the CPU; compilation is lazy, so the
+graphs then see contiguous weights): the behaviour before that change, for comparison.
 `--threads 1` runs each process on one thread: on a machine shared with other work, two
 OpenMP threads on two cores stall whenever one is descheduled (eager speed varied 5x between
 processes here), while one thread keeps a core to itself more often.
@@ -43,7 +47,7 @@ CONFIGS = {
 }
 
 
-def child(name: str, index: int, rounds: int, threads: int | None) -> None:
+def child(name: str, index: int, rounds: int, threads: int | None, contiguous: bool) -> None:
     import torch
 
     import resdsl
@@ -62,6 +66,8 @@ def child(name: str, index: int, rounds: int, threads: int | None) -> None:
     for strategy in ("whole", "regional"):
         models[strategy] = resdsl.build(spec, compile=strategy, **params).eval()
         models[strategy].load_state_dict(eager.state_dict())
+        if contiguous:
+            models[strategy].to(memory_format=torch.contiguous_format)
     with torch.no_grad():
         reference = eager(x)
         err = {k: (models[k](x) - reference).abs().max().item() for k in ("whole", "regional")}  # compiles
@@ -77,15 +83,17 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, help="torch threads per process (default: torch's)")
+    parser.add_argument("--contiguous", action="store_true", help="compiled copies keep contiguous weights")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per process")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], int(args.child[1]), args.rounds, args.threads)
+        child(args.child[0], int(args.child[1]), args.rounds, args.threads, args.contiguous)
         return
     print(f"machine: {machine()}")
     threads = f"{args.threads} thread(s)" if args.threads else "torch's default threads"
-    print(f"{args.processes} processes per network, {args.rounds} interleaved rounds each (median), {threads}; inference, fp32, flush denormals on")
+    layout = "compiled weights contiguous (--contiguous)" if args.contiguous else "compiled weights channels_last (compile_model's choice on the CPU)"
+    print(f"{args.processes} processes per network, {args.rounds} interleaved rounds each (median), {threads}; {layout}; inference, fp32, flush denormals on")
     print("| network (batch) | process | timed first | whole img/s | regional img/s | eager img/s | regional / whole | load avg 1 min before → after | denormals | max abs err |")
     print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
     summary = []
@@ -97,6 +105,7 @@ def main() -> None:
             for index in range(args.processes):
                 cmd = [sys.executable, __file__, "--child", name, str(index), "--rounds", str(args.rounds)]
                 cmd += ["--threads", str(args.threads)] if args.threads else []
+                cmd += ["--contiguous"] if args.contiguous else []
                 try:
                     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
                 except subprocess.TimeoutExpired:
