@@ -64,8 +64,8 @@ def compile_only(text: str, source: str, count: int) -> list[float]:
 
 
 def in_process(text: str, source: str, count: int) -> list[float]:
-    from resdsl.lsp.analysis import analyze
-    from resdsl.lsp.server import ResdslServer
+    from resdsl.tools.lsp.document import analyze
+    from resdsl.tools.lsp.server import ResdslServer
 
     server = ResdslServer()
     analyze(text, source)  # warm: the grammar, the prelude's parse

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import networkx as nx
 
-from resdsl import resources
+from resdsl.frontend import resources
 from resdsl.diagnostics import Diagnostic, Limits, Reporter, ResdslError, SourceMap, Span, did_you_mean, in_source_order
-from resdsl.elaborate import Elaborator
-from resdsl.expressions import Value
+from resdsl.frontend.elaborate import Elaborator
+from resdsl.frontend.expressions import Value
 from resdsl.ir.verify import verify
 from resdsl.passes import PASSES
-from resdsl.syntax import ast
-from resdsl.syntax.parser import parse
+from resdsl.frontend.syntax import ast
+from resdsl.frontend.syntax.parser import parse
 
 PRELUDE = "prelude.res"
 
@@ -53,18 +53,6 @@ class Network:
     @property
     def macs(self) -> int:
         return self.graph.graph["total_macs"]
-
-    def _repr_html_(self) -> str:
-        """Jupyter: the diagram beside the stage-level summary (see `resdsl.notebook`)."""
-        from resdsl.notebook import network_html
-
-        return network_html(self)
-
-    def _repr_svg_(self) -> str | None:
-        """Jupyter: the diagram alone, for front ends that take SVG but not HTML."""
-        from resdsl.notebook import network_svg
-
-        return network_svg(self)
 
 
 @functools.lru_cache(maxsize=1)

@@ -7,7 +7,7 @@ import pytest
 
 import resdsl
 from resdsl.compiler import compile_text
-from resdsl.resources import bundled_specs
+from resdsl.frontend.resources import bundled_specs
 from test_costs import REFERENCE
 
 # The published numbers, held in one table (tests/test_costs.py) for every test module.

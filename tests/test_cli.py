@@ -8,7 +8,7 @@ import sys
 from click.testing import CliRunner
 
 from resdsl.cli import main
-from resdsl.resources import bundled_specs
+from resdsl.frontend.resources import bundled_specs
 
 
 def run(*args):

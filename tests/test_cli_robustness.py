@@ -23,9 +23,10 @@ from conftest import ROOT
 
 import resdsl
 import resdsl.compiler
-from resdsl import output, resources
+from resdsl import output
+from resdsl.frontend import resources
 from resdsl.cli import common, main
-from resdsl.resources import bundled_specs
+from resdsl.frontend.resources import bundled_specs
 
 CIFAR = bundled_specs()["cifar_resnet"]
 

@@ -23,7 +23,7 @@ from conftest import ROOT, TESTS
 from resdsl.backends.torch_compile import block_variants, compile_model, regional_forward
 from resdsl.backends.torch_source import module_path
 from resdsl.cli import main
-from resdsl.resources import bundled_specs
+from resdsl.frontend.resources import bundled_specs
 
 GOLDEN = TESTS / "golden" / "compile"
 

@@ -21,7 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import resdsl
 from resdsl.compiler import compile_text
 from resdsl.passes.count_costs import CONVENTIONS, Cost, network_cost
-from resdsl.resources import bundled_specs
+from resdsl.frontend.resources import bundled_specs
 
 from conftest import ROOT
 

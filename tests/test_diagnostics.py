@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 import resdsl
 from resdsl.cli import main
-from resdsl.codes import CODES, compact_table, markdown_table
+from resdsl.diagnostics.codes import CODES, compact_table, markdown_table
 from resdsl.diagnostics import Diagnostic, Note, Reporter, ResdslError, SourceMap, Span, render
 
 TESTS = Path(__file__).resolve().parent
@@ -64,7 +64,7 @@ def test_every_code_used_in_the_source_is_registered():
     for path in (ROOT / "resdsl").rglob("*.py"):
         used |= set(re.findall(r"[\"']([EW]\d{4})[\"']", path.read_text(encoding="utf-8")))
     used.discard("E0000")
-    assert used - set(CODES) == set(), "register these codes in resdsl/codes.py"
+    assert used - set(CODES) == set(), "register these codes in resdsl/diagnostics/codes.py"
     assert set(CODES) - used == set(), "codes registered but never reported"
 
 

@@ -1,4 +1,4 @@
-"""`resdsl fmt` and `resdsl.format.format_text`: canonical form, never a change of meaning.
+"""`resdsl fmt` and `resdsl.tools.format.format_text`: canonical form, never a change of meaning.
 
 * Identity: every bundled spec, the prelude, the examples and tests/format/identity.res (one of
   each construct) are already canonical.
@@ -29,9 +29,9 @@ import test_properties as props
 from conftest import ROOT
 from resdsl.cli import main
 from resdsl.diagnostics import ResdslError
-from resdsl.format import format_text
-from resdsl.resources import prelude_path
-from resdsl.syntax.parser import _parser, parse
+from resdsl.tools.format import format_text
+from resdsl.frontend.resources import prelude_path
+from resdsl.frontend.syntax.parser import _parser, parse
 
 CANONICAL = {
     str(p.relative_to(ROOT)): p

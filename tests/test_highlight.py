@@ -14,10 +14,11 @@ pytest.importorskip("pygments")
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Punctuation  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
-from resdsl import highlight, layers  # noqa: E402
-from resdsl.highlight import ResdslLexer, textmate_json  # noqa: E402
-from resdsl.resources import prelude_path  # noqa: E402
-from resdsl.syntax.parser import _parser  # noqa: E402
+from resdsl.tools import highlight
+from resdsl.frontend import layers  # noqa: E402
+from resdsl.tools.highlight import ResdslLexer, textmate_json  # noqa: E402
+from resdsl.frontend.resources import prelude_path  # noqa: E402
+from resdsl.frontend.syntax.parser import _parser  # noqa: E402
 
 FILES = {
     str(p.relative_to(ROOT)): p
@@ -87,7 +88,7 @@ def test_keywords_and_layer_kinds_come_from_the_grammar_and_the_registry():
 def test_the_lexer_is_registered_as_a_pygments_plugin():
     tomllib = pytest.importorskip("tomllib")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert project["entry-points"]["pygments.lexers"] == {"resdsl": "resdsl.highlight:ResdslLexer"}
+    assert project["entry-points"]["pygments.lexers"] == {"resdsl": "resdsl.tools.highlight:ResdslLexer"}
     assert any(dep.startswith("pygments") for dep in project["optional-dependencies"]["test"])
     assert ResdslLexer.name == "resdsl" and ResdslLexer.aliases == ["resdsl", "res"] and ResdslLexer.filenames == ["*.res"]
 
@@ -103,10 +104,10 @@ print(type(lexer).__module__, type(lexer).__name__, find_lexer_class_for_filenam
 def test_an_installed_wheel_makes_pygmentize_know_resdsl(installed_wheel, tmp_path):
     site = installed_wheel
     (entry_points,) = site.glob("resdsl-*.dist-info/entry_points.txt")
-    assert "[pygments.lexers]\nresdsl = resdsl.highlight:ResdslLexer" in entry_points.read_text(encoding="utf-8")
+    assert "[pygments.lexers]\nresdsl = resdsl.tools.highlight:ResdslLexer" in entry_points.read_text(encoding="utf-8")
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", _PROBE], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["resdsl.highlight", "ResdslLexer", "ResdslLexer"]
+    assert out.stdout.split() == ["resdsl.tools.highlight", "ResdslLexer", "ResdslLexer"]
     spec = tmp_path / "r.res"
     spec.write_text("conv1: conv 7x7, 64  # c\n", encoding="utf-8")
     html = subprocess.run(
@@ -120,7 +121,7 @@ def test_an_installed_wheel_makes_pygmentize_know_resdsl(installed_wheel, tmp_pa
 
 def test_textmate_grammar_is_up_to_date():
     assert TEXTMATE.read_text(encoding="utf-8") == textmate_json(), (
-        "editors/textmate/resdsl.tmLanguage.json is stale: python -m resdsl.highlight > editors/textmate/resdsl.tmLanguage.json"
+        "editors/textmate/resdsl.tmLanguage.json is stale: python -m resdsl.tools.highlight > editors/textmate/resdsl.tmLanguage.json"
     )
 
 

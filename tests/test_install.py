@@ -9,7 +9,7 @@ import pytest
 
 import resdsl
 from conftest import ROOT
-from resdsl import resources
+from resdsl.frontend import resources
 
 
 def test_editable_install_reads_the_repository_folders():
@@ -18,7 +18,7 @@ def test_editable_install_reads_the_repository_folders():
 
 
 _PROBE = """
-import resdsl, resdsl.resources as r
+import resdsl, resdsl.frontend.resources as r
 print(resdsl.__file__)
 print(r.data_dir("specs"))
 print(resdsl.load("resnet50").params, len(r.bundled_specs()))

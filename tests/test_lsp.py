@@ -19,9 +19,9 @@ pytest.importorskip("pygls")
 from lsprotocol import types as lsp  # noqa: E402
 
 import resdsl  # noqa: E402
-from resdsl import resources  # noqa: E402
+from resdsl.frontend import resources  # noqa: E402
 from resdsl.backends.summary_text import Report, summary_json  # noqa: E402
-from resdsl.ops import fmt_shape  # noqa: E402
+from resdsl.ir.ops import fmt_shape  # noqa: E402
 from lsp_session import ROOT, Session  # noqa: E402
 
 SPECS = ROOT / "specs"
@@ -282,7 +282,7 @@ def test_document_symbols(server, tmp_path):
 
 
 def test_formatting_is_one_whole_document_edit(server, tmp_path):
-    fmt = pytest.importorskip("resdsl.format")
+    fmt = pytest.importorskip("resdsl.tools.format")
     uri = _uri(tmp_path, "messy.res")
     messy = "network   messy(classes=10){\n  input 3x32x32\n        fc:linear classes\n}"
     server.open(uri, messy)

@@ -1,4 +1,4 @@
-"""The language server's answers, in process: `resdsl.lsp.analysis` and the LSP conversions.
+"""The language server's answers, in process: `resdsl.tools.lsp.document` and the LSP conversions.
 
 The protocol itself is exercised in test_lsp.py against a real server process; these tests
 cover the cases that are awkward to reach through it (warnings, spans left in the prelude,
@@ -12,10 +12,10 @@ import types
 
 import pytest
 
-from resdsl import resources
+from resdsl.frontend import resources
 from resdsl.compiler import PRELUDE
 from resdsl.diagnostics import Diagnostic, Note, Span
-from resdsl.lsp.analysis import analyze, contains, text_of
+from resdsl.tools.lsp.document import analyze, contains, text_of
 
 PAIR = """\
 block pair(width, stride = 1) {
@@ -134,7 +134,7 @@ pytest.importorskip("pygls")
 
 @pytest.fixture(scope="module")
 def server():
-    from resdsl.lsp.server import ResdslServer
+    from resdsl.tools.lsp.server import ResdslServer
 
     return ResdslServer()
 
@@ -183,9 +183,9 @@ def test_document_names_never_collide_with_the_prelude(server):
 
 def test_formatting_replaces_the_whole_document(monkeypatch):
     from resdsl.diagnostics import ResdslError
-    from resdsl.lsp.server import format_edits
+    from resdsl.tools.lsp.server import format_edits
 
-    fake = types.ModuleType("resdsl.format")
+    fake = types.ModuleType("resdsl.tools.format")
 
     def format_text(text, source="<spec>"):
         if "((" in text:
@@ -193,7 +193,7 @@ def test_formatting_replaces_the_whole_document(monkeypatch):
         return text.replace("  ", " ")
 
     fake.format_text = format_text
-    monkeypatch.setitem(sys.modules, "resdsl.format", fake)
+    monkeypatch.setitem(sys.modules, "resdsl.tools.format", fake)
     (edit,) = format_edits("a  b\r\nc\n\U0001F600", "f.res")
     assert edit.new_text == "a b\r\nc\n\U0001F600"
     assert (edit.range.start.line, edit.range.start.character, edit.range.end.line, edit.range.end.character) == (0, 0, 2, 2)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import resdsl
-from resdsl.notebook import CELL_SOURCE, MagicUsageError, network_html, run_cell
+from resdsl.tools.notebook import CELL_SOURCE, MagicUsageError, network_html, run_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = "network broken {\n    input 3x32x32\n    conv1: conv 3x3, 16\n    layer1: basci(16) x 2\n}\n"
@@ -22,14 +22,24 @@ def resnet18():
     return resdsl.load("resnet18")
 
 
+def _formats(net) -> dict:
+    """What IPython shows for `net` once resdsl's display is attached, as a kernel attaches it."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    resdsl.attach_display(shell)
+    return shell.display_formatter.format(net)[0]
+
+
 def test_a_network_displays_as_diagram_and_stage_summary(resnet18):
-    page = resnet18._repr_html_()
+    formats = _formats(resnet18)
+    page = formats["text/html"]
     assert "<svg" in page and "<?xml" not in page
     assert f"Total params: {resnet18.params:,}" in page
     for stage in ("layer1", "layer2", "layer3", "layer4"):
         assert f"<td>&nbsp;&nbsp;&nbsp;&nbsp;{stage}</td>" in page
     assert "<td>&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;layer1.0" not in page  # stage depth: no block rows
-    svg = resnet18._repr_svg_()
+    svg = formats["image/svg+xml"]
     assert svg.startswith("<svg") and svg in page  # rendered once, shared by both
 
 

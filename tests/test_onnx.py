@@ -20,7 +20,7 @@ import resdsl
 from resdsl.analysis.table1 import pre_activation
 from conftest import ROOT
 from resdsl.cli import main
-from resdsl.resources import bundled_specs
+from resdsl.frontend.resources import bundled_specs
 
 
 def _require(name):

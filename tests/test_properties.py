@@ -28,11 +28,11 @@ from hypothesis.extra.lark import from_lark
 
 from resdsl.backends.torch_source import generate_source
 from resdsl.cli import main
-from resdsl.codes import CODES
+from resdsl.diagnostics.codes import CODES
 from resdsl.compiler import compile_text
 from resdsl.diagnostics import Limits, ResdslError
-from resdsl.resources import bundled_specs, prelude_path
-from resdsl.syntax.parser import _parser
+from resdsl.frontend.resources import bundled_specs, prelude_path
+from resdsl.frontend.syntax.parser import _parser
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = int(os.environ.get("RESDSL_PROPERTY_EXAMPLES", "1"))

@@ -1,6 +1,6 @@
 """The op registry is the one place an op is described: every op, through every consumer.
 
-For each op in `resdsl.ops.OPS` a small spec uses it; the test checks its shape against the
+For each op in `resdsl.ir.ops.OPS` a small spec uses it; the test checks its shape against the
 built module, its parameter count against the module's, the generated source, the drawing,
 Table 1 and the language reference. A new op without an example here fails the first test.
 Also: the expressions of every block instance, as translated to Python, evaluate to the values
@@ -19,12 +19,12 @@ from resdsl.backends.draw import draw
 from resdsl.analysis.summary_tree import summarize
 from resdsl.analysis.table1 import table1
 from resdsl.backends.torch_source import TorchSourceGenerator
-from resdsl.expressions import to_python
-from resdsl.layers import LAYER_KINDS, markdown_table
-from resdsl.ops import OPS
-from resdsl.plan import plan
-from resdsl.resources import bundled_specs
-from resdsl.syntax import ast
+from resdsl.frontend.expressions import to_python
+from resdsl.frontend.layers import LAYER_KINDS, markdown_table
+from resdsl.ir.ops import OPS
+from resdsl.frontend.plan import plan
+from resdsl.frontend.resources import bundled_specs
+from resdsl.frontend.syntax import ast
 from test_shapes import assert_shapes_match_module
 
 ROOT = Path(__file__).resolve().parent.parent

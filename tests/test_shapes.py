@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import resdsl
-from resdsl.ops import OPS
-from resdsl.resources import bundled_specs
+from resdsl.ir.ops import OPS
+from resdsl.frontend.resources import bundled_specs
 
 
 def observed_shapes(net):

@@ -52,7 +52,7 @@ def test_option_b_projects_only_where_dimensions_change():
 
 
 def test_option_c_projects_every_block():
-    text = (resdsl.resources.bundled_specs()["resnet34"]).read_text().replace("shortcut B", "shortcut C")
+    text = (resdsl.frontend.resources.bundled_specs()["resnet34"]).read_text().replace("shortcut B", "shortcut C")
     text = text.replace("expect params", "# expect params").replace("expect macs", "# expect macs")
     net = resdsl.compile_text(text, "resnet34_c.res")
     assert _shortcuts(net) == ["projection"] * 16

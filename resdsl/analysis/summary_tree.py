@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 
 from resdsl.compiler import Network
 from resdsl.ir.graph import topo_order
-from resdsl.ops import OPS
+from resdsl.ir.ops import OPS
 from resdsl.passes.count_costs import Cost, node_cost
-from resdsl.plan import given_arguments
+from resdsl.frontend.plan import given_arguments
 
 DEPTHS = ("network", "stage", "block", "layer")
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from resdsl.analysis.summary_tree import Row
 from resdsl.compiler import Network
-from resdsl.ops import OPS
+from resdsl.ir.ops import OPS
 
 @dataclass(frozen=True)
 class Table1Row:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from resdsl.analysis.summary_tree import Row, summarize, visible_rows
 from resdsl.analysis.table1 import Table1Row, pre_activation, table1
 from resdsl.compiler import Network
-from resdsl.ops import fmt_shape
+from resdsl.ir.ops import fmt_shape
 from resdsl.passes.check_expectations import weighted_layers
 from resdsl.passes.count_costs import CONVENTIONS, DEFAULT_CONVENTION
 

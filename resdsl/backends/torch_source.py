@@ -14,7 +14,7 @@ pre-activated tensor is.
 
 Invariants:
 - attribute paths of the built module equal IR node ids for every node that owns a module
-  (`layer2.0.conv1`, `layer2.0.downsample.0`), names coming from `resdsl.plan` on both sides;
+  (`layer2.0.conv1`, `layer2.0.downsample.0`), names coming from `resdsl.frontend.plan` on both sides;
   where `Namespace` had to rename a label (`forward` -> `forward_`), `module_path` maps one
   to the other;
 - the same spec gives the same bytes (no dates, no dict-order or hash dependence; each
@@ -31,11 +31,11 @@ import networkx as nx
 
 from resdsl.backends.namespace import Namespace, class_name, doc_text
 from resdsl.compiler import Network
-from resdsl.expressions import EvalError, evaluate, kind_of, literal, static_kind, to_python
+from resdsl.frontend.expressions import EvalError, evaluate, kind_of, literal, static_kind, to_python
 from resdsl.ir.graph import BlockInfo, enclosing_block, value_node
-from resdsl.ops import OPS, Dims, fmt_shape
-from resdsl.plan import Planned, given_arguments, plan
-from resdsl.syntax import ast
+from resdsl.ir.ops import OPS, Dims, fmt_shape
+from resdsl.frontend.plan import Planned, given_arguments, plan
+from resdsl.frontend.syntax import ast
 
 INDENT = "    "
 

@@ -12,7 +12,7 @@ from resdsl.cli import guard  # standard library only: first, so that it covers 
 with guard.startup():  # Ctrl-C while importing: exit 130, quietly
     import click
 
-    from resdsl import __version__
+    from resdsl._version import __version__
     from resdsl.cli.common import shorten_message
 
     class Group(click.Group):

@@ -36,7 +36,7 @@ def build(spec, overrides, max_nodes, max_params, output, fmt, strategy, mode):
         raise click.UsageError(f"--mode {mode} replays CUDA graphs, which identical blocks cannot share; use it with --compile whole")
     net = load_spec(spec, overrides, max_nodes, max_params)
     if fmt == "onnx":
-        from resdsl import export
+        from resdsl.api import export
 
         export(net, output, format="onnx")
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from resdsl.cli import main
 from resdsl.cli.common import echo, load_spec, reports_errors, spec_options
-from resdsl.ops import fmt_shape
+from resdsl.ir.ops import fmt_shape
 
 
 @main.command()

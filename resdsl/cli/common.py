@@ -25,7 +25,7 @@ import click
 from resdsl import output
 from resdsl.cli.guard import StdoutFailed
 from resdsl.diagnostics import Limits, ResdslError, render_all
-from resdsl.syntax import ast
+from resdsl.frontend.expressions import parse_literal
 
 NAME_LIMIT = 60  # a name, a value, a quoted word
 PATH_LIMIT = 200  # any other unbroken run of characters: a path, mostly
@@ -52,18 +52,10 @@ def shorten_message(message: str) -> str:
 
 def parse_value(text: str):
     """A `--set` value: an integer, a number, or true/false (the language's literals)."""
-    from resdsl.syntax.parser import parse
-
-    try:
-        module = parse(f"network _(v = {text}) {{}}", "<--set>")
-        default = module.definitions[0].params[0].default
-    except ResdslError:
-        default = None
-    if isinstance(default, ast.Literal):
-        return default.value
-    if isinstance(default, ast.UnaryOp) and default.op == "-" and isinstance(default.operand, ast.Literal):
-        return -default.operand.value
-    raise click.BadParameter(f"{shorten(repr(text))} is not an integer, a number, true or false")
+    value = parse_literal(text)
+    if value is None:
+        raise click.BadParameter(f"{shorten(repr(text))} is not an integer, a number, true or false")
+    return value
 
 
 def parse_assignments(items, what: str) -> dict:
@@ -140,7 +132,7 @@ def load_spec(spec: str, overrides: dict, max_nodes: int, max_params: int, *, ke
     Its warnings go to stderr; with --werror they are errors (exit 1).
     """
     from resdsl.compiler import load, resolve_spec
-    from resdsl.resources import prelude_path
+    from resdsl.frontend.resources import prelude_path
 
     path, _ = resolve_spec(spec)
     output.note_input(path, "the spec")

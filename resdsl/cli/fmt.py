@@ -1,4 +1,4 @@
-"""`resdsl fmt SPEC...`: rewrite specs in canonical form (see `resdsl.format`). No torch.
+"""`resdsl fmt SPEC...`: rewrite specs in canonical form (see `resdsl.tools.format`). No torch.
 
 Exit codes: 0 done (or, with --check, nothing would change); 1 a spec has syntax errors (its
 diagnostics on stderr; it is left untouched, the others are still formatted) or, with
@@ -50,7 +50,7 @@ def fmt_command(specs, check, show_diff):
     Specs with syntax errors are reported and left as they are. Files already in canonical
     form are not touched.
     """
-    from resdsl.format import format_text
+    from resdsl.tools.format import format_text
 
     if "-" in specs and len(specs) > 1:
         raise click.BadParameter("- (stdin) cannot be combined with files", param_hint="SPEC")

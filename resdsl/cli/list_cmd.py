@@ -13,7 +13,7 @@ from resdsl.cli.common import echo, reports_errors
 @reports_errors
 def list_specs():
     """Name the bundled specs, with the first line of each one's description."""
-    from resdsl.resources import bundled_specs
+    from resdsl.frontend.resources import bundled_specs
 
     specs = bundled_specs()
     width = max(map(len, specs))

@@ -22,7 +22,7 @@ def lsp(stdio, debounce, log_file, verbose):
     except ImportError:
         click.echo('Error: resdsl lsp needs pygls; install it with: pip install "resdsl[lsp]"', err=True)
         sys.exit(2)
-    from resdsl.lsp.server import serve
+    from resdsl.tools.lsp.server import serve
 
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     serve(debounce=debounce / 1000, log_file=log_file, level=level)

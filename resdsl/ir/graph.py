@@ -5,7 +5,7 @@ node (`layer2.0.conv1`, `layer2.0.downsample.0`). Stateless ops (relu, add, inpu
 unique in the graph that need not be attributes: one shared ReLU module serves each class.
 
 Node attributes (all always present):
-    op       str               a key of `resdsl.ops.OPS`
+    op       str               a key of `resdsl.ir.ops.OPS`
     params   dict              concrete op parameters (pairs as (h, w) tuples)
     inputs   tuple[str, ...]   ordered operands; `add(branch, shortcut)` keeps that order
     shape    tuple | None      output shape, (C, H, W) or (F,); set by passes.infer_shapes

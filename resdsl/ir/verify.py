@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from resdsl.ops import OPS
+from resdsl.ir.ops import OPS
 
 _ATTRS = ("op", "params", "inputs", "shape", "span", "site", "scope", "origin", "order")
 

@@ -20,10 +20,10 @@ from fractions import Fraction
 import networkx as nx
 
 from resdsl.diagnostics import Reporter, did_you_mean
-from resdsl.expressions import COMPARE, EvalError, evaluate, kind_of
+from resdsl.frontend.expressions import COMPARE, EvalError, evaluate, kind_of
 from resdsl.ir.graph import value_node
-from resdsl.ops import fmt_shape
-from resdsl.syntax import ast
+from resdsl.ir.ops import fmt_shape
+from resdsl.frontend.syntax import ast
 
 
 def weighted_layers(g: nx.DiGraph) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import networkx as nx
 
 from resdsl.diagnostics import Diagnostic, Reporter
-from resdsl.ops import fmt_shape
+from resdsl.ir.ops import fmt_shape
 from resdsl.passes.infer_shapes import node_location
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from resdsl.diagnostics import Diagnostic, Reporter
-from resdsl.ops import OPS, fmt_shape
+from resdsl.ir.ops import OPS, fmt_shape
 from resdsl.passes.infer_shapes import node_location
 
 DEFAULT_CONVENTION = "conv+fc"

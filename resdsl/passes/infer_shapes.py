@@ -10,7 +10,7 @@ import networkx as nx
 
 from resdsl.diagnostics import Diagnostic, Reporter, relocate
 from resdsl.ir.graph import topo_order
-from resdsl.ops import OPS, ShapeError, fmt_shape
+from resdsl.ir.ops import OPS, ShapeError, fmt_shape
 
 MAX_SIZE = 2**31 - 1  # any one dimension: PyTorch indexes with int32 in places, and no net needs more
 

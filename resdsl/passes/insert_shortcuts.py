@@ -23,7 +23,7 @@ import networkx as nx
 
 from resdsl.diagnostics import Diagnostic, Reporter
 from resdsl.ir.graph import BlockInfo, set_inputs
-from resdsl.ops import OPS, ShapeError, fmt_shape
+from resdsl.ir.ops import OPS, ShapeError, fmt_shape
 from resdsl.passes.infer_shapes import node_location
 
 # policy -> (shortcut definition, used on every block rather than only where shapes change)
@@ -114,7 +114,7 @@ def _origin(name: str, policy: str) -> str:
 
 def _instantiate(g: nx.DiGraph, block: BlockInfo, name: str, channels: int, stride: int, reporter: Reporter) -> bool:
     """Build shortcut `name` for `block` and infer its shapes; False (graph unchanged) if it fails."""
-    from resdsl.elaborate import Elaborator  # the elaborator instantiates definitions
+    from resdsl.frontend.elaborate import Elaborator  # the elaborator instantiates definitions
 
     elaborator = Elaborator(g.graph["definitions"], reporter, g.graph["main_source"], g.graph["limits"])
     elaborator.g = g

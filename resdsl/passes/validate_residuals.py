@@ -9,7 +9,7 @@ from __future__ import annotations
 import networkx as nx
 
 from resdsl.diagnostics import Diagnostic, Note, Reporter
-from resdsl.ops import fmt_shape
+from resdsl.ir.ops import fmt_shape
 
 _HELP_BY_CODE = {
     "E0207": "use an even size before this block, or let the strided layer round up (a 3×3 conv with `padding 1`)",

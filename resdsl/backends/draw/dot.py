@@ -14,7 +14,7 @@ from graphviz.quoting import NoHtml
 
 from resdsl.backends.draw import style
 from resdsl.backends.draw.view import Arc, Box, View
-from resdsl.ops import fmt_shape
+from resdsl.ir.ops import fmt_shape
 
 
 class Diagram(graphviz.Digraph):

@@ -26,7 +26,7 @@ import networkx as nx
 from resdsl.compiler import Network
 from resdsl.diagnostics import Diagnostic
 from resdsl.ir.graph import BlockInfo, topo_order
-from resdsl.ops import OPS
+from resdsl.ir.ops import OPS
 
 
 

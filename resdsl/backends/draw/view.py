@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from resdsl.backends.draw.structure import Run, Structure, unattached
-from resdsl.ops import OPS, fmt_shape
+from resdsl.ir.ops import OPS, fmt_shape
 
 DETAILS = ("layer", "unit", "block", "stage")
 SHORTCUT_KINDS = ("identity", "projection", "zero_pad")

@@ -11,9 +11,9 @@ import functools
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
-from resdsl import resources
+from resdsl.frontend import resources
 from resdsl.diagnostics import ResdslError, SourceMap, Span
-from resdsl.syntax import ast, errors
+from resdsl.frontend.syntax import ast, errors
 
 
 @functools.lru_cache(maxsize=1)

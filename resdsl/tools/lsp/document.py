@@ -3,7 +3,7 @@
 `analyze(text, source)` compiles the text once (the compiler caches the prelude's parse) and
 returns an `Analysis`; its methods answer hover, go-to-definition, completion and outline
 questions at a position given as resdsl spans give them: 1-based line, 1-based column counted
-in characters. Nothing here imports an LSP library; `resdsl.lsp.server` converts.
+in characters. Nothing here imports an LSP library; `resdsl.tools.lsp.server` converts.
 
 Invariants:
 - Diagnostics are exactly what `compile_text(..., keep_going=True)` reports: the CLI's codes,
@@ -23,16 +23,16 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from resdsl import layers, resources
+from resdsl.frontend import layers, resources
 from resdsl.compiler import PRELUDE, Network, compile_text
 from resdsl.diagnostics import Diagnostic, ResdslError, Span
-from resdsl.expressions import evaluate
+from resdsl.frontend.expressions import evaluate
 from resdsl.ir.graph import value_node
-from resdsl.ops import fmt_shape
-from resdsl.syntax import ast
-from resdsl.syntax.parser import parse
+from resdsl.ir.ops import fmt_shape
+from resdsl.frontend.syntax import ast
+from resdsl.frontend.syntax.parser import parse
 
-log = logging.getLogger("resdsl.lsp")
+log = logging.getLogger("resdsl.tools.lsp")
 
 STATEMENT_KEYWORDS = {
     "input": "the network's input, C×H×W: `input 3x224x224`",
@@ -50,7 +50,7 @@ USE_OPTIONS = {"stride": "the stage's stride, given to its first block", "shortc
 
 
 def shortcut_kinds() -> dict[str, str]:
-    from resdsl.elaborate import SHORTCUT_KINDS
+    from resdsl.frontend.elaborate import SHORTCUT_KINDS
 
     return dict(SHORTCUT_KINDS)
 
@@ -660,7 +660,7 @@ class Analysis:
 
     def _label(self, path: str, at: Span) -> list[Span]:
         """The statement an `expect shape` path names: `layer2`, `layer2.0.conv1`, `fc`."""
-        from resdsl.plan import plan
+        from resdsl.frontend.plan import plan
 
         defn = self.network_def()
         parts = [p for p in path.split(".") if not p.isdigit()]
@@ -762,7 +762,7 @@ class Analysis:
         module = self.module
         if module is None:
             return []
-        from resdsl.plan import plan
+        from resdsl.frontend.plan import plan
 
         out = []
         for defn in module.definitions:

@@ -27,9 +27,9 @@ import functools
 from collections import Counter
 from dataclasses import dataclass
 
-from resdsl import layers
+from resdsl.frontend import layers
 from resdsl.diagnostics import Diagnostic, Note
-from resdsl.syntax import ast
+from resdsl.frontend.syntax import ast
 
 SEQUENTIAL_KINDS = ("sequential", "shortcut")
 
@@ -69,7 +69,7 @@ def given_arguments(definition: ast.Definition, args: dict) -> list[tuple[ast.Pa
     The one rule for writing an instance as a call: the generated code's constructors and the
     summary's `bottleneck(128, stride=2)` both follow it.
     """
-    from resdsl.expressions import evaluate  # expressions import nothing from here
+    from resdsl.frontend.expressions import evaluate  # expressions import nothing from here
 
     out, env = [], {}
     for p in definition.unique_params():

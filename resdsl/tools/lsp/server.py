@@ -2,7 +2,7 @@
 
 Features: diagnostics as you type (full document sync, re-checked after a short debounce),
 hover, go to definition, completion, document symbols and formatting. The answers come from
-`resdsl.lsp.analysis`; this module converts positions and types and keeps the server alive:
+`resdsl.tools.lsp.document`; this module converts positions and types and keeps the server alive:
 every handler is wrapped so that an exception is logged and answered with an empty result.
 
 Positions: resdsl spans count characters from 1; LSP counts code units (UTF-16 unless the
@@ -23,12 +23,13 @@ from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from resdsl import __version__, resources
+from resdsl._version import __version__
+from resdsl.frontend import resources
 from resdsl.compiler import PRELUDE
 from resdsl.diagnostics import Diagnostic, ResdslError, Span
-from resdsl.lsp.analysis import Analysis, Candidate, Symbol, analyze
+from resdsl.tools.lsp.document import Analysis, Candidate, Symbol, analyze
 
-log = logging.getLogger("resdsl.lsp")
+log = logging.getLogger("resdsl.tools.lsp")
 
 DEBOUNCE_S = 0.1  # seconds between the last edit and the re-check that publishes diagnostics
 
@@ -276,9 +277,9 @@ def whole_document(text: str, units) -> lsp.Range:
 def format_edits(text: str, source: str, units=lambda s: len(s.encode("utf-16-le")) // 2) -> list[lsp.TextEdit]:
     """The formatter's output as one whole-document edit; none for a syntax error or no change."""
     try:
-        from resdsl.format import format_text
+        from resdsl.tools.format import format_text
     except ImportError:
-        log.warning("formatting needs resdsl.format, which this installation lacks")
+        log.warning("formatting needs resdsl.tools.format, which this installation lacks")
         return []
     try:
         formatted = format_text(text, source)

@@ -14,7 +14,7 @@ import math
 from typing import Callable, Mapping
 
 from resdsl.diagnostics import Span, did_you_mean, short_number
-from resdsl.syntax import ast
+from resdsl.frontend.syntax import ast
 
 Value = int | float | bool
 
@@ -52,7 +52,7 @@ def _finite(value: Value, expr: ast.Expr) -> Value:
     return value
 
 
-MAX_INT_DIGITS = 30  # as for literals (resdsl.syntax.errors.MAX_DIGITS): no size needs more
+MAX_INT_DIGITS = 30  # as for literals (resdsl.frontend.syntax.errors.MAX_DIGITS): no size needs more
 
 
 def _bounded(value: Value, expr: ast.Expr) -> Value:
@@ -248,3 +248,21 @@ def _to_python(expr: ast.Expr, rename, env, kinds) -> tuple[str, int]:
     left = left if lp >= prec else f"({left})"
     right = right if rp > prec else f"({right})"
     return f"{left} {op} {right}", prec
+
+
+def parse_literal(text: str) -> Value | None:
+    """A value given outside a spec (`--set n=18`, the notebook's `--set`): an integer, a number
+    or true/false, read by the language's own grammar; None when `text` is none of these."""
+    from resdsl.diagnostics import ResdslError
+    from resdsl.frontend.syntax.parser import parse
+
+    try:
+        module = parse(f"network _(v = {text}) {{}}", "<--set>")
+        default = module.definitions[0].params[0].default
+    except ResdslError:
+        return None
+    if isinstance(default, ast.Literal):
+        return default.value
+    if isinstance(default, ast.UnaryOp) and default.op == "-" and isinstance(default.operand, ast.Literal):
+        return -default.operand.value
+    return None

@@ -7,7 +7,7 @@
     %%resdsl --build model --set classes=10
     network tiny(classes = 100) { ... }
 
-`Network._repr_html_` and `_repr_svg_` delegate here. The cell magic compiles the cell's spec
+`resdsl.attach_display` registers `network_html` and `network_svg` with IPython's formatters. The cell magic compiles the cell's spec
 and shows the diagram, the summary and any diagnostics (rendered exactly as the CLI prints
 them); a spec with errors shows its diagnostics instead of raising, so "run all" carries on.
 `--build NAME` stores the built `nn.Module` in the notebook's namespace, `--net NAME` the
@@ -23,7 +23,7 @@ import html
 import logging
 import shlex
 
-log = logging.getLogger("resdsl.notebook")
+log = logging.getLogger("resdsl.tools.notebook")
 
 CELL_SOURCE = "<cell>"  # the source name diagnostics of a %%resdsl cell show
 _SVG_CACHE = "_resdsl_svg"  # attribute caching a network's default diagram (HTML and SVG reprs share it)
@@ -75,7 +75,7 @@ def _arguments(net) -> str:
 def summary_html(net, depth: str = "stage") -> str:
     """The summary table (`resdsl summary --depth stage`) as HTML, with its totals."""
     from resdsl.backends.summary_text import Report
-    from resdsl.ops import fmt_shape
+    from resdsl.ir.ops import fmt_shape
     from resdsl.passes.count_costs import CONVENTIONS
 
     report = Report.of(net, depth)
@@ -150,17 +150,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sets(items: list[str]) -> dict:
-    from resdsl.cli.common import parse_value
+    from resdsl.frontend.expressions import parse_literal
 
     out = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip().isidentifier():
             raise MagicUsageError(f"%%resdsl: --set expects NAME=VALUE, got {item!r}")
-        try:
-            out[name.strip()] = parse_value(value.strip())
-        except Exception as err:  # click.BadParameter: not an integer, number or bool
-            raise MagicUsageError(f"%%resdsl: --set {item}: {getattr(err, 'message', err)}") from None
+        parsed = parse_literal(value.strip())
+        if parsed is None:
+            raise MagicUsageError(f"%%resdsl: --set {item}: {value.strip()!r} is not an integer, a number, true or false")
+        out[name.strip()] = parsed
     return out
 
 
@@ -197,7 +197,7 @@ class CellResult:
 
     def __repr__(self) -> str:
         from resdsl.diagnostics import in_source_order, render_all
-        from resdsl.ops import fmt_shape
+        from resdsl.ir.ops import fmt_shape
 
         lines = []
         if self.net is not None and self.ok:
@@ -235,10 +235,10 @@ def run_cell(line: str, cell: str, namespace: dict) -> CellResult:
         namespace[options.net] = net
         result.stored.append(f"stored the checked network as `{options.net}`")
     if options.build and result.ok:
-        import resdsl
+        from resdsl.api import build
 
         try:
-            model = resdsl.build(net)
+            model = build(net)
         except ResdslError as err:
             result.diagnostics = err.render()
             return result
@@ -251,8 +251,10 @@ def run_cell(line: str, cell: str, namespace: dict) -> CellResult:
 
 
 def load_ipython_extension(ipython) -> None:
-    """`%load_ext resdsl`: registers the `%%resdsl` cell magic."""
+    """`%load_ext resdsl`: registers the `%%resdsl` cell magic (and the display of networks)."""
     from IPython.core.error import UsageError
+
+    attach_display(ipython)
     from IPython.display import display
 
     def resdsl(line: str, cell: str):
@@ -264,3 +266,14 @@ def load_ipython_extension(ipython) -> None:
 
     resdsl.__doc__ = _parser().format_help()
     ipython.register_magic_function(resdsl, magic_kind="cell", magic_name="resdsl")
+
+
+def attach_display(shell) -> None:
+    """Show a `Network` in IPython as its diagram beside its stage-level summary.
+
+    Registered with IPython's formatters by type name: the driver (`resdsl.compiler`) knows
+    nothing of notebooks, since the pipeline never imports a tool (tests/test_architecture.py).
+    `resdsl/__init__.py` calls this in a running kernel, and `%load_ext resdsl` does too."""
+    formatters = shell.display_formatter.formatters
+    formatters["text/html"].for_type_by_name("resdsl.compiler", "Network", network_html)
+    formatters["image/svg+xml"].for_type_by_name("resdsl.compiler", "Network", network_svg)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from resdsl.diagnostics import Diagnostic, Note, did_you_mean
-from resdsl.syntax import ast
+from resdsl.frontend.syntax import ast
 
 Exprs = ast.Expr | tuple[ast.Expr, ast.Expr]
 

@@ -10,7 +10,7 @@ Every consumer reads an op's `OpDef` and nothing else switches on op names:
   drawing `role`, and which ops a conv unit `absorbs` in the unit-level diagram.
 
 Adding an op means one `OpDef` here and, when users write it, one `LayerKind` in
-`resdsl.layers` (a test walks every op through every consumer).
+`resdsl.frontend.layers` (a test walks every op through every consumer).
 
 Shapes are tuples of ints: (C, H, W) for feature maps, (F,) for a flattened vector.
 Node params are concrete values: pairs such as `kernel`, `stride`, `padding`, `dilation` are

@@ -1,7 +1,7 @@
 """The abstract syntax tree: frozen dataclasses, each carrying the `Span` it was parsed from.
 
 Invariants: nodes are immutable and hashable; every node has a `span`; sequences are tuples.
-Expressions evaluate to int, bool or float (see `resdsl.expressions.evaluate`).
+Expressions evaluate to int, bool or float (see `resdsl.frontend.expressions.evaluate`).
 """
 
 from __future__ import annotations

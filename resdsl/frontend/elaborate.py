@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from resdsl import layers
+from resdsl.frontend import layers
 from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean, relocate, short_number
-from resdsl.expressions import EvalError, Value, evaluate, kind_of
+from resdsl.frontend.expressions import EvalError, Value, evaluate, kind_of
 from resdsl.ir.graph import BlockInfo, StageInfo, add_node, new_graph
-from resdsl.plan import SEQUENTIAL_KINDS, plan
-from resdsl.syntax import ast
+from resdsl.frontend.plan import SEQUENTIAL_KINDS, plan
+from resdsl.frontend.syntax import ast
 
 SHORTCUT_KINDS = {
     "A": "identity; zero-padded channels and subsampling where dimensions change",

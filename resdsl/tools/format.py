@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from lark import Token
 
-from resdsl.syntax.parser import _parser, parse
+from resdsl.frontend.syntax.parser import _parser, parse
 
 __all__ = ["format_text", "INDENT"]
 
