@@ -206,3 +206,14 @@ def test_reporter_stops_at_its_cap_and_says_so():
             reporter.error("E0201", f"problem {i}", Span("s.res", 1, 1, 1, 2))
     assert len(info.value.diagnostics) == 3
     assert str(info.value).endswith("\n\nstopped after 3 errors")
+
+
+def test_a_diagnostic_takes_only_a_registered_code_of_its_severity():
+    from resdsl.diagnostics import Diagnostic
+
+    assert Diagnostic("E0203", "ok").code == "E0203"
+    with pytest.raises(ValueError, match="'E9999' is not registered"):
+        Diagnostic("E9999", "made up")
+    with pytest.raises(ValueError, match="E0203 has severity 'warning'"):
+        Diagnostic("E0203", "an error reported as a warning", severity="warning")
+    assert Diagnostic("W0001", "promoted by --werror", severity="error").severity == "error"

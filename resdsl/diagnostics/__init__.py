@@ -1,7 +1,7 @@
 """Diagnostics: the one type every user-facing error is made of, and the one renderer.
 
 Invariants:
-- A `Diagnostic` always names a stable `code` (see `CODES`) and, when the fault lies in a spec,
+- A `Diagnostic` always names a stable, registered `code` (`codes.CODES`, checked when it is built) and, when the fault lies in a spec,
   a `Span` into a source registered in a `SourceMap`.
 - Passes and the elaborator *report* diagnostics (append to a `Reporter`); only compiler bugs
   raise ordinary Python exceptions.
@@ -14,6 +14,8 @@ import math
 import unicodedata
 from dataclasses import dataclass
 from typing import Iterable
+
+from resdsl.diagnostics.codes import CODES
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,14 @@ class Diagnostic:
     notes: tuple[Note, ...] = ()
     help: str = ""
     severity: str = "error"
+
+    def __post_init__(self) -> None:
+        # A code not in the registry is a compiler bug: the docs, the corpus and `--werror`
+        # all read the registry, so an unregistered or mis-sorted code would escape them.
+        if self.code not in CODES:
+            raise ValueError(f"diagnostic code {self.code!r} is not registered in resdsl/diagnostics/codes.py")
+        if self.severity == "warning" and not self.code.startswith("W"):  # --werror may promote a W code
+            raise ValueError(f"diagnostic {self.code} has severity 'warning'; only W codes are warnings")
 
 
 class ResdslError(Exception):

@@ -18,18 +18,9 @@ from resdsl.frontend import layers
 from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean, relocate, short_number
 from resdsl.frontend.expressions import EvalError, Value, evaluate, kind_of
 from resdsl.ir.graph import BlockInfo, StageInfo, add_node, new_graph
+from resdsl.ir.policies import POLICIES
 from resdsl.frontend.plan import SEQUENTIAL_KINDS, plan
 from resdsl.frontend.syntax import ast
-
-SHORTCUT_KINDS = {
-    "A": "identity; zero-padded channels and subsampling where dimensions change",
-    "B": "identity; 1×1 projection where dimensions change",
-    "C": "1×1 projection on every block",
-    "identity": "identity only; an error where dimensions change",
-    "none": "no shortcut and no add (a plain network)",
-}
-# A policy that is not one of the above names a `shortcut` definition, used where dimensions
-# change (as B uses `projection`).
 
 # Names a stage's block arguments may use (unless the spec defines them itself).
 STAGE_NAMES = {
@@ -205,7 +196,7 @@ class Elaborator:
             raise
 
     def policy(self, kind: str, span: Span) -> str | None:
-        if kind in SHORTCUT_KINDS:
+        if kind in POLICIES:  # else it must name a `shortcut` definition
             return kind
         defn = self.definitions.get(kind)
         if defn is not None and defn.kind == "shortcut":
@@ -228,8 +219,8 @@ class Elaborator:
                 "E0112",
                 f"unknown shortcut kind `{kind}`",
                 span,
-                help=did_you_mean(kind, list(SHORTCUT_KINDS) + shortcuts)
-                or f"shortcut kinds are A, B, C, identity, none and the shortcut definitions ({', '.join(shortcuts) or 'none'})",
+                help=did_you_mean(kind, list(POLICIES) + shortcuts)
+                or f"shortcut kinds are {', '.join(POLICIES)} and the shortcut definitions ({', '.join(shortcuts) or 'none'})",
             )
         )
         return None

@@ -24,10 +24,9 @@ import networkx as nx
 from resdsl.diagnostics import Diagnostic, Reporter
 from resdsl.ir.graph import BlockInfo, set_inputs
 from resdsl.ir.ops import OPS, ShapeError, fmt_shape
+from resdsl.ir.policies import policy
 from resdsl.passes.infer_shapes import node_location
 
-# policy -> (shortcut definition, used on every block rather than only where shapes change)
-POLICIES = {"A": ("zero_pad", False), "B": ("projection", False), "C": ("projection", True)}
 
 
 def branch_stride(g: nx.DiGraph, block: BlockInfo) -> tuple[int, int] | None:
@@ -104,14 +103,6 @@ def _remove_add(g: nx.DiGraph, block: BlockInfo) -> None:
     block.add = None
 
 
-def _origin(name: str, policy: str) -> str:
-    if name == "projection":
-        return f"1×1 projection inserted by shortcut {policy}"
-    if name == "zero_pad":
-        return "zero-padding shortcut inserted by shortcut A"
-    return f"shortcut `{name}` inserted by shortcut {policy}"
-
-
 def _instantiate(g: nx.DiGraph, block: BlockInfo, name: str, channels: int, stride: int, reporter: Reporter) -> bool:
     """Build shortcut `name` for `block` and infer its shapes; False (graph unchanged) if it fails."""
     from resdsl.frontend.elaborate import Elaborator  # the elaborator instantiates definitions
@@ -126,7 +117,7 @@ def _instantiate(g: nx.DiGraph, block: BlockInfo, name: str, channels: int, stri
             raise ShapeError("", "")
         for n in nodes:
             data = g.nodes[n]
-            data.update(scope=add_data["scope"], origin=_origin(name, block.policy))
+            data.update(scope=add_data["scope"], origin=policy(block.policy).origin(name))
             data["shape"] = tuple(OPS[data["op"]].infer(data["params"], [g.nodes[i]["shape"] for i in data["inputs"]]))
     except ShapeError as err:
         g.remove_nodes_from(nodes)
@@ -192,19 +183,19 @@ def shortcut_for(g: nx.DiGraph, block: BlockInfo, reporter: Reporter) -> None:
     branch, x = g.nodes[block.add]["inputs"]
     sb, sx = g.nodes[branch]["shape"], g.nodes[x]["shape"]
     block.shortcut = "identity"
-    if block.policy == "none":
+    rule = policy(block.policy)
+    if not rule.adds:
         _remove_add(g, block)
         block.shortcut = "none"
         return
-    name, everywhere = POLICIES.get(block.policy, (block.policy, False))
-    if sb is None or sx is None or block.policy == "identity" or (sb == sx and not everywhere):
+    if sb is None or sx is None or rule.definition is None or (sb == sx and not rule.everywhere):
         return
     sx = g.nodes[block.shortcut_from]["shape"]  # what the shortcut definition reads
     stride = _stride(sb, sx, branch_stride(g, block))
     if isinstance(stride, tuple):
         block.problem = stride
         return
-    if _instantiate(g, block, name, sb[0], stride, reporter):
+    if _instantiate(g, block, rule.definition, sb[0], stride, reporter):
         _warn(g, block, stride, sb, sx, reporter)
 
 

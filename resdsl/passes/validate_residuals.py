@@ -10,13 +10,10 @@ import networkx as nx
 
 from resdsl.diagnostics import Diagnostic, Note, Reporter
 from resdsl.ir.ops import fmt_shape
+from resdsl.ir.policies import policy
 
 _HELP_BY_CODE = {
     "E0207": "use an even size before this block, or let the strided layer round up (a 3×3 conv with `padding 1`)",
-}
-_HELP = {
-    "identity": "shortcut `identity` cannot change shape; use `shortcut B` (1×1 projection) or `A` (zero padding)",
-    "A": "option A only subsamples and zero-pads; use `shortcut B` (1×1 projection) here",
 }
 
 
@@ -39,6 +36,6 @@ def validate_residuals(g: nx.DiGraph, reporter: Reporter) -> None:
                 data["site"] or data["span"],
                 label=f"in block {block.path}",
                 notes=notes,
-                help=_HELP_BY_CODE.get(code) or _HELP.get(block.policy, "make the branch keep the spatial size, or change where the stride is applied"),
+                help=_HELP_BY_CODE.get(code) or policy(block.policy).help or "make the branch keep the spatial size, or change where the stride is applied",
             )
         )

@@ -50,9 +50,9 @@ USE_OPTIONS = {"stride": "the stage's stride, given to its first block", "shortc
 
 
 def shortcut_kinds() -> dict[str, str]:
-    from resdsl.frontend.elaborate import SHORTCUT_KINDS
+    from resdsl.ir.policies import POLICIES
 
-    return dict(SHORTCUT_KINDS)
+    return {name: p.doc for name, p in POLICIES.items()}
 
 
 @functools.lru_cache(maxsize=4)
