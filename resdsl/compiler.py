@@ -129,7 +129,7 @@ def compile_text(
     source: str = "<spec>",
     *,
     limits: Limits | None = None,
-    verify_ir: bool = False,
+    verify_ir: bool = True,
     keep_going: bool = False,
     **params: Value,
 ) -> Network:
@@ -163,18 +163,18 @@ def _compile(text: str, source: str, limits: Limits, verify_ir: bool, keep_going
     reporter.check()
     if verify_ir:
         verify(g)
-    for run_pass in PASSES:
-        run_pass(g, reporter)
+    facts: set[str] = set()
+    for step in PASSES:
+        step.run(g, reporter)
+        facts.update(step.establishes)
         if verify_ir:
-            verify(g)
-        if run_pass.__name__ == "validate_residuals" and not keep_going:
+            verify(g, facts=() if reporter.error_count else tuple(facts))
+        if step.stops_on_error and not keep_going:
             reporter.check()
     warnings = tuple(in_source_order(d for d in reporter.diagnostics if d.severity == "warning"))
     if keep_going:
         return Network(g, sources, source, tuple(reporter.diagnostics), warnings)
     reporter.check()
-    if verify_ir:
-        verify(g, shapes=True)
     return Network(g, sources, source, warnings=warnings)
 
 

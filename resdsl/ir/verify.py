@@ -1,7 +1,9 @@
 """IR invariants. `verify` raises `IRInvariantError` (a compiler bug, never a user error).
 
-Run by the tests after every pass: a pass that leaves the graph inconsistent fails at once,
-at the pass that broke it, not three backends later.
+Run by the compiler after every pass (`resdsl.passes.PASSES`): a pass that leaves the graph
+inconsistent fails at once, at the pass that broke it, not three back ends later. Beyond the
+schema of `resdsl.ir.graph`, it checks the facts (`FACTS`) that the passes run so far have
+established and later readers rely on.
 """
 
 from __future__ import annotations
@@ -17,8 +19,21 @@ class IRInvariantError(AssertionError):
     pass
 
 
-def verify(g: nx.DiGraph, *, shapes: bool = False) -> None:
-    """Check the schema of `resdsl.ir.graph`; with `shapes`, also that every shape is known."""
+FACTS = {
+    "shapes": "every node has an inferred shape of positive ints",
+    "shortcuts": "every block's shortcut is decided: an add has a shortcut kind and its nodes exist",
+    "costs": "every node has its costs and the graph's totals are their sums",
+}
+
+
+def verify(g: nx.DiGraph, *, facts: tuple[str, ...] = (), shapes: bool = False) -> None:
+    """Check the schema of `resdsl.ir.graph` and the `facts` (keys of `FACTS`) on `g`;
+    `shapes=True` is `facts=("shapes",)`."""
+    facts = (*facts, "shapes") if shapes else facts
+    unknown = set(facts) - set(FACTS)
+    if unknown:
+        raise ValueError(f"unknown IR facts {sorted(unknown)}")
+    shapes = "shapes" in facts
     problems: list[str] = []
     inputs = [n for n, d in g.nodes(data=True) if d.get("op") == "input"]
     if len(inputs) != 1:
@@ -48,5 +63,33 @@ def verify(g: nx.DiGraph, *, shapes: bool = False) -> None:
                 problems.append(f"block {path}: {attr} {getattr(block, attr)!r} is not a node")
         if block.add is not None and block.add not in g:
             problems.append(f"block {path}: add {block.add!r} is not a node")
+    if "shortcuts" in facts:
+        problems += _shortcut_problems(g)
+    if "costs" in facts:
+        problems += _cost_problems(g)
     if problems:
         raise IRInvariantError("IR invariants violated:\n  " + "\n  ".join(problems[:20]))
+
+
+def _shortcut_problems(g: nx.DiGraph) -> list[str]:
+    problems = []
+    for path, block in g.graph["blocks"].items():
+        if block.add is None:
+            continue
+        if block.shortcut not in ("identity", "projection", "zero_pad"):
+            problems.append(f"block {path}: add without a decided shortcut ({block.shortcut!r})")
+        missing = [n for n in block.shortcut_nodes if n not in g]
+        if missing:
+            problems.append(f"block {path}: shortcut nodes {missing} are not in the graph")
+    return problems
+
+
+def _cost_problems(g: nx.DiGraph) -> list[str]:
+    keys = ("cost_params", "cost_macs", "cost_element_ops", "cost_activations")
+    problems = [f"{n}: costs not counted" for n, data in g.nodes(data=True) if any(k not in data for k in keys)]
+    if problems:
+        return problems
+    total = sum(data["cost_params"] for _, data in g.nodes(data=True))
+    if g.graph.get("total_params") != total:
+        problems.append(f"total_params {g.graph.get('total_params')} is not the nodes' sum {total}")
+    return problems
