@@ -110,13 +110,15 @@ def resolve_spec(spec: str | Path) -> tuple[Path, str]:
     )
 
 
-def load(spec: str | Path, *, limits: Limits | None = None, keep_going: bool = False, **params: Value) -> Network:
+def load(spec: str | Path | tuple[Path, str], *, limits: Limits | None = None, keep_going: bool = False, **params: Value) -> Network:
     """Compile a spec file or bundled spec name into a checked `Network`.
 
+    `spec` may also be what `resolve_spec` returned, so a caller that needed the path first (the
+    CLI notes it as an input no output may replace) resolves the spec once, not twice.
     With `keep_going`, errors found after elaboration (shapes, shortcuts, costs) are kept in
     `Network.diagnostics` instead of raised, so a drawing can show a spec that does not build.
     """
-    path, name = resolve_spec(spec)
+    path, name = spec if isinstance(spec, tuple) else resolve_spec(spec)
     try:
         data = path.read_bytes()
     except OSError as err:

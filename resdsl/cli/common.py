@@ -134,8 +134,8 @@ def load_spec(spec: str, overrides: dict, max_nodes: int, max_params: int, *, ke
     from resdsl.compiler import load, resolve_spec
     from resdsl.frontend.resources import prelude_path
 
-    path, _ = resolve_spec(spec)
-    output.note_input(path, "the spec")
+    resolved = resolve_spec(spec)
+    output.note_input(resolved[0], "the spec")
     output.note_input(prelude_path(), "the prelude")
     meta = click.get_current_context().meta
     limits = Limits(
@@ -144,7 +144,7 @@ def load_spec(spec: str, overrides: dict, max_nodes: int, max_params: int, *, ke
         max_activations=meta.get("resdsl.max_activations", Limits.max_activations),
         max_statements=meta.get("resdsl.max_statements", Limits.max_statements),
     )
-    net = load(spec, limits=limits, keep_going=keep_going, **overrides)
+    net = load(resolved, limits=limits, keep_going=keep_going, **overrides)
     if net.warnings and meta.get("resdsl.werror"):
         raise ResdslError([dataclasses.replace(d, severity="error") for d in net.warnings], net.sources)
     if net.warnings:
