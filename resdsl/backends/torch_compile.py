@@ -36,7 +36,7 @@ import textwrap
 from dataclasses import dataclass
 
 from resdsl.compiler import Network
-from resdsl.ir.graph import BlockInfo
+from resdsl.ir.graph import outermost_blocks
 
 STRATEGIES = ("whole", "regional")
 MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -61,22 +61,11 @@ class Variant:
     output_shape: tuple
 
 
-def outermost_blocks(net: Network) -> list[BlockInfo]:
-    """Blocks not nested inside another block, in program order (the regions to compile)."""
-    blocks = net.graph.graph["blocks"]
-
-    def nested(path: str) -> bool:
-        parts = path.split(".")
-        return any(".".join(parts[:cut]) in blocks for cut in range(1, len(parts)))
-
-    return [info for path, info in blocks.items() if not nested(path)]
-
-
 def block_variants(net: Network) -> dict[Variant, list[str]]:
     """Outermost block paths grouped by variant, both in program order."""
     g = net.graph
     out: dict[Variant, list[str]] = {}
-    for info in outermost_blocks(net):
+    for info in outermost_blocks(g):
         key = Variant(
             kind=info.definition,
             args=tuple(sorted((k, repr(v)) for k, v in info.args.items())),

@@ -151,3 +151,10 @@ def enclosing_block(g: nx.DiGraph, path: str) -> BlockInfo | None:
         if block is not None:
             return block
     return None
+
+
+def outermost_blocks(g: nx.DiGraph) -> list[BlockInfo]:
+    """Blocks not nested inside another block, in program order (a stage's blocks, a stem's
+    `sequential`; not the blocks inside them)."""
+    blocks = g.graph["blocks"]
+    return [info for path, info in blocks.items() if enclosing_block(g, path) is None]

@@ -25,7 +25,7 @@ import networkx as nx
 
 from resdsl.compiler import Network
 from resdsl.diagnostics import Diagnostic
-from resdsl.ir.graph import BlockInfo, topo_order
+from resdsl.ir.graph import BlockInfo, outermost_blocks, topo_order
 from resdsl.ir.ops import OPS
 
 
@@ -72,12 +72,7 @@ class Structure:
 
     def _top_blocks(self) -> dict[tuple[str, ...], BlockInfo]:
         """Blocks not nested in another block, by their path split into scope parts."""
-        top: dict[tuple[str, ...], BlockInfo] = {}
-        for path, block in sorted(self.g.graph["blocks"].items(), key=lambda item: item[0].count(".")):
-            parts = tuple(path.split("."))
-            if not any(parts[:k] in top for k in range(1, len(parts))):
-                top[parts] = block
-        return top
+        return {tuple(block.path.split(".")): block for block in outermost_blocks(self.g)}
 
     def _find_block(self, n: str) -> BlockInfo | None:
         scope = self.g.nodes[n]["scope"]
