@@ -311,3 +311,52 @@ def test_bench_gpu_smoke_measures_every_resdsl_row_on_the_cpu():
 def test_bench_gpu_past_its_budget_skips_rows_and_exits_0():
     out, rows = _bench_gpu("--smoke", "--budget", "1", timeout=300)
     assert rows and all(r[2] == "skipped: time budget" for r in rows)
+
+
+def test_the_api_runs_the_text_build_compile_writes(monkeypatch, dynamo):
+    """One policy, written once: resdsl.build(compile=...) executes compile_source's text."""
+    import resdsl.backends.torch_compile as torch_compile
+
+    texts = []
+    real = torch_compile.compile_source
+
+    def recording(*args, **kwargs):
+        texts.append(real(*args, **kwargs))
+        return texts[-1]
+
+    monkeypatch.setattr(torch_compile, "compile_source", recording)
+    net = resdsl.load("cifar_resnet", n=1)
+    compile_model(resdsl.build(net), net, "regional", backend="eager")
+    assert len(texts) == 1 and texts[0].name == "compile_model"
+    assert texts[0] == real(_generator(net), net, "regional")
+
+
+def _generator(net):
+    from resdsl.backends.torch_source import TorchSourceGenerator
+
+    generator = TorchSourceGenerator(net)
+    generator.generate()
+    return generator
+
+
+def test_regional_compile_of_a_network_without_blocks_is_valid_python(tmp_path, dynamo):
+    spec = tmp_path / "flat.res"
+    spec.write_text("network flat {\n    input 3x8x8\n    conv1: conv 3x3, 4\n    avgpool\n    fc: linear 2\n}\n")
+    source = resdsl.generate_source(str(spec))
+    net = resdsl.load(str(spec))
+    text = source + real_compile_source(net, "regional")
+    namespace: dict = {}
+    exec(compile(text, "flat.py", "exec"), namespace)  # was `isinstance(module, (,))`: a SyntaxError
+    eager = namespace["flat"]().eval()
+    model = namespace["flat"]().eval()
+    model.load_state_dict(eager.state_dict())
+    namespace["compile_model"](model, backend="eager")
+    assert model.forward.__self__.region0._compiled_call_impl is not None  # the whole net is one region
+    x = torch.randn(2, 3, 8, 8)
+    assert torch.equal(model(x), eager(x))
+
+
+def real_compile_source(net, strategy):
+    from resdsl.backends.torch_compile import compile_source
+
+    return compile_source(_generator(net), net, strategy)

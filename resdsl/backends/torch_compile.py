@@ -149,19 +149,6 @@ def raise_recompile_limit(variants: int) -> int:
     return getattr(config, per_code)
 
 
-def raise_recursion_limit(net: Network) -> int:
-    """Let inductor walk one graph of the whole network; never lowers the limit. Returns it.
-
-    Inductor's scheduler sorts the graph by a recursive depth-first walk, one Python frame per
-    node on the longest dependency chain; a 1202-layer net fails with RecursionError at Python's
-    default. The limit is process-wide and compilation is lazy (at the first call), so it is
-    raised here and left raised. Python >= 3.11 runs Python-to-Python calls without C stack.
-    """
-    wanted = RECURSION_PER_NODE * net.graph.number_of_nodes()
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), wanted))
-    return sys.getrecursionlimit()
-
-
 def check_mode(strategy: str, mode: str | None) -> None:
     """Refuse an unknown strategy or mode, and CUDA-graph modes for regional compilation."""
     if strategy not in STRATEGIES:
@@ -173,13 +160,6 @@ def check_mode(strategy: str, mode: str | None) -> None:
             f"mode {mode!r} replays CUDA graphs, whose output buffers identical blocks would share; "
             "compile regionally with 'default' or 'max-autotune-no-cudagraphs', or compile 'whole'"
         )
-
-
-def _options(mode: str | None, dynamic: bool, backend) -> dict:
-    options = {"dynamic": dynamic, "backend": backend}
-    if mode not in (None, "default"):
-        options["mode"] = mode
-    return options
 
 
 def channels_last_on_cpu(model) -> bool:
@@ -202,87 +182,106 @@ def channels_last_on_cpu(model) -> bool:
 
 
 def compile_model(model, net: Network, strategy: str, *, mode: str | None = None, dynamic: bool = False, backend="inductor"):
-    """Compile `model` (built from `net`) in place and return it.
+    """Compile `model` (built from `net` by `resdsl.build`) in place and return it.
 
-    `strategy` is "whole" (one graph, `fullgraph=True`: a graph break is an error, not a silent
-    slowdown) or "regional" (each distinct outermost block compiled once, shared by its copies;
-    the stem and the head compiled as one region each, see `regional_forward`). `backend` is for
-    tests and tools that count graphs. With inductor, a model on the CPU is put in channels_last
-    memory format first (`channels_last_on_cpu`).
-    The model may be wrapped by `inference_recipe.InferenceModel`; its blocks are found through it.
+    It runs the very text `resdsl build --compile STRATEGY` writes (`compile_source`), in the
+    namespace of the generated module the model was built from, so the Python API and a shipped
+    file compile the same way. `strategy` is "whole" (one graph, `fullgraph=True`: a graph break
+    is an error, not a silent slowdown) or "regional" (each distinct outermost block compiled
+    once, shared by its copies; the stem and the head compiled as one region each, see
+    `regional_forward`). `backend` is for tests and tools that count graphs.
+    The model may be wrapped by `inference_recipe.InferenceModel`: a regional compile works on
+    the network inside it, a whole one compiles the wrapper (its autocast included).
     """
-    check_mode(strategy, mode)
-    options = _options(mode, dynamic, backend)
-    if backend == "inductor":
-        channels_last_on_cpu(model)
-    if strategy == "whole":
-        raise_recursion_limit(net)
-        model.compile(fullgraph=True, **options)
-        return model
-    from resdsl.backends.torch_source import module_path  # the code generator: only when compiling
+    from resdsl.backends.torch_source import TorchSourceGenerator
 
+    check_mode(strategy, mode)
     root = getattr(model, "inner", model)
-    variants = block_variants(net)
-    forward, regions = regional_forward(root, [module_path(net, p) for paths in variants.values() for p in paths])
-    raise_recompile_limit(len(variants) + len(regions))
-    for paths in variants.values():
-        for path in paths:
-            root.get_submodule(module_path(net, path)).compile(**options)
-    for region in regions:
-        region.compile(**options)
-    root.forward = forward.forward  # an instance attribute: the class and its forward are untouched
+    generator = TorchSourceGenerator(net)
+    generator.generate()  # names the classes and reserves the file's names, as in the file
+    text = compile_source(generator, net, strategy, mode)
+    home = sys.modules[type(root).__module__]  # the generated module (resdsl.backends.torch_build)
+    namespace = dict(vars(home))
+    exec(compile(text, f"<resdsl:compile_model:{net.name}>", "exec"), namespace)
+    compile_function = namespace[text.name]
+    compile_function(model if strategy == "whole" else root, dynamic=dynamic, backend=backend)
     return model
 
 
-def compile_source(generator, net: Network, strategy: str, mode: str | None = None) -> str:
-    """Python to append to a generated file: a function that compiles a built model the same way.
+class CompileSource(str):
+    """The text of a generated `compile_model` function; `name` is what it is called in the file."""
+
+    name: str
+
+
+def compile_source(generator, net: Network, strategy: str, mode: str | None = None) -> CompileSource:
+    """Python to append to a generated file: `compile_model(model, **options)`, which compiles a
+    built model in place, whole or regionally (`options` go to torch.compile: `backend`,
+    `dynamic`; by default inductor with static shapes).
 
     The text imports nothing beyond the generated file's `torch`, so the file stays standalone.
+    `compile_model` above runs this same text.
     """
     check_mode(strategy, mode)
-    options = _options(mode, False, "inductor")
-    del options["backend"]
-    args = ", ".join(f"{k}={json.dumps(v) if isinstance(v, str) else repr(v)}" for k, v in options.items())
+    defaults = {"dynamic": False} | ({"mode": mode} if mode not in (None, "default") else {})
     name = generator.module_ns.unique("compile_model")  # a network may be named compile_model
-    lines = ["", "", f"def {name}(model: nn.Module) -> nn.Module:"]
-    layout = [
+    lines = ["", "", f"def {name}(model: nn.Module, **options) -> nn.Module:"]
+    setup = [
+        "    options = {" + ", ".join(f"{json.dumps(k)}: {json.dumps(v) if isinstance(v, str) else repr(v)}" for k, v in defaults.items()) + "} | options",
         "    # On the CPU inductor computes convolutions in channels_last: keep the weights, and so the",
         "    # activations between compiled graphs, in that layout instead of converting on every call.",
-        "    if torch.backends.mkldnn.is_available() and all(p.device.type == \"cpu\" for p in model.parameters()):",
+        '    on_cpu = all(p.device.type == "cpu" for p in model.parameters())',
+        '    if options.get("backend", "inductor") == "inductor" and torch.backends.mkldnn.is_available() and on_cpu:',
         "        model.to(memory_format=torch.channels_last)",
     ]
     if strategy == "whole":
         depth = RECURSION_PER_NODE * net.graph.number_of_nodes()
         lines += [
-            f'    """Compile `model` in place as one graph (fullgraph: a graph break is an error)."""',
+            '    """Compile `model` in place as one graph (fullgraph: a graph break is an error);',
+            '    `options` go to torch.compile."""',
             "    import sys",
             "",
-            *layout,
+            *setup,
             "",
             "    # Inductor walks the graph recursively: room for this network's depth.",
             f"    sys.setrecursionlimit(max(sys.getrecursionlimit(), {depth}))",
-            f"    model.compile(fullgraph=True, {args})",
+            "    model.compile(fullgraph=True, **options)",
             "    return model",
         ]
-        return "\n".join(lines) + "\n"
+        text = CompileSource("\n".join(lines) + "\n")
+    else:
+        text = CompileSource(_regional_source(generator, net, lines, setup))
+    text.name = name
+    return text
+
+
+def _regional_source(generator, net: Network, lines: list[str], setup: list[str]) -> str:
     variants = block_variants(net)
     limits = generator.module_ns.unique("RECOMPILE_LIMITS")
     classes = sorted({generator.kinds[v.kind].cls for v in variants})
     helper = textwrap.indent(inspect.getsource(regional_forward), "    ").splitlines()
+    find = (  # a network without blocks has no block class to look for: its statements are one region
+        [
+            "    for path, module in model.named_modules():",
+            f"        if isinstance(module, ({', '.join(classes)},)) and not any(path.startswith(p + \".\") for p in blocks):",
+            "            blocks.append(path)",
+        ]
+        if classes
+        else []
+    )
     lines += [
         f'    """Compile `model` in place, regionally: each of its {len(variants)} distinct blocks is compiled',
         "    once and its identical copies reuse that graph; the statements before the first block",
         "    (the stem) and after the last (the head) are compiled as regions of their own.",
+        "    `options` go to torch.compile.",
         '    """',
         "",
         *helper,
         "",
-        *layout,
+        *setup,
         "",
         "    blocks: list[str] = []  # the outermost blocks",
-        "    for path, module in model.named_modules():",
-        f"        if isinstance(module, ({', '.join(classes)},)) and not any(path.startswith(p + \".\") for p in blocks):",
-        "            blocks.append(path)",
+        *find,
         "    forward, regions = regional_forward(model, blocks)",
         "    # All regions share one code object's cache: leave room for each.",
         f"    limit = ({len(variants)} + len(regions)) * {DEFAULT_RECOMPILE_LIMIT}",
@@ -291,9 +290,9 @@ def compile_source(generator, net: Network, strategy: str, mode: str | None = No
         "        if hasattr(config, name):",
         "            setattr(config, name, max(getattr(config, name), limit))",
         "    for path in blocks:",
-        f"        model.get_submodule(path).compile({args})",
+        "        model.get_submodule(path).compile(**options)",
         "    for region in regions:",
-        f"        region.compile({args})",
+        "        region.compile(**options)",
         "    model.forward = forward.forward",
         "    return model",
     ]

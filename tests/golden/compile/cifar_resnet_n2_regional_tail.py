@@ -9,10 +9,11 @@ RECOMPILE_LIMITS = (
 )
 
 
-def compile_model(model: nn.Module) -> nn.Module:
+def compile_model(model: nn.Module, **options) -> nn.Module:
     """Compile `model` in place, regionally: each of its 5 distinct blocks is compiled
     once and its identical copies reuse that graph; the statements before the first block
     (the stem) and after the last (the head) are compiled as regions of their own.
+    `options` go to torch.compile.
     """
 
     def regional_forward(root, blocks):
@@ -69,9 +70,11 @@ def compile_model(model: nn.Module) -> nn.Module:
                 env[node] = outer.node_copy(node, env.__getitem__)
         return fx.GraphModule(members, outer, class_name="RegionalForward"), regions
 
+    options = {"dynamic": False, "mode": "max-autotune-no-cudagraphs"} | options
     # On the CPU inductor computes convolutions in channels_last: keep the weights, and so the
     # activations between compiled graphs, in that layout instead of converting on every call.
-    if torch.backends.mkldnn.is_available() and all(p.device.type == "cpu" for p in model.parameters()):
+    on_cpu = all(p.device.type == "cpu" for p in model.parameters())
+    if options.get("backend", "inductor") == "inductor" and torch.backends.mkldnn.is_available() and on_cpu:
         model.to(memory_format=torch.channels_last)
 
     blocks: list[str] = []  # the outermost blocks
@@ -86,8 +89,8 @@ def compile_model(model: nn.Module) -> nn.Module:
         if hasattr(config, name):
             setattr(config, name, max(getattr(config, name), limit))
     for path in blocks:
-        model.get_submodule(path).compile(dynamic=False, mode="max-autotune-no-cudagraphs")
+        model.get_submodule(path).compile(**options)
     for region in regions:
-        region.compile(dynamic=False, mode="max-autotune-no-cudagraphs")
+        region.compile(**options)
     model.forward = forward.forward
     return model
