@@ -403,9 +403,9 @@ class TorchSourceGenerator:
                 self.shortcut_defs.setdefault(info.shortcut_def, _DefinitionInfo(self.g.graph["definitions"][info.shortcut_def])).instances.append(info)
         for name, kind in list(self.kinds.items()) + list(self.shortcut_defs.items()):
             kind.cls = self.module_ns.unique(self.module_ns_name(kind))
-        net_def = self.g.graph["network"]
-        self.net_cls = self.module_ns.unique(class_name(net_def.name))
-        self.factory = self.module_ns.name(net_def.name)
+        name = self.g.graph["name"]  # the network's, or a zoo model's (resdsl.zoo)
+        self.net_cls = self.module_ns.unique(class_name(name))
+        self.factory = self.module_ns.name(name)
         self._names: dict[str, Namespace] = {}
 
     @staticmethod
