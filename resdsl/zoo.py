@@ -125,6 +125,9 @@ _RESNET = {
     },
 }
 
+# the bundled pre-activation spec, named after its timm model
+_RESNETV2 = {"resnetv2_50": {"resnetv2_50": {}}}
+
 _ECA = "ECA attention (a 1-D conv across channels, kernel size from log2 of the channels)"
 _BLUR = "a fixed-filter blur pool (BlurPool2d: a buffer that is not saved, reflect padding)"
 
@@ -137,12 +140,48 @@ UNCOVERED = {
     "ecaresnet101d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
     **{name: ("resnet", _BLUR) for name in ("resnetblur18", "resnetblur50", "resnetblur50d", "resnetblur101d")},
     "resnet50_gn": ("resnet", "GroupNorm in place of batch norm (norm as a value)"),
+    "senet154": ("resnet", "not yet written: expressible (deep stem of 64, 3x3 projection shortcuts, first conv at half width), needs a family spec of its own"),
+    "test_resnet": ("resnet", "not yet written: a different block kind per stage (basic, basic, bottleneck, basic)"),
+    **{name: ("resnetv2", "not yet written: pre-activation BatchNorm, expressible (the bundled `resnetv2_50` is), needs the basic, deep-stem and average-pool variants in a family spec") for name in (
+        "resnetv2_18", "resnetv2_18d", "resnetv2_34", "resnetv2_34d", "resnetv2_50d", "resnetv2_50t",
+        "resnetv2_101", "resnetv2_101d", "resnetv2_152", "resnetv2_152d")},
+    **{name: ("resnetv2", "BiT: weight-standardised convs (StdConv2d) and GroupNorm (norm as a value)") for name in (
+        "resnetv2_50x1_bit", "resnetv2_50x3_bit", "resnetv2_101x1_bit", "resnetv2_101x3_bit", "resnetv2_152x2_bit", "resnetv2_152x4_bit")},
+    "resnetv2_50d_gn": ("resnetv2", "GroupNorm with its activation (norm as a value)"),
+    "resnetv2_50d_evos": ("resnetv2", "EvoNorm-S0 (a norm layer the language lacks)"),
+    "resnetv2_50d_frn": ("resnetv2", "Filter Response Norm with TLU (a norm layer the language lacks)"),
+    **{name: ("res2net", "a channel split, adds between the parts, a concat, and `convs.i` / `bns.i` ModuleLists") for name in (
+        "res2net50_14w_8s", "res2net50_26w_4s", "res2net50_26w_6s", "res2net50_26w_8s", "res2net50_48w_2s", "res2net50d",
+        "res2net101_26w_4s", "res2net101d", "res2next50")},
+    **{name: ("resnest", "split attention: a sum over the radix groups and a softmax over the radix axis (RadixSoftmax)") for name in (
+        "resnest14d", "resnest26d", "resnest50d", "resnest50d_1s4x24d", "resnest50d_4s2x40d", "resnest101e", "resnest200e", "resnest269e")},
+    **{name: ("sknet", "selective kernel: parallel paths, a softmax over the paths and their weighted sum") for name in (
+        "skresnet18", "skresnet34", "skresnet50", "skresnet50d", "skresnext50_32x4d")},
+    **{name: ("regnet", "RegNet's quantised width rule (`round`, `log`, lists) and its stage layout; not yet written") for name in (
+        "regnetx_002", "regnetx_004", "regnetx_004_tv", "regnetx_006", "regnetx_008", "regnetx_016", "regnetx_032", "regnetx_040",
+        "regnetx_064", "regnetx_080", "regnetx_120", "regnetx_160", "regnetx_320", "regnety_002", "regnety_004", "regnety_006",
+        "regnety_008", "regnety_008_tv", "regnety_016", "regnety_032", "regnety_040", "regnety_064", "regnety_080",
+        "regnety_080_tv", "regnety_120", "regnety_160", "regnety_320", "regnety_640", "regnety_1280", "regnety_2560")},
+    "regnety_040_sgn": ("regnet", "GroupNorm with SiLU (norm and activation as values) and the quantised width rule"),
+    **{name: ("regnet", "pre-activation RegNet (RegNetV): the quantised width rule and pre-activation stages") for name in ("regnetv_040", "regnetv_064")},
+    **{name: ("regnet", "RegNetZ: inverted bottlenecks with SiLU (activation as a value) and the quantised width rule") for name in (
+        "regnetz_005", "regnetz_040", "regnetz_040_h")},
+    **{name: ("senet", "not yet written: the legacy SENet layout (`layer0`, `se_module`, `last_linear`) is expressible today") for name in (
+        "legacy_senet154", "legacy_seresnet18", "legacy_seresnet34", "legacy_seresnet50", "legacy_seresnet101",
+        "legacy_seresnet152", "legacy_seresnext26_32x4d", "legacy_seresnext50_32x4d", "legacy_seresnext101_32x4d")},
 }
+
+# Covered models too large for real outputs on a small CPU (over 100M parameters): the reference
+# tier compares their keys and shapes on the meta device only.
+META_ONLY = frozenset({
+    "wide_resnet101_2", "resnext101_32x16d", "resnext101_32x32d", "seresnet269d", "seresnextaa201d_32x8d",
+    "resnetrs270", "resnetrs350", "resnetrs420",
+})
 
 
 def _zoo() -> dict[str, ZooEntry]:
     out = {}
-    for module, families in (("resnet", _RESNET),):
+    for module, families in (("resnet", _RESNET), ("resnetv2", _RESNETV2)):
         for spec, names in families.items():
             for name, params in names.items():
                 out[name] = ZooEntry(name, module, spec, dict(params))
@@ -155,3 +194,67 @@ ZOO: dict[str, ZooEntry] = _zoo()
 def lookup(name: str) -> ZooEntry | None:
     """The zoo entry of a library model name, or None."""
     return ZOO.get(name)
+
+
+def names_by_module() -> dict[str, list[str]]:
+    """Every name of `ZOO` and `UNCOVERED`, by timm module (modules in `TIMM_MODULES` order)."""
+    out: dict[str, list[str]] = {m: [] for m in TIMM_MODULES}
+    for entry in ZOO.values():
+        out[entry.module].append(entry.name)
+    for name, (module, _) in UNCOVERED.items():
+        out[module].append(name)
+    return {m: sorted(names) for m, names in out.items()}
+
+
+def _params_text(params: dict) -> str:
+    return ", ".join(f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in params.items()) or "(defaults)"
+
+
+def zoo_markdown(bundled: set[str]) -> str:
+    """docs/zoo.md: coverage per timm module, then a row per model (`bundled`: the spec names)."""
+    by_module = names_by_module()
+    total = sum(map(len, by_module.values()))
+    lines = [
+        "# The model zoo: timm's ResNet family",
+        "",
+        "<!-- Generated by `python -m resdsl.zoo` from resdsl/zoo.py; tests/test_zoo.py keeps it true. -->",
+        "",
+        f"Every model of timm {TIMM_VERSION}'s modules {', '.join(f'`{m}`' for m in TIMM_MODULES)} ({total} names).",
+        "A covered name works wherever a spec is named (`resdsl build resnet101d`, `resdsl.build(\"resnetrs50\")`):",
+        "it is a bundled family spec with parameters, or a bundled spec of that name, which comes first.",
+        "",
+        "Covered means exact: the same `state_dict` keys in the same order with the same shapes as",
+        "timm's model (ordinary CI, against `tests/manifests/timm_zoo.json`), and in the reference tier",
+        "(`-m reference`, timm installed) a strict load of timm's weights and bit-identical eval outputs",
+        "after randomising the norm statistics. Models over 100M parameters are compared on the meta",
+        "device there (keys and shapes only): marked (meta) below.",
+        "",
+        "| timm module | covered | total |",
+        "|---|---:|---:|",
+    ]
+    for module, names in by_module.items():
+        lines.append(f"| `{module}` | {sum(n in ZOO for n in names)} | {len(names)} |")
+    lines.append(f"| all | {len(ZOO)} | {total} |")
+    for module, names in by_module.items():
+        lines += ["", f"## `{module}`", "", "| model | spec | parameters | checked |", "|---|---|---|---|"]
+        for name in names:
+            entry = ZOO.get(name)
+            if entry is None:
+                lines.append(f"| `{name}` | not covered | {UNCOVERED[name][1]} | |")
+                continue
+            spec = f"`{entry.spec}`"
+            if name in bundled and name != entry.spec:  # resolution takes the bundled spec first
+                spec = f"`{name}` (bundled), also {spec}"
+            elif name in bundled:
+                spec += " (bundled)"
+            checked = "keys, shapes (meta)" if name in META_ONLY else "keys, shapes, outputs"
+            lines.append(f"| `{name}` | {spec} | {_params_text(entry.params)} | {checked} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m resdsl.zoo > docs/zoo.md
+    import sys
+
+    from resdsl.resources import bundled_specs
+
+    sys.stdout.write(zoo_markdown(set(bundled_specs())))
