@@ -126,7 +126,25 @@ _RESNET = {
 }
 
 # the bundled pre-activation spec, named after its timm model
-_RESNETV2 = {"resnetv2_50": {"resnetv2_50": {}}}
+_RESNETV2 = {
+    "resnetv2_50": {"resnetv2_50": {}},
+    # 7x7 stem, 1x1 projections
+    "timm_resnetv2": {
+        "resnetv2_18": {**BASIC, **R18},
+        "resnetv2_34": {**BASIC, **R34},
+        "resnetv2_101": R101,
+        "resnetv2_152": R152,
+    },
+    # deep or tiered stem, average-pool shortcuts
+    "timm_resnetv2_d": {
+        "resnetv2_18d": {**BASIC, **R18},
+        "resnetv2_34d": {**BASIC, **R34},
+        "resnetv2_50d": {},
+        "resnetv2_50t": TIERED,
+        "resnetv2_101d": R101,
+        "resnetv2_152d": R152,
+    },
+}
 
 _ECA = "ECA attention (a 1-D conv across channels, kernel size from log2 of the channels)"
 _BLUR = "a fixed-filter blur pool (BlurPool2d: a buffer that is not saved, reflect padding)"
@@ -142,9 +160,6 @@ UNCOVERED = {
     "resnet50_gn": ("resnet", "GroupNorm in place of batch norm (norm as a value)"),
     "senet154": ("resnet", "not yet written: expressible (deep stem of 64, 3x3 projection shortcuts, first conv at half width), needs a family spec of its own"),
     "test_resnet": ("resnet", "not yet written: a different block kind per stage (basic, basic, bottleneck, basic)"),
-    **{name: ("resnetv2", "not yet written: pre-activation BatchNorm, expressible (the bundled `resnetv2_50` is), needs the basic, deep-stem and average-pool variants in a family spec") for name in (
-        "resnetv2_18", "resnetv2_18d", "resnetv2_34", "resnetv2_34d", "resnetv2_50d", "resnetv2_50t",
-        "resnetv2_101", "resnetv2_101d", "resnetv2_152", "resnetv2_152d")},
     **{name: ("resnetv2", "BiT: weight-standardised convs (StdConv2d) and GroupNorm (norm as a value)") for name in (
         "resnetv2_50x1_bit", "resnetv2_50x3_bit", "resnetv2_101x1_bit", "resnetv2_101x3_bit", "resnetv2_152x2_bit", "resnetv2_152x4_bit")},
     "resnetv2_50d_gn": ("resnetv2", "GroupNorm with its activation (norm as a value)"),
