@@ -147,7 +147,8 @@ from resdsl import zoo  # noqa: E402
 def test_zoo_name_reproduces_timm(name):
     """The name as a user gives it (`resdsl.build("resnet101d")`): timm's layout, a strict load
     and bit-identical eval outputs at 160x160 after randomising the norms. Models in
-    `zoo.META_ONLY` (over 100M parameters) are compared on the meta device: keys and shapes."""
+    `zoo.META_ONLY` (resnext101_32x32d, 468M parameters) are compared on the meta device: keys,
+    shapes and convs."""
     if name in zoo.META_ONLY:
         with torch.device("meta"):
             theirs, ours = timm.create_model(name, pretrained=False), resdsl.build(name)
