@@ -12,6 +12,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from resdsl.frontend import zoo
 from resdsl.frontend import resources
 from resdsl.diagnostics import Diagnostic, Limits, Reporter, ResdslError, SourceMap, Span, did_you_mean, in_source_order
 from resdsl.frontend.elaborate import Elaborator
@@ -105,25 +106,45 @@ def resolve_spec(spec: str | Path) -> tuple[Path, str]:
     bundled = resources.bundled_specs()
     if text in bundled:
         return bundled[text], f"{spec}.res"
+    entry = zoo.lookup(text)
+    if entry is not None:  # a library's model name: its family spec (see `zoo_params`)
+        return bundled[entry.spec], f"{entry.spec}.res"
     raise ResdslError(
-        [Diagnostic("E0501", f"no bundled spec named `{spec}`", help=did_you_mean(text, bundled) or "`resdsl list` names them")]
+        [Diagnostic("E0501", f"no bundled spec named `{spec}`", help=did_you_mean(text, [*bundled, *zoo.ZOO]) or "`resdsl list` names them")]
     )
 
 
-def load(spec: str | Path | tuple[Path, str], *, limits: Limits | None = None, keep_going: bool = False, **params: Value) -> Network:
-    """Compile a spec file or bundled spec name into a checked `Network`.
+def zoo_params(spec: str | Path) -> tuple[str, dict]:
+    """A library model name that is not a bundled spec (`resnet101d`) -> (that name, the family
+    spec's parameters that make it); anything else -> ("", {})."""
+    text = str(spec)
+    if isinstance(spec, Path) or text in resources.bundled_specs():
+        return "", {}
+    entry = zoo.lookup(text)
+    return (text, dict(entry.params)) if entry is not None else ("", {})
 
-    `spec` may also be what `resolve_spec` returned, so a caller that needed the path first (the
-    CLI notes it as an input no output may replace) resolves the spec once, not twice.
+
+def load(
+    spec: str | Path, *, limits: Limits | None = None, keep_going: bool = False, resolved: tuple[Path, str] | None = None, **params: Value
+) -> Network:
+    """Compile a spec file, bundled spec name or zoo model name (`resdsl.frontend.zoo`) into a checked
+    `Network`. A zoo name's family parameters come first; `params` override them.
+
+    `resolved` is what `resolve_spec(spec)` returned, when a caller needed the path first (the
+    CLI notes it as an input no output may replace): the spec is resolved once, not twice.
     With `keep_going`, errors found after elaboration (shapes, shortcuts, costs) are kept in
     `Network.diagnostics` instead of raised, so a drawing can show a spec that does not build.
     """
-    path, name = spec if isinstance(spec, tuple) else resolve_spec(spec)
+    path, name = resolved if resolved is not None else resolve_spec(spec)
     try:
         data = path.read_bytes()
     except OSError as err:
         raise ResdslError([Diagnostic("E0501", f"cannot read {path}: {err.strerror}")]) from None
-    return compile_text(decode(data, name), name, limits=limits, keep_going=keep_going, **params)
+    model, family = zoo_params(spec)
+    net = compile_text(decode(data, name), name, limits=limits, keep_going=keep_going, **{**family, **params})
+    if model:  # the network, its generated class and factory carry the library's name
+        net.graph.graph["name"] = model
+    return net
 
 
 def compile_text(

@@ -12,7 +12,10 @@ One JSON file per model records the library and its version, the constructor cal
 parameter count, the number of state_dict entries and every state_dict entry as [key, shape]
 in the library's own order (never sorted: resdsl must reproduce the order). The torchvision
 manifests also list every Conv2d as [name, stride, padding, dilation]. timm_drop_path_rates.json
-lists the DropPath probability timm gives each residual block. It also writes
+lists the DropPath probability timm gives each residual block. timm_zoo.json records every model
+of timm's ResNet modules (`ZOO_MODULES`, 168 in timm 1.0.31), one line each: its parameter count
+and its state_dict layout compressed by `layout_groups` (a digest per block), built on the meta
+device. It also writes
 scripts/reference_structure.txt: `print(model)` of timm's resnet50d, seresnet50 and resnetv2_50
 and the stem and first blocks of resnet18d, to write specs from.
 
@@ -56,7 +59,10 @@ TORCHVISION_MODELS = {
 }
 
 # timm model -> drop_path_rate
-DROP_PATH_MODELS = {"resnet50": 0.1, "resnet18": 0.2}
+DROP_PATH_MODELS = {"resnet50": 0.1, "resnet18": 0.2, "resnet50d": 0.1, "resnet18d": 0.1, "resnet26d": 0.1}
+
+# timm's modules whose every model timm_zoo.json records (compactly, see `zoo_manifest`)
+ZOO_MODULES = ("resnet", "resnetv2", "res2net", "resnest", "sknet", "regnet", "senet")
 
 
 def generator_sha256() -> str:
@@ -159,6 +165,63 @@ def drop_path_manifest() -> dict:
     }
 
 
+def layout_groups(rows: list) -> list:
+    """A state_dict layout ([[key, shape], ...]) compactly: one row [prefix, entries, digest] per
+    run of consecutive keys with the same first two components (`layer1.0`, `conv1.1`), the digest
+    the first 16 hex digits of the sha256 of the run's rows as JSON. Equal groups mean the same
+    keys in the same order with the same shapes; a different group says where they differ."""
+    groups: list = []
+    for key, shape in rows:
+        prefix = ".".join(key.split(".")[:2])
+        if not groups or groups[-1][0] != prefix:
+            groups.append([prefix, []])
+        groups[-1][1].append([key, list(shape)])
+    return [[prefix, len(run), hashlib.sha256(json.dumps(run).encode()).hexdigest()[:16]] for prefix, run in groups]
+
+
+def _zoo_model(name: str):
+    """timm's model on the meta device (no memory, no init time); on the CPU where meta fails."""
+    import timm
+    import torch
+
+    try:
+        with torch.device("meta"):
+            return timm.create_model(name, pretrained=False)
+    except Exception:  # noqa: BLE001 - an initialiser that meta tensors do not support
+        return timm.create_model(name, pretrained=False)
+
+
+def zoo_manifest() -> dict:
+    """Every model of `ZOO_MODULES`: its parameter count and state_dict layout as `layout_groups`."""
+    import timm
+    import torch
+
+    models = []
+    for module in ZOO_MODULES:
+        for name in timm.list_models(module=module):
+            model = _zoo_model(name)
+            rows = [[key, list(value.shape)] for key, value in model.state_dict().items()]
+            models.append({
+                "name": name,
+                "module": module,
+                "params": sum(p.numel() for p in model.parameters()),
+                "state_dict_entries": len(rows),
+                "groups": layout_groups(rows),
+            })
+    return {
+        "format": FORMAT,
+        "generator": "scripts/reference_manifests.py",
+        "generator_sha256": generator_sha256(),
+        "kind": "zoo",
+        "name": "timm_zoo",
+        "library": "timm",
+        "library_version": timm.__version__,
+        "torch_version": torch.__version__,
+        "constructor": "timm.create_model(name, pretrained=False) for name in timm.list_models(module=m)",
+        "models": models,
+    }
+
+
 def all_manifests() -> dict[str, dict]:
     """file name -> manifest, in a fixed order."""
     out = {}
@@ -167,6 +230,7 @@ def all_manifests() -> dict[str, dict]:
     for stem in TORCHVISION_MODELS:
         out[f"{stem}.json"] = torchvision_manifest(stem)
     out["timm_drop_path_rates.json"] = drop_path_manifest()
+    out["timm_zoo.json"] = zoo_manifest()
     return out
 
 
@@ -208,7 +272,10 @@ def dumps(manifest: dict) -> str:
     items = list(manifest.items())
     for i, (key, value) in enumerate(items):
         comma = "," if i < len(items) - 1 else ""
-        if key in ("state_dict", "convs", "blocks") or (key == "models" and isinstance(value, list)):
+        if key == "models" and manifest.get("kind") == "zoo":
+            rows = ",\n".join(f"    {json.dumps(m)}" for m in value)
+            lines.append(f"  {json.dumps(key)}: [\n{rows}\n  ]{comma}")
+        elif key in ("state_dict", "convs", "blocks") or (key == "models" and isinstance(value, list)):
             lines.append(f"  {json.dumps(key)}: " + _dump_rows(value, 2) + comma)
         else:
             lines.append(f"  {json.dumps(key)}: {json.dumps(value)}{comma}")

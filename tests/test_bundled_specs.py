@@ -22,9 +22,11 @@ PROJECTIONS_18_34 = 8_448 + 33_280 + 132_096
 
 
 def test_every_bundled_spec_is_covered():
+    from resdsl.frontend.zoo import ZOO  # the family specs of timm's names
     from test_zoo import MIRRORS, PAPERS  # the specs after 2015
 
     covered = set(IMAGENET) | {"plain18", "plain34", "cifar_resnet", "cifar_plain"} | {spec for spec, _ in list(MIRRORS) + list(PAPERS)}
+    covered |= {entry.spec for entry in ZOO.values()}
     assert set(bundled_specs()) == covered
 
 

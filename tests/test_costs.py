@@ -77,9 +77,11 @@ network nested(classes = 10) {
 
 
 def test_reference_covers_every_bundled_spec():
+    from resdsl.frontend.zoo import ZOO  # the family specs, held to timm's layouts (tests/test_zoo.py)
     from test_zoo import MIRRORS, PAPERS  # the specs after 2015, held to timm's and the papers' numbers
 
-    assert set(REFERENCE) | {spec for spec, _ in list(MIRRORS) + list(PAPERS)} == set(bundled_specs())
+    families = {entry.spec for entry in ZOO.values()}
+    assert set(REFERENCE) | {spec for spec, _ in list(MIRRORS) + list(PAPERS)} | families == set(bundled_specs())
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
@@ -254,6 +256,10 @@ def test_every_bundled_spec_states_its_published_numbers():
 
     published = {spec: manifest(m)["params"] for (spec, params), m in MIRRORS.items() if not params}
     published |= {spec: n for (spec, params), n in PAPERS.items() if not params or spec == "preact_resnet"}
+    from resdsl.frontend.zoo import ZOO  # a family spec states the count of the timm model its defaults make
+    timm = {m["name"]: m["params"] for m in manifest("timm_zoo")["models"]}
+    published |= {e.spec: timm[e.name] for e in ZOO.values() if not e.params and e.spec != e.name}
+    published["timm_resnetv2"] = timm["resnetv2_50"]  # whose zoo entry is the bundled resnetv2_50
     for name, path in bundled_specs().items():
         text = path.read_text()
         if name in REFERENCE:  # torchvision's and the paper's: parameters and multiply-adds

@@ -120,7 +120,7 @@ def test_directory_is_not_a_spec(tmp_path):
 def test_unknown_bundled_name_suggests_one():
     with pytest.raises(ResdslError) as info:
         resdsl.load("resnet5O")
-    assert str(info.value) == "error[E0501]: no bundled spec named `resnet5O`\n  = help: did you mean `resnet50` or `resnet50d` or `resnet152`?"
+    assert str(info.value) == "error[E0501]: no bundled spec named `resnet5O`\n  = help: did you mean `resnet50` or `resnet50t` or `resnet50s`?"  # zoo names too (resdsl.frontend.zoo)
 
 
 # --- the API raises ResdslError only ------------------------------------------------------------

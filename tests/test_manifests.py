@@ -21,10 +21,10 @@ EXPECTED = {
     "timm_resnet18d", "timm_resnet26d", "timm_resnet50d", "timm_resnet101d", "timm_resnet26",
     "timm_resnet50", "timm_seresnet50", "timm_seresnext50_32x4d", "timm_resnetv2_50",
     "tv_resnet50", "tv_resnet50_os8", "tv_resnet50_os16", "tv_resnet101_os8", "tv_resnet101_os16",
-    "timm_drop_path_rates",
+    "timm_drop_path_rates", "timm_zoo",
 }
 NAMES = manifest_names()
-STATE_DICT = [n for n in NAMES if n != "timm_drop_path_rates"]
+STATE_DICT = [n for n in NAMES if n not in ("timm_drop_path_rates", "timm_zoo")]
 REGENERATE = (
     "regenerate them with scripts/reference_manifests.py, run by a python that has timm and "
     "torchvision (see its docstring)"
@@ -51,7 +51,7 @@ def test_manifest_header_and_layout(name):
     assert data["name"] == name.removeprefix("timm_") or data["name"] == name
     assert data["library"] in ("timm", "torchvision")
     assert isinstance(data["library_version"], str) and data["library_version"]
-    assert data["kind"] in ("state_dict", "drop_path_rates")
+    assert data["kind"] in ("state_dict", "drop_path_rates", "zoo")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -96,7 +96,7 @@ def test_torchvision_manifest_lists_every_conv(name):
 def test_drop_path_manifest_is_well_formed():
     m = manifest("timm_drop_path_rates")
     assert m["kind"] == "drop_path_rates"
-    assert [model["name"] for model in m["models"]] == ["resnet50", "resnet18"]
+    assert [model["name"] for model in m["models"]] == ["resnet50", "resnet18", "resnet50d", "resnet18d", "resnet26d"]
     for model in m["models"]:
         rates = [rate for _, rate in model["blocks"]]
         assert all(0.0 <= r <= model["drop_path_rate"] for r in rates)
@@ -112,3 +112,17 @@ def test_reference_structure_was_written_by_the_current_generator():
     current = hashlib.sha256(GENERATOR.read_bytes()).hexdigest()
     assert lines[1] == f"# generator_sha256 {current}", f"scripts/reference_structure.txt is stale; {REGENERATE}"
     assert "===== timm.create_model('resnetv2_50', pretrained=False) =====" in lines
+
+
+def test_zoo_manifest_is_self_consistent():
+    """timm_zoo.json: 168 models of timm's seven ResNet modules, each layout's groups adding up."""
+    m = manifest("timm_zoo")
+    assert m["kind"] == "zoo"
+    names = [model["name"] for model in m["models"]]
+    assert len(names) == len(set(names)) == 168
+    assert {model["module"] for model in m["models"]} == {"resnet", "resnetv2", "res2net", "resnest", "sknet", "regnet", "senet"}
+    for model in m["models"]:
+        groups = model["groups"]
+        assert sum(count for _, count, _ in groups) == model["state_dict_entries"] > 0, model["name"]
+        assert all(len(digest) == 16 and int(digest, 16) >= 0 for _, _, digest in groups)
+        assert isinstance(model["params"], int) and model["params"] > 0

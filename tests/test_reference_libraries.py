@@ -138,6 +138,40 @@ def test_spec_reproduces_the_library_model(case: Case):
         )
 
 
+# ---- every covered timm name (resdsl.frontend.zoo) -------------------------------------------------
+
+from resdsl.frontend import zoo  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(zoo.ZOO))
+def test_zoo_name_reproduces_timm(name):
+    """The name as a user gives it (`resdsl.build("resnet101d")`): timm's layout, a strict load
+    and bit-identical eval outputs at 160x160 after randomising the norms. Models in
+    `zoo.META_ONLY` (resnext101_32x32d, 468M parameters) are compared on the meta device: keys,
+    shapes and convs."""
+    if name in zoo.META_ONLY:
+        with torch.device("meta"):
+            theirs, ours = timm.create_model(name, pretrained=False), resdsl.build(name)
+        assert state_dict_layout(ours) == state_dict_layout(theirs)
+        assert _convs(ours) == _convs(theirs)
+        return
+    torch.manual_seed(0)
+    theirs = timm.create_model(name, pretrained=False)
+    _randomize(theirs, seed=1)
+    ours = resdsl.build(name)
+    layout_ours, layout_theirs = state_dict_layout(ours), state_dict_layout(theirs)
+    assert layout_ours == layout_theirs, f"{name}: " + _first_difference(layout_ours, layout_theirs)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    assert _convs(ours) == _convs(theirs)
+    ours.eval()
+    theirs.eval()
+    x = torch.randn(1, 3, 160, 160, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected, actual = theirs(x.clone()), ours(x.clone())
+    assert torch.isfinite(expected).all()
+    assert torch.equal(actual, expected), f"{name}: max abs diff {(actual - expected).abs().max().item():.3g}"
+
+
 # ---- drop path ---------------------------------------------------------------------------
 
 # TODO: these names must match the DropPath module resdsl generates: its class name, and the
@@ -169,7 +203,7 @@ def resdsl_block_rate(block: nn.Module) -> float:
     raise AssertionError(f"{DROP_PATH_CLASS} has none of {DROP_PATH_ATTRS}; update DROP_PATH_ATTRS")
 
 
-@pytest.mark.parametrize("spec, rate", [("resnet50", 0.1), ("resnet18", 0.2)])
+@pytest.mark.parametrize("spec, rate", [("resnet50", 0.1), ("resnet18", 0.2), ("resnet50d", 0.1), ("resnet18d", 0.1), ("resnet26d", 0.1), ("resnet101d", 0.1), ("resnet10t", 0.1)])
 def test_drop_path_rates_match_timm(spec, rate):
     theirs = timm.create_model(spec, pretrained=False, drop_path_rate=rate)
     ours = resdsl.build(spec, drop_path_rate=rate)
@@ -206,6 +240,8 @@ def test_manifest_matches_the_installed_library(name):
     gen = _generator()
     if name == "timm_drop_path_rates":
         fresh = gen.drop_path_manifest()
+    elif name == "timm_zoo":
+        fresh = gen.zoo_manifest()
     elif name.startswith("timm_"):
         fresh = gen.timm_manifest(name.removeprefix("timm_"))
     else:

@@ -87,7 +87,8 @@ def test_static_shapes_equal_the_shapes_seen_running(spec, params):
 def test_drop_path_rates_are_timms(model):
     """timm: drop_path_rate * block_index / (blocks - 1), the index over the whole network."""
     net = resdsl.load(model["name"], drop_path_rate=model["drop_path_rate"])
-    blocks = net.graph.graph["blocks"]
+    # the residual blocks: not the deep stem's `sequential` (net_index does not count it either)
+    blocks = {path: info for path, info in net.graph.graph["blocks"].items() if "drop_path" in info.args}
     assert [[path, info.args["drop_path"]] for path, info in blocks.items()] == model["blocks"]
     built = _meta_model(model["name"], (("drop_path_rate", model["drop_path_rate"]),))
     assert [built.get_submodule(path).drop_path.p for path in blocks] == [rate for _, rate in model["blocks"]]
@@ -177,3 +178,94 @@ def test_pre_activation_units_show_their_batch_norm_before_the_conv():
     dot = draw("preact_resnet", detail="unit", fold=False).source
     assert '"layer2.1.pre" [label="batch norm, relu"' in dot
     assert '"layer2.1.conv2" [label="3x3 conv, 32"' in dot
+
+
+# ---- timm's ResNet family by name (resdsl.frontend.zoo) against tests/manifests/timm_zoo.json ----------
+
+from resdsl.frontend import zoo  # noqa: E402
+
+TIMM_ZOO = {m["name"]: m for m in manifest("timm_zoo")["models"]}
+
+
+def _layout_groups():
+    import importlib.util
+
+    from reference_manifest import GENERATOR
+
+    spec = importlib.util.spec_from_file_location("reference_manifests", GENERATOR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.layout_groups
+
+
+LAYOUT_GROUPS = _layout_groups()
+
+
+def test_the_zoo_table_names_every_timm_model_once():
+    by_module = {}
+    for m in TIMM_ZOO.values():
+        by_module.setdefault(m["module"], []).append(m["name"])
+    assert {k: sorted(v) for k, v in by_module.items()} == zoo.names_by_module()
+    assert not set(zoo.ZOO) & set(zoo.UNCOVERED)
+    assert len(TIMM_ZOO) == 168 and len(zoo.ZOO) == 75
+    assert zoo.META_ONLY <= set(zoo.ZOO)
+
+
+@pytest.mark.parametrize("name", sorted(zoo.ZOO))
+def test_zoo_model_has_timms_state_dict_layout(name):
+    """The family spec with the table's parameters: timm's keys, order, shapes and count."""
+    entry, expected = zoo.ZOO[name], TIMM_ZOO[name]
+    with torch.device("meta"):
+        model = resdsl.build(entry.spec, **entry.params)
+    layout = state_dict_layout(model)
+    assert sum(p.numel() for p in model.parameters()) == expected["params"]
+    assert len(layout) == expected["state_dict_entries"]
+    assert LAYOUT_GROUPS(layout) == expected["groups"]
+
+
+@pytest.mark.parametrize("name", ["resnet101d", "seresnext26d_32x4d", "resnet10t", "resnetrs50", "resnet50"])
+def test_a_timm_name_resolves_wherever_a_spec_is_named(name):
+    from click.testing import CliRunner
+
+    from resdsl.cli import main
+
+    net = resdsl.load(name)
+    assert net.name == name and net.params == TIMM_ZOO[name]["params"]
+    result = CliRunner().invoke(main, ["check", name])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{name}: input 3×224×224, output 1000, {TIMM_ZOO[name]['params']:,} parameters\n"
+    assert f"\ndef {name}(" in resdsl.generate_source(name)
+
+
+def test_a_zoo_names_parameters_can_be_overridden():
+    assert resdsl.load("resnet101d", classes=10).output_shape == (10,)
+    assert resdsl.load("resnet101d", n3=6).params == TIMM_ZOO["resnet50d"]["params"]
+
+
+def test_an_unknown_name_suggests_zoo_names():
+    with pytest.raises(resdsl.ResdslError, match="did you mean .*`resnet101d`"):
+        resdsl.load("resnet101e")
+
+
+def test_docs_zoo_md_is_what_the_table_generates():
+    from pathlib import Path
+
+    from resdsl.frontend.resources import bundled_specs
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "zoo.md"
+    assert path.read_text(encoding="utf-8") == zoo.zoo_markdown(set(bundled_specs())), (
+        "docs/zoo.md is stale: regenerate it with `python -m resdsl.frontend.zoo > docs/zoo.md`"
+    )
+
+
+def test_the_family_specs_share_their_block_definitions():
+    """The timm_resnet* and timm_senet specs carry the same blocks (no import between specs)."""
+    from resdsl.frontend.resources import bundled_specs
+
+    def tail(name):
+        text = bundled_specs()[name].read_text(encoding="utf-8")
+        return text[text.index("# timm's BasicBlock and Bottleneck") :]
+
+    assert tail("timm_resnet") == tail("timm_resnet_c") == tail("timm_resnet_d") == tail("timm_senet")
+    v2 = [bundled_specs()[n].read_text(encoding="utf-8") for n in ("timm_resnetv2", "timm_resnetv2_d")]
+    assert v2[0][v2[0].index("# timm's stem:") :] == v2[1][v2[1].index("# timm's stem:") :]

@@ -151,6 +151,8 @@ def attribute_names(definition: ast.Definition) -> dict[str, str]:
         for unit, name in zip(item.units, item.names):
             if OPS[unit.op].torch is not None and (not OPS[unit.op].shared or item.stmt.guard is not None):
                 out[name] = attrs.name(name)  # a guarded unit is its own module (or an identity)
+            elif item.stmt.guard is not None and unit.op != "identity":
+                out[name] = attrs.name(name)  # a guarded op without a module: its guard, a bool
     return out
 
 
@@ -320,6 +322,8 @@ class _BodyEmitter:
                     ctor = f"{ctor} if {unit.guard} else nn.Identity()"
                 unit.ctor = ctor
                 self.gen.helpers_used.add(unit.op)
+            elif unit.guard is not None:
+                unit.ctor = unit.guard  # stored, so that forward skips the op where it is false
             if self.prefix is None:
                 self.track(unit, args)
 
@@ -356,6 +360,8 @@ class _BodyEmitter:
                 if op.shared and unit.name not in self.attrs:
                     module = f"self.{unit.op}"
                     call = f"torch.{unit.op}({xs[0]})" if later(unit.operands[0]) else op.forward(module, xs)
+                elif op.torch is None and unit.guard is not None and unit.name in self.attrs:
+                    call = f"{op.forward('', xs)} if self.{self.attrs[unit.name]} else {xs[0]}"
                 else:
                     call = op.forward(f"self.{self.attrs[unit.name]}" if unit.name in self.attrs else "", xs)
                 lines.append(f"{target} = {call}")
@@ -403,9 +409,9 @@ class TorchSourceGenerator:
                 self.shortcut_defs.setdefault(info.shortcut_def, _DefinitionInfo(self.g.graph["definitions"][info.shortcut_def])).instances.append(info)
         for name, kind in list(self.kinds.items()) + list(self.shortcut_defs.items()):
             kind.cls = self.module_ns.unique(self.module_ns_name(kind))
-        net_def = self.g.graph["network"]
-        self.net_cls = self.module_ns.unique(class_name(net_def.name))
-        self.factory = self.module_ns.name(net_def.name)
+        name = self.g.graph["name"]  # the network's, or a zoo model's (resdsl.frontend.zoo)
+        self.net_cls = self.module_ns.unique(class_name(name))
+        self.factory = self.module_ns.name(name)
         self._names: dict[str, Namespace] = {}
 
     @staticmethod

@@ -144,7 +144,7 @@ def load_spec(spec: str, overrides: dict, max_nodes: int, max_params: int, *, ke
         max_activations=meta.get("resdsl.max_activations", Limits.max_activations),
         max_statements=meta.get("resdsl.max_statements", Limits.max_statements),
     )
-    net = load(resolved, limits=limits, keep_going=keep_going, **overrides)
+    net = load(spec, resolved=resolved, limits=limits, keep_going=keep_going, **overrides)
     if net.warnings and meta.get("resdsl.werror"):
         raise ResdslError([dataclasses.replace(d, severity="error") for d in net.warnings], net.sources)
     if net.warnings:

@@ -25,8 +25,8 @@ from resdsl.frontend.syntax import ast
 # Names a stage's block arguments may use (unless the spec defines them itself).
 STAGE_NAMES = {
     "index": "the block's position in its stage, from 0",
-    "net_index": "the block's position among the network's blocks, from 0",
-    "net_blocks": "the number of blocks in the network",
+    "net_index": "the block's position among the network's residual blocks, from 0",
+    "net_blocks": "the number of residual blocks in the network (a stem's `sequential` is not one)",
 }
 
 
@@ -119,14 +119,20 @@ class Elaborator:
         g.graph["output"] = cursor
         return g
 
+    def _residual(self, stmt: ast.BlockUse) -> bool:
+        """Whether a block use counts for `net_index` and `net_blocks`: a block whose body has the
+        residual `add` (timm's stochastic-depth rule counts residual blocks, not a deep stem)."""
+        defn = self.definitions.get(stmt.block)
+        return defn is not None and any(_is_residual_add(item) for item in plan(defn).items)
+
     def _count_blocks(self, net: ast.Definition, env: dict) -> int:
-        """The network's top-level blocks, for `net_blocks`; a failing count is reported later."""
+        """The network's top-level residual blocks, for `net_blocks`; a failing count is reported later."""
         env, total = dict(env), 0
         for stmt in net.body:
             try:
                 if isinstance(stmt, ast.Let) and stmt.name not in env:
                     env[stmt.name] = evaluate(stmt.value, env)
-                elif isinstance(stmt, ast.BlockUse):
+                elif isinstance(stmt, ast.BlockUse) and self._residual(stmt):
                     repeat = 1 if stmt.repeat is None else evaluate(stmt.repeat, env)
                     total += repeat if isinstance(repeat, int) and not isinstance(repeat, bool) and repeat > 0 else 0
             except EvalError:
@@ -294,7 +300,7 @@ class Elaborator:
             raise _Abort
         args = item.arg
         guarded_off = stmt.guard is not None and not self.guard(stmt.guard, env)
-        residual = item.kind.name == "add" and args.get("other") is None
+        residual = _is_residual_add(item)
         source = cursor
         if args.get("from") is not None and not residual:
             source = self.resolve(args["from"], values)
@@ -390,7 +396,7 @@ class Elaborator:
                 block_path = _join(scope, name, str(i)) if repeat is not None else path
                 cursor = self.instantiate(defn, stmt, pos, args, block_path, cursor, policy, stage, i)
             finally:
-                if not scope:
+                if not scope and self._residual(stmt):
                     self.net_index += 1
             if self.reporter.error_count > errors_before:
                 break  # the other copies would report the same mistake
@@ -571,6 +577,11 @@ class Elaborator:
                 span,
                 notes=(Note("declared here", param.span),),
             )
+
+
+def _is_residual_add(item) -> bool:
+    """A planned statement that is the block's residual `add` (an `add` without `other`)."""
+    return item.kind is not None and item.kind.name == "add" and item.arg.get("other") is None
 
 
 def _join(*parts) -> str:
