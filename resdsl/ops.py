@@ -259,6 +259,13 @@ BN_ACT_HELPER = '''class BatchNormAct2d(nn.BatchNorm2d):
         return torch.relu(super().forward(x))
 '''
 
+BN_ACT1D_HELPER = '''class BatchNormAct1d(nn.BatchNorm1d):
+    """Batch norm of a vector (after `linear`) followed by ReLU, as one module."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(super().forward(x))
+'''
+
 DROP_PATH_HELPER = '''class DropPath(nn.Module):
     """Stochastic depth: in training, zero the whole branch of a sample with probability p."""
 
@@ -386,6 +393,7 @@ op's meaning in torch.nn.functional, independent of the emitters (`resdsl.ir.int
     torch: Callable[[dict, list[Dims]], str] | None = None
     forward: Callable[[str, list[str]], str] = lambda module, xs: f"{module}({xs[0]})"
     helper: str = ""  # a class the generated file defines when the op is used
+    helpers: tuple[str, ...] = ()  # more classes, each defined where the generated code names it
     shared: bool = False  # one module per class serves every use (the ReLU, as torchvision)
     label: Callable[[dict], str] = lambda params: ""
     phrase: Callable[[dict, bool], str] | None = None  # Table 1 words; None: not listed
@@ -420,7 +428,8 @@ OPS: dict[str, OpDef] = {
         ),
         OpDef(
             "bn_act", 1, _same, _bn_params, element_ops=lambda p, i, o: 2 * math.prod(o),
-            torch=lambda a, dims: f"BatchNormAct2d({dims[0].channels})", helper=BN_ACT_HELPER,
+            torch=lambda a, dims: f"BatchNormAct{1 if dims[0].rank == 1 else 2}d({dims[0].channels})", helper=BN_ACT_HELPER,
+            helpers=(BN_ACT1D_HELPER,),
             interpret=lambda p, xs, w: _bn_run(p, xs, w).relu(),
             label=lambda p: "batch norm, relu", role="norm", normalizes=True, outputs=2,
         ),

@@ -245,6 +245,11 @@ def compile_model(model, net: Network, strategy: str, *, mode: str | None = None
     return model
 
 
+def _tuple(items: list[str]) -> str:
+    """A Python tuple literal of `items`: `()` for none (a network without blocks), else `(A, B,)`."""
+    return f"({', '.join(items)},)" if items else "()"
+
+
 def compile_source(generator, net: Network, strategy: str, mode: str | None = None) -> str:
     """Python to append to a generated file: a function that compiles a built model the same way.
 
@@ -292,7 +297,7 @@ def compile_source(generator, net: Network, strategy: str, mode: str | None = No
         "",
         "    blocks: list[str] = []  # the outermost blocks",
         "    for path, module in model.named_modules():",
-        f"        if isinstance(module, ({', '.join(classes)},)) and not any(path.startswith(p + \".\") for p in blocks):",
+        f"        if isinstance(module, {_tuple(classes)}) and not any(path.startswith(p + \".\") for p in blocks):",
         "            blocks.append(path)",
         "    forward, regions = regional_forward(model, blocks)",
         "    # All regions share one code object's cache: leave room for each.",
