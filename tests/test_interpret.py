@@ -139,3 +139,100 @@ def test_every_op_and_construct_was_generated():
 
 def test_every_op_has_an_interpretation():
     assert [name for name, op in OPS.items() if op.interpret is None] == []
+
+
+# --- counterexamples the property found, shrunk: each failed before its fix ----------------------
+
+_NET = "network net(classes = 5) {{\n    input 3x8x8\n    shortcut {policy}\n    conv 3x3, 4\n{body}\n}}\n"
+
+REGRESSIONS = {
+    # a guard that is false is the identity: no `*` (the class multiplied anyway)
+    "guarded_off_mul": (
+        "block g(w, stride = 1) {\n    c: conv 3x3, w\n    avgpool\n    sigmoid\n    mul c\n    mul c when stride == 3\n    add\n}\n",
+        "B", "    layer1: g(4) x 2\n    avgpool; fc: linear classes",
+    ),
+    # written `(stride == 2) == true`, emitted as Python's chained `stride == 2 == True`
+    "guard_compared_to_true": (
+        "block g(w, stride = 1) {\n    conv 3x3, w, stride stride\n    conv 1x1, w, relu off when (stride == 2) == true\n    add\n}\n",
+        "B", "    layer1: g(4)\n    layer2: g(8) x 1, stride 2\n    avgpool; fc: linear classes",
+    ),
+    # a guarded-off `linear` flattened its input all the same
+    "guarded_off_linear": (
+        "block head(c) {\n    avgpool\n    linear c when c > 100\n}\n", "B", "    h: head(classes)\n    conv 1x1, 4\n    fc: linear classes",
+    ),
+    # a block use at the end of a sequential was dropped (parameters counted, not built)
+    "sequential_ends_in_block": (
+        "block inner(w) {\n    conv 1x1, w\n}\nsequential stem(w, stride = 1) {\n    conv 3x3, w, stride stride\n    inner(w)\n}\n",
+        "B", "    stem: stem(4)\n    avgpool; fc: linear classes",
+    ),
+    # a block use followed by a layer in a sequential read `self.` in a function (NameError)
+    "sequential_block_then_layer": (
+        "block inner(w) {\n    conv 1x1, w * 2\n}\nsequential stem(w) {\n    conv 3x3, w\n    inner(w)\n    conv 1x1, w\n}\n",
+        "B", "    stem: stem(4)\n    avgpool; fc: linear classes",
+    ),
+    # `flatten; linear c` in a block built nn.Linear(in_channels, c); BatchNorm2d after linear
+    "flatten_linear_in_block": (
+        "block head(c) {\n    flatten; linear c\n    batchnorm, relu on\n    linear c\n    batchnorm\n}\n", "B", "    h: head(classes)",
+    ),
+    # `batchnorm, relu on` after a network's `linear`: a 1-d norm, as the docs promise
+    "bn_relu_after_linear": ("", "B", "    avgpool; fc: linear classes; batchnorm, relu on"),
+    # a nested block without layers has no `out_channels` for its user to read
+    "nested_block_without_layers": (
+        "block nothing(w) {\n    let a = w\n}\nblock outer(w) {\n    n: nothing(w)\n    conv 1x1, w\n}\n",
+        "B", "    o: outer(4)\n    avgpool; fc: linear classes",
+    ),
+    # `a` is an int here: the language's `/` divides exactly; Python's `/` made a float channel count
+    "int_or_float_division": (
+        "block g(w, flag = true) {\n    let a = (2 if flag else 2.0)\n    conv 1x1, w / a\n    conv 1x1, w\n    add\n}\n",
+        "B", "    layer1: g(4) x 2\n    avgpool; fc: linear classes",
+    ),
+    # a let over 100 characters ending in `( … )` was wrapped as a call: a one-element tuple
+    "long_parenthesized_let": (
+        "block g(w) {\n    let zero = w * (" + " + ".join(["w - w"] * 12) + ")\n    conv 1x1, w + zero\n    add\n}\n",
+        "B", "    layer1: g(4) x 2\n    avgpool; fc: linear classes",
+    ),
+    # shortcut none removes the add; the next block still named it as its input
+    "shortcut_none_stage": (
+        "block g(w) {\n    v0: conv 1x1, w\n    add\n}\n", "none", "    layer1: g(4) x 2\n    avgpool; fc: linear classes",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSIONS))
+def test_counterexample(name):
+    defs, policy, body = REGRESSIONS[name]
+    assert_same_network(compile_text(defs + _NET.format(policy=policy, body=body), f"{name}.res"))
+
+
+def test_a_shortcut_definition_using_a_block_is_an_error():
+    """It was ignored: the same parameters with or without it, and no diagnostic."""
+    text = (
+        "block inner(w) {\n    conv 1x1, w\n    add\n}\n"
+        "shortcut mine(channels, stride = 1) {\n    conv 1x1, channels, stride stride, relu off\n    inner(channels)\n}\n"
+        + _NET.format(policy="mine", body="    layer1: inner(8)\n    avgpool")
+    )
+    with pytest.raises(ResdslError) as err:
+        compile_text(text, "mine.res")
+    first = err.value.diagnostics[0]
+    assert (first.code, first.message) == ("E0114", "a `shortcut` definition holds layers; it cannot use a block")
+    assert (first.span.line, first.span.column) == (7, 5)
+
+
+def test_a_comparison_never_chains_in_python():
+    from resdsl.expressions import to_python
+    from resdsl.syntax.parser import parse
+
+    net = parse("network n(s = 1) {\n    let a = (s == 2) == true\n    let b = s == (s == 2)\n}\n", "c.res").definitions[0]
+    assert [to_python(stmt.value, str) for stmt in net.body] == ["(s == 2) == True", "s == (s == 2)"]
+
+
+def test_regional_compile_text_of_a_network_without_blocks_is_python():
+    """It wrote `isinstance(module, (,))`."""
+    from resdsl.backends.torch_compile import compile_source
+    from resdsl.backends.torch_source import TorchSourceGenerator
+
+    net = compile_text(_NET.format(policy="B", body="    avgpool; fc: linear classes"), "plain.res")
+    generator = TorchSourceGenerator(net)
+    text = generator.generate() + compile_source(generator, net, "regional")
+    compile(text, "plain.py", "exec")
+    assert "isinstance(module, ())" in text
