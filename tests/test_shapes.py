@@ -25,11 +25,11 @@ def observed_shapes(net):
 
 
 def _guard_flag(net, path: str) -> bool:
-    """Whether the built module holds `path` as a plain bool (the guard of an op without a module)."""
+    """Whether the built module holds the guard of `path` as a plain bool (`mul_on`: an op without a module)."""
     with torch.device("meta"):
         model = resdsl.build(net)
     parent, _, attr = path.rpartition(".")
-    return isinstance(getattr(model.get_submodule(parent), attr, None), bool)
+    return isinstance(getattr(model.get_submodule(parent), f"{attr}_on", None), bool)
 
 
 def assert_shapes_match_module(net):

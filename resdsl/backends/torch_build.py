@@ -49,3 +49,19 @@ def instantiate(net: Network, zero_init_residual: bool = False):
     model.resdsl_input_shape = tuple(net.input_shape)  # a plain attribute, not state: resdsl.export reads it
     weakref.finalize(model, _forget, module.__name__, module.__file__)
     return model
+
+
+def weights_from_module(net, model) -> dict:
+    """`<node id>.<tensor>` -> tensor, read from a built module's state_dict via `module_path`."""
+    from resdsl.backends.torch_source import module_path
+    from resdsl.ir.interpret import TENSORS
+
+    state = model.state_dict()
+    out = {}
+    for node in net.graph.nodes:
+        path = module_path(net, node)
+        for name in TENSORS:
+            key = f"{path}.{name}"
+            if key in state:
+                out[f"{node}.{name}"] = state[key]
+    return out

@@ -126,6 +126,12 @@ class _Writer:
                 self.line(part, depth + 1)
             self.lines.append(INDENT * depth + ")")
             return
+        call = head.rstrip()[-1:].isidentifier() or head.rstrip()[-1:] in ".]"  # `f(`, not `= (`
+        if long and (" = " in head or head.startswith("return ")) and _closing(text, len(head)) == len(text) - 1 and not call:
+            self.lines.append(INDENT * depth + head + "(")  # a parenthesized expression: no commas
+            self.lines.append(INDENT * (depth + 1) + rest[:-1])
+            self.lines.append(INDENT * depth + ")")
+            return
         if long and (" = " in head or head.startswith("return ")) and _closing(text, len(head)) == len(text) - 1:
             self.lines.append(INDENT * depth + head + "(")
             for arg in _split_args(rest[:-1]):
@@ -151,8 +157,6 @@ def attribute_names(definition: ast.Definition) -> dict[str, str]:
         for unit, name in zip(item.units, item.names):
             if OPS[unit.op].torch is not None and (not OPS[unit.op].shared or item.stmt.guard is not None):
                 out[name] = attrs.name(name)  # a guarded unit is its own module (or an identity)
-            elif item.stmt.guard is not None and unit.op != "identity":
-                out[name] = attrs.name(name)  # a guarded op without a module: its guard, a bool
     return out
 
 
@@ -205,6 +209,7 @@ class _Unit:
     guard: str | None = None  # Python condition; where false the unit is nn.Identity()
     ctor: str | None = None  # constructor source for units that own a module
     shortcut_ref: str | None = None  # a residual add: what its shortcut definition reads
+    flag: str | None = None  # a guarded unit the forward must skip: the attribute holding its guard
 
 
 class _BodyEmitter:
@@ -215,8 +220,20 @@ class _BodyEmitter:
     from the definition) and the network class (concrete: read from the IR).
     """
 
-    def __init__(self, gen: "TorchSourceGenerator", definition: ast.Definition, rename, kinds: dict, env: dict, graph_prefix: str | None):
+    def __init__(
+        self,
+        gen: "TorchSourceGenerator",
+        definition: ast.Definition,
+        rename,
+        kinds: dict,
+        env: dict,
+        graph_prefix: str | None,
+        instances: list[tuple[str, str]] = (),
+        owner: str = "self.",
+    ):
         self.gen = gen
+        self.instances = instances  # (IR path prefix, IR input node) of each instance (classes)
+        self.owner = owner  # how the body reaches a nested block: "self." in a class, "" in a factory
         self.definition = definition
         self.rename = rename
         self.kinds = kinds
@@ -225,6 +242,7 @@ class _BodyEmitter:
         self.attrs = attribute_names(definition)
         self.units: list[_Unit] = []
         self.channels: dict[str, tuple[str, int]] = {"input": ("in_channels", 3)}  # ref -> (C, rank)
+        self.flags = Namespace(reserved=set(self.attrs.values()) | {"downsample", "residual", "out_channels"})
 
     # --- what each unit is -------------------------------------------------------------------
 
@@ -281,7 +299,24 @@ class _BodyEmitter:
             shape = self.gen.g.nodes[self.gen.value_node(self.prefix, ref)]["shape"]
             return Dims(str(shape[0]), str(math.prod(shape)), len(shape))
         channels, rank = self.channels[ref]
-        return Dims(channels, channels, rank)  # a block's `linear` sees C×1×1 (checked by a pass)
+        shapes = self.instance_shapes(ref)
+        ranks = {len(s) for s in shapes}
+        if len(ranks) == 1:  # the IR knows the rank of every instance's value
+            rank = ranks.pop()
+        features = channels  # C×1×1 or a vector: its features are its channels
+        if any(math.prod(s) != s[0] for s in shapes):  # C×H×W: the definition has no name for C·H·W
+            sizes = {math.prod(s) for s in shapes}
+            features = str(sizes.pop()) if len(sizes) == 1 else f"{channels} * {shapes[0][1]} * {shapes[0][2]}"
+        return Dims(features if rank == 1 else channels, features, rank)
+
+    def instance_shapes(self, ref: str) -> list[tuple]:
+        """The IR's shape of value `ref` in each instance of this (class) body."""
+        g, out = self.gen.g, []
+        for prefix, input_node in self.instances:
+            node = input_node if ref == "input" else value_node(g, f"{prefix}.{ref}")
+            if node is not None and g.nodes[node]["shape"] is not None:
+                out.append(g.nodes[node]["shape"])
+        return out
 
     def track(self, unit: _Unit, args: dict) -> None:
         """Record the symbolic channels of `unit`'s value (block classes)."""
@@ -294,7 +329,10 @@ class _BodyEmitter:
             c = args["channels"]
         elif unit.op == "block":
             attr = self.attrs[unit.name]
-            c = f"self.{attr}.out_channels" if unit.item.stmt.repeat is None else f"self.{attr}[-1].out_channels"
+            c = f"{self.owner}{attr}.out_channels" if unit.item.stmt.repeat is None else f"{self.owner}{attr}[-1].out_channels"
+        ranks = {len(s) for s in self.instance_shapes(unit.name)}
+        if ranks == {1} and rank != 1:  # it flattened its input (per the IR): features, not channels
+            c, rank = self.dims(unit.operands[0]).features, 1
         if unit.guard is not None:  # where the guard is false the unit is an identity
             before, before_rank = self.channels.get(unit.operands[0], ("in_channels", 3))
             c = c if c == before else f"({c} if {unit.guard} else {before})"
@@ -322,10 +360,15 @@ class _BodyEmitter:
                     ctor = f"{ctor} if {unit.guard} else nn.Identity()"
                 unit.ctor = ctor
                 self.gen.helpers_used.add(unit.op)
-            elif unit.guard is not None:
-                unit.ctor = unit.guard  # stored, so that forward skips the op where it is false
+            if unit.guard is not None and (op.torch is None or self.flattens_first(unit)):
+                # where the guard is false the unit is the identity: no `*`, `+` or flatten either
+                unit.flag = self.flags.name(f"{self.attrs.get(unit.name, unit.name)}_on")
             if self.prefix is None:
                 self.track(unit, args)
+
+    def flattens_first(self, unit: _Unit) -> bool:
+        """A `linear` on a C×H×W value: the forward flattens before calling it."""
+        return unit.op == "linear" and self.dims(unit.operands[0]).rank != 1
 
     # --- forward -----------------------------------------------------------------------------
 
@@ -354,16 +397,20 @@ class _BodyEmitter:
                 lines += self._residual(kind, target, xs, var[unit.shortcut_ref])
             else:
                 op = OPS[unit.op]
-                if unit.op == "linear" and self.dims(unit.operands[0]).rank != 1:
-                    lines.append(f"{target} = torch.flatten({xs[0]}, 1)")
-                    xs = [target]
+                before = xs[0]
+                if self.flattens_first(unit):
+                    if unit.flag:
+                        xs = [f"torch.flatten({xs[0]}, 1)"]
+                    else:
+                        lines.append(f"{target} = torch.flatten({xs[0]}, 1)")
+                        xs = [target]
                 if op.shared and unit.name not in self.attrs:
                     module = f"self.{unit.op}"
                     call = f"torch.{unit.op}({xs[0]})" if later(unit.operands[0]) else op.forward(module, xs)
-                elif op.torch is None and unit.guard is not None and unit.name in self.attrs:
-                    call = f"{op.forward('', xs)} if self.{self.attrs[unit.name]} else {xs[0]}"
                 else:
                     call = op.forward(f"self.{self.attrs[unit.name]}" if unit.name in self.attrs else "", xs)
+                if unit.flag:
+                    call = f"{call} if self.{unit.flag} else {before}"
                 lines.append(f"{target} = {call}")
             var[unit.name] = target
         result = var[self.units[-1].name] if self.units else "x"
@@ -382,6 +429,18 @@ class _BodyEmitter:
         if kind.emit_add:
             return [f"{target} = {branch} + {shortcut}"]
         return [f"{target} = {branch}"] if branch != target else []
+
+
+def _class_name(helper: str) -> str:
+    """The name of the class a helper's source defines (`class DropPath(nn.Module):` -> DropPath)."""
+    return helper.split("class ", 1)[1].split("(", 1)[0]
+
+
+def _instances(kind: _DefinitionInfo) -> list[tuple[str, str]]:
+    """(IR path prefix, IR input node) of each instance of a definition."""
+    if kind.definition.kind == "shortcut":
+        return [(f"{i.path}.downsample", i.shortcut_from) for i in kind.instances if i.shortcut_def == kind.definition.name]
+    return [(i.path, i.input) for i in kind.instances]
 
 
 def _shortcut_reads_a_value(definition: ast.Definition) -> bool:
@@ -436,12 +495,12 @@ class TorchSourceGenerator:
         return self._names[definition.name]
 
     def param_kinds(self, kind: _DefinitionInfo) -> dict[str, str]:
-        """Each parameter's kind over all instances ("number" where int and float mix)."""
+        """Each parameter's kind over all instances ("mixed" where int and float mix)."""
         out: dict[str, str] = {}
         shortcut = kind.definition.kind == "shortcut"
         for p in kind.definition.unique_params():
             seen = {kind_of(a[p.name]) for i in kind.instances for a in [i.shortcut_args if shortcut else i.args] if p.name in a}
-            out[p.name] = seen.pop() if len(seen) == 1 else "number"
+            out[p.name] = seen.pop() if len(seen) == 1 else "mixed"
         for stmt in kind.definition.body:
             if isinstance(stmt, ast.Let):
                 out[stmt.name] = static_kind(stmt.value, out)
@@ -475,7 +534,14 @@ class TorchSourceGenerator:
         w.line()
         w.line("import torch")
         w.line("from torch import nn")
-        helpers = [OPS[op].helper for op in OPS if op in self.helpers_used and OPS[op].helper]
+        used = "\n".join(sections)
+        helpers = [
+            text
+            for op in OPS
+            if op in self.helpers_used
+            for text in (OPS[op].helper, *OPS[op].helpers)
+            if text and _class_name(text) + "(" in used
+        ]
         for text in helpers + sections:
             w.line()
             w.line()
@@ -523,15 +589,19 @@ class TorchSourceGenerator:
         w = _Writer()
         rename = self.python_names(kind.definition).name
         sig, late = self._signature(kind, rename)
+        children = [i for i in plan(kind.definition).items if isinstance(i.stmt, ast.BlockUse)]
+        if children:  # nested blocks arrive built, by keyword, as in a block class
+            attrs = attribute_names(kind.definition)
+            sig += ["*"] + [f"{attrs[child.names[0]]}: nn.Module" for child in children]
         head = f"def {kind.cls}({', '.join(['in_channels: int'] + sig)}) -> nn.Sequential:"
         w.line(head)
         self._docstring(kind, w, 1, kind.definition.kind)
         self._lets(w, kind, rename, late, 1)
-        body = _BodyEmitter(self, kind.definition, rename, self.param_kinds(kind), {}, None)
+        body = _BodyEmitter(self, kind.definition, rename, self.param_kinds(kind), {}, None, _instances(kind), owner="")
         body.collect()
         body.constructors()
-        units = [u for u in body.units if u.op != "block"]
-        ctors = [u.ctor or OPS[u.op].torch({}, []) for u in units]
+        units = body.units
+        ctors = [body.attrs[u.name] if u.op == "block" else u.ctor or OPS[u.op].torch({}, []) for u in units]
         channels = body.channels[body.units[-1].name][0] if body.units else "in_channels"
         labelled = any(not u.name.isdigit() for u in units)
         if not labelled and not kind.nested:
@@ -578,7 +648,7 @@ class TorchSourceGenerator:
             w.line(") -> None:", 1)
         w.line("super().__init__()", 2)
         self._lets(w, kind, rename, late, 2)
-        body = _BodyEmitter(self, d, rename, self.param_kinds(kind), {}, None)
+        body = _BodyEmitter(self, d, rename, self.param_kinds(kind), {}, None, _instances(kind))
         body.collect()
         body.constructors()
         # A shortcut that reads a named value (`add from pre`) is registered first, as
@@ -591,8 +661,8 @@ class TorchSourceGenerator:
             w.line("self.downsample = downsample", 2)
         if kind.residual_arg:
             w.line("self.residual = residual", 2)
-        if kind.nested and body.units:
-            w.line(f"self.out_channels = {body.channels[body.units[-1].name][0]}", 2)
+        if kind.nested:  # a body without layers passes its input on
+            w.line(f"self.out_channels = {body.channels[body.units[-1].name][0] if body.units else 'in_channels'}", 2)
         lines, result = body.forward(kind)
         w.line()
         w.line("def forward(self, x: torch.Tensor) -> torch.Tensor:", 1)
@@ -624,6 +694,8 @@ class TorchSourceGenerator:
                     shared_made.add(unit.op)
             elif unit.ctor is not None:
                 w.line(f"self.{body.attrs[unit.name]} = {unit.ctor}", depth)
+            if unit.flag:
+                w.line(f"self.{unit.flag} = {unit.guard}", depth)
 
     # --- concrete constructions ------------------------------------------------------------------
 
@@ -636,18 +708,23 @@ class TorchSourceGenerator:
     def block_call(self, info: BlockInfo) -> str:
         kind = self.kinds[info.definition]
         g = self.g
-        parts = self.call_args(kind, info.args, g.nodes[info.input]["shape"][0])
-        attrs = attribute_names(kind.definition)
-        for item in plan(kind.definition).items:
-            if isinstance(item.stmt, ast.BlockUse):
-                child = _Unit(item, "block", item.names[0], [], None)
-                parts.append(f"{attrs[item.names[0]]}={self.use_call(child, info.path)}")
+        parts = self.call_args(kind, info.args, g.nodes[info.input]["shape"][0]) + self.children_args(kind, info)
         if info.shortcut_def:
             sc = self.shortcut_defs[info.shortcut_def]
             parts.append(f"downsample={sc.cls}({', '.join(self.call_args(sc, info.shortcut_args, g.nodes[info.shortcut_from]['shape'][0]))})")
         if kind.residual_arg and info.shortcut == "none":
             parts.append("residual=False")
         return f"{kind.cls}({', '.join(parts)})"
+
+    def children_args(self, kind: _DefinitionInfo, info: BlockInfo) -> list[str]:
+        """`name=Child(...)` for each block the instance `info` uses."""
+        attrs = attribute_names(kind.definition)
+        out = []
+        for item in plan(kind.definition).items:
+            if isinstance(item.stmt, ast.BlockUse):
+                child = _Unit(item, "block", item.names[0], [], None)
+                out.append(f"{attrs[item.names[0]]}={self.use_call(child, info.path)}")
+        return out
 
     def use_call(self, unit: _Unit, scope: str = "") -> str:
         path = f"{scope}.{unit.name}" if scope else unit.name
@@ -660,7 +737,8 @@ class TorchSourceGenerator:
     def instance_call(self, info: BlockInfo) -> str:
         kind = self.kinds[info.definition]
         if kind.sequential:
-            return f"{kind.cls}({', '.join(self.call_args(kind, info.args, self.g.nodes[info.input]['shape'][0]))})"
+            parts = self.call_args(kind, info.args, self.g.nodes[info.input]["shape"][0]) + self.children_args(kind, info)
+            return f"{kind.cls}({', '.join(parts)})"
         return self.block_call(info)
 
     # --- the network class ---------------------------------------------------------------------

@@ -181,9 +181,11 @@ def literal(value: Value) -> str:
 
 
 def static_kind(expr: ast.Expr, kinds: Mapping[str, str]) -> str:
-    """"int", "number" or "bool": what `expr` evaluates to, given the kinds of its names.
+    """"int", "number", "bool" or "mixed": what `expr` evaluates to, given the kinds of its names.
 
-    A name of unknown kind counts as "number", so its `/` stays a true division.
+    A name of unknown kind counts as "number", so its `/` stays a true division. "mixed" is an
+    int or a float depending on values known only when the code runs (`4 if c else 2.0`, a
+    parameter given ints and floats): its `/` is decided then (see `_to_python`).
     """
     if isinstance(expr, ast.Literal):
         return kind_of(expr.value)
@@ -193,12 +195,14 @@ def static_kind(expr: ast.Expr, kinds: Mapping[str, str]) -> str:
         return "bool" if expr.op == "not" else static_kind(expr.operand, kinds)
     if isinstance(expr, ast.IfExp):
         then, other = static_kind(expr.then, kinds), static_kind(expr.other, kinds)
-        return then if then == other else "number"
+        return then if then == other else "mixed"
     if isinstance(expr, ast.BinOp):
         if expr.op in COMPARE or expr.op in ("and", "or"):
             return "bool"
-        both_int = static_kind(expr.left, kinds) == static_kind(expr.right, kinds) == "int"
-        return "int" if both_int else "number"
+        sides = {static_kind(expr.left, kinds), static_kind(expr.right, kinds)}
+        if sides == {"int"}:
+            return "int"
+        return "number" if "number" in sides or "bool" in sides else "mixed"
     return "number"
 
 
@@ -240,12 +244,19 @@ def _to_python(expr: ast.Expr, rename, env, kinds) -> tuple[str, int]:
         return f"{then} if {cond} else {other}", prec
     assert isinstance(expr, ast.BinOp)
     op = expr.op
-    if op == "/" and static_kind(expr.left, kinds) == "int" == static_kind(expr.right, kinds):
+    sides = {static_kind(expr.left, kinds), static_kind(expr.right, kinds)}
+    if op == "/" and sides == {"int"}:
         op = "//"
+    if op == "/" and "mixed" in sides and "number" not in sides:  # the language's `/`, decided at run time
+        (left, lp), (right, rp) = _to_python(expr.left, rename, env, kinds), _to_python(expr.right, rename, env, kinds)
+        left, right = (text if p == 9 else f"({text})" for text, p in ((left, lp), (right, rp)))
+        return f"({left} // {right} if isinstance({left}, int) and isinstance({right}, int) else {left} / {right})", 9
     prec = _PRECEDENCE["cmp"] if expr.op in COMPARE else _PRECEDENCE[expr.op]
     left, lp = _to_python(expr.left, rename, env, kinds)
     right, rp = _to_python(expr.right, rename, env, kinds)
-    left = left if lp >= prec else f"({left})"
+    # Python chains comparisons (`a == b == c` is `a == b and b == c`), so a comparison never
+    # takes a bare comparison as its operand, on either side.
+    left = left if lp > prec or (lp == prec and expr.op not in COMPARE) else f"({left})"
     right = right if rp > prec else f"({right})"
     return f"{left} {op} {right}", prec
 

@@ -109,9 +109,12 @@ def plan(definition: ast.Definition) -> BodyPlan:
 
 
 def _sequential_problems(definition: ast.Definition, draft: dict) -> list[Diagnostic]:
-    """A sequential body is one path of layers: no named values read, no residual add."""
+    """A sequential body is one path of layers: no named values read, no residual add; a
+    shortcut's body holds layers only."""
     stmt, where = draft["stmt"], f"a `{definition.kind}` definition"
     kind, args = draft["kind"], draft["args"]
+    if isinstance(stmt, ast.BlockUse) and definition.kind == "shortcut":  # insert_shortcuts instantiates layers only
+        return [Diagnostic("E0114", f"{where} holds layers; it cannot use a block", stmt.span, help="write the block's layers here")]
     if kind is not None and kind.name == "add":
         return [Diagnostic("E0114", f"{where} has no residual add", stmt.span, help="a residual add belongs in a `block`")]
     reads = [args.get(name) for name in kind.reads + ("from",)] if kind is not None else []

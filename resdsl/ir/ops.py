@@ -259,6 +259,13 @@ BN_ACT_HELPER = '''class BatchNormAct2d(nn.BatchNorm2d):
         return torch.relu(super().forward(x))
 '''
 
+BN_ACT1D_HELPER = '''class BatchNormAct1d(nn.BatchNorm1d):
+    """Batch norm of a vector (after `linear`) followed by ReLU, as one module."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(super().forward(x))
+'''
+
 DROP_PATH_HELPER = '''class DropPath(nn.Module):
     """Stochastic depth: in training, zero the whole branch of a sample with probability p."""
 
@@ -287,6 +294,50 @@ PAD_HELPER = '''class PadChannels(nn.Module):
         x = x[:, :, :: self.stride, :: self.stride]
         return nn.functional.pad(x, (0, 0, 0, 0, self.before, self.after))
 '''
+
+
+# --- interpretation (the reference meaning, `resdsl.ir.interpret`) -----------------------------
+# `interpret(params, xs, weights)`: the op's eval-mode result from its operand tensors `xs` and
+# the tensors it owns (`weights`: state_dict names such as "weight", "running_mean"), written
+# with torch.nn.functional alone. It shares nothing with the emitters above: the property test
+# compares the two. torch is imported on first use, so `resdsl check` never loads it.
+
+
+def _functional():
+    import torch.nn.functional as F
+
+    return F
+
+
+def _conv_run(p: dict, xs: list, w: dict):
+    return _functional().conv2d(xs[0], w["weight"], w.get("bias"), p["stride"], p["padding"], p["dilation"], p["groups"])
+
+
+def _bn_run(p: dict, xs: list, w: dict):
+    return _functional().batch_norm(xs[0], w["running_mean"], w["running_var"], w["weight"], w["bias"], False, 0.0, 1e-5)
+
+
+def _linear_run(p: dict, xs: list, w: dict):
+    x = xs[0]
+    return _functional().linear(x.flatten(1) if x.dim() > 2 else x, w["weight"], w.get("bias"))
+
+
+def _maxpool_run(p: dict, xs: list, w: dict):
+    return _functional().max_pool2d(xs[0], p["kernel"], p["stride"], p["padding"])
+
+
+def _avgpool_run(p: dict, xs: list, w: dict):
+    return _functional().avg_pool2d(xs[0], p["kernel"], p["stride"], p["padding"], p["ceil"], p["count_pad"])
+
+
+def _pad_run(p: dict, xs: list, w: dict):
+    x = xs[0][:, :, :: p["stride"], :: p["stride"]]
+    extra = p["channels"] - x.shape[1]
+    return _functional().pad(x, (0, 0, 0, 0, extra // 2, extra - extra // 2))
+
+
+def _unchanged(p: dict, xs: list, w: dict):
+    return xs[0]
 
 
 # --- paper-style labels (the paper's Fig. 3 and Table 1 notation) -----------------------------
@@ -329,7 +380,8 @@ class OpDef:
     `torch` is None for ops that are expressions in `forward` (add, mul) or that have no module
     (input). `forward(module, operands)` returns the call for the forward method; the default
     calls the op's module attribute on its one operand. `passthrough` ops are the identity in
-    eval mode (zero-init looks through them to the branch's last batch norm).
+    eval mode (zero-init looks through them to the branch's last batch norm). `interpret` is the
+op's meaning in torch.nn.functional, independent of the emitters (`resdsl.ir.interpret`).
     """
 
     name: str
@@ -341,6 +393,7 @@ class OpDef:
     torch: Callable[[dict, list[Dims]], str] | None = None
     forward: Callable[[str, list[str]], str] = lambda module, xs: f"{module}({xs[0]})"
     helper: str = ""  # a class the generated file defines when the op is used
+    helpers: tuple[str, ...] = ()  # more classes, each defined where the generated code names it
     shared: bool = False  # one module per class serves every use (the ReLU, as torchvision)
     label: Callable[[dict], str] = lambda params: ""
     phrase: Callable[[dict, bool], str] | None = None  # Table 1 words; None: not listed
@@ -350,81 +403,90 @@ class OpDef:
     normalizes: bool = False  # a batch norm: zero-init's target, init's ones/zeros
     no_op: Callable[[dict], bool] = lambda params: False  # computes nothing here: not drawn
     outputs: int = 1  # tensors of the output's size it makes (activations): BN + ReLU makes two
+    interpret: Callable[[dict, list, dict], object] | None = None  # eval-mode meaning (see above)
 
 
 OPS: dict[str, OpDef] = {
     op.name: op
     for op in [
-        OpDef("input", 0, lambda params, inputs: params["shape"], label=lambda p: "input", role="input"),
+        OpDef(
+            "input", 0, lambda params, inputs: params["shape"], label=lambda p: "input", role="input",
+            interpret=lambda p, xs, w: xs[0],  # the interpreter passes the network input as its operand
+        ),
         OpDef(
             "conv", 1, _conv_shape, _conv_params, _conv_macs,
-            torch=_conv_torch, label=_conv_label, phrase=_conv_phrase, absorbs=("bn", "bn_act", "relu"),
+            torch=_conv_torch, interpret=_conv_run, label=_conv_label, phrase=_conv_phrase, absorbs=("bn", "bn_act", "relu"),
         ),
         OpDef(
             "linear", 1, _linear_shape, _linear_params, _linear_macs,
-            torch=_linear_torch, label=lambda p: f"fc {p['out_features']}",
+            torch=_linear_torch, interpret=_linear_run, label=lambda p: f"fc {p['out_features']}",
             phrase=lambda p, in_block: f"{p['out_features']}-d fc", role="fc", absorbs=("bn", "bn_act", "relu"),
         ),
         OpDef(
             "bn", 1, _same, _bn_params, element_ops=_elements,
-            torch=_bn_torch, label=lambda p: "batch norm", role="norm", absorbs=("relu",), normalizes=True,
+            torch=_bn_torch, interpret=_bn_run, label=lambda p: "batch norm", role="norm", absorbs=("relu",), normalizes=True,
         ),
         OpDef(
             "bn_act", 1, _same, _bn_params, element_ops=lambda p, i, o: 2 * math.prod(o),
-            torch=lambda a, dims: f"BatchNormAct2d({dims[0].channels})", helper=BN_ACT_HELPER,
+            torch=lambda a, dims: f"BatchNormAct{1 if dims[0].rank == 1 else 2}d({dims[0].channels})", helper=BN_ACT_HELPER,
+            helpers=(BN_ACT1D_HELPER,),
+            interpret=lambda p, xs, w: _bn_run(p, xs, w).relu(),
             label=lambda p: "batch norm, relu", role="norm", normalizes=True, outputs=2,
         ),
         OpDef(
             "relu", 1, _same, element_ops=_elements, torch=lambda a, dims: "nn.ReLU(inplace=True)",
-            shared=True, label=lambda p: "relu", role="norm",
+            interpret=lambda p, xs, w: xs[0].relu(), shared=True, label=lambda p: "relu", role="norm",
         ),
         OpDef(
             "sigmoid", 1, _same, element_ops=_elements, torch=lambda a, dims: "nn.Sigmoid()",
-            label=lambda p: "sigmoid", role="norm",
+            interpret=lambda p, xs, w: xs[0].sigmoid(), label=lambda p: "sigmoid", role="norm",
         ),
         OpDef(
-            "identity", 1, _same, torch=lambda a, dims: "nn.Identity()", label=lambda p: "identity",
+            "identity", 1, _same, torch=lambda a, dims: "nn.Identity()", interpret=_unchanged, label=lambda p: "identity",
             passthrough=True, no_op=lambda p: True,
         ),
         OpDef(
-            "dropout", 1, _same, torch=lambda a, dims: f"nn.Dropout({a['p']})",
+            "dropout", 1, _same, torch=lambda a, dims: f"nn.Dropout({a['p']})", interpret=_unchanged,
             label=lambda p: f"dropout {p['p']:g}", role="norm", passthrough=True, no_op=lambda p: p["p"] == 0,
         ),
         OpDef(
-            "drop_path", 1, _same, torch=lambda a, dims: f"DropPath({a['p']})", helper=DROP_PATH_HELPER,
+            "drop_path", 1, _same, torch=lambda a, dims: f"DropPath({a['p']})", helper=DROP_PATH_HELPER, interpret=_unchanged,
             label=lambda p: f"drop path {p['p']:.3g}", role="norm", passthrough=True, no_op=lambda p: p["p"] == 0,
         ),
         OpDef(
-            "maxpool", 1, _pool_shape("max pool"), element_ops=_window_ops, torch=_maxpool_torch,
+            "maxpool", 1, _pool_shape("max pool"), element_ops=_window_ops, torch=_maxpool_torch, interpret=_maxpool_run,
             label=lambda p: f"{p['kernel'][0]}x{p['kernel'][1]} max pool{_suffix_stride(p)}",
             phrase=lambda p, in_block: f"{_kernel_words(p)} max pool{_stride_words(p)}", role="pool",
         ),
         OpDef(
-            "avgpool", 1, _pool_shape("average pool"), element_ops=_window_ops, torch=_avgpool_torch,
+            "avgpool", 1, _pool_shape("average pool"), element_ops=_window_ops, torch=_avgpool_torch, interpret=_avgpool_run,
             label=lambda p: f"{p['kernel'][0]}x{p['kernel'][1]} avg pool{_suffix_stride(p)}",
             phrase=lambda p, in_block: f"{_kernel_words(p)} average pool{_stride_words(p)}", role="pool",
         ),
         OpDef(
             "global_avgpool", 1, _global_pool_shape, element_ops=_input_elements,
-            torch=lambda a, dims: "nn.AdaptiveAvgPool2d(1)", label=lambda p: "avg pool",
+            torch=lambda a, dims: "nn.AdaptiveAvgPool2d(1)",
+            interpret=lambda p, xs, w: xs[0].mean((2, 3), keepdim=True), label=lambda p: "avg pool",
             phrase=lambda p, in_block: "average pool", role="pool",
         ),
         OpDef(
             "flatten", 1, lambda params, inputs: (math.prod(inputs[0]),), torch=lambda a, dims: "nn.Flatten()",
-            label=lambda p: "flatten", role="norm", outputs=0,  # a view: no tensor of its own
+            interpret=lambda p, xs, w: xs[0].flatten(1), label=lambda p: "flatten", role="norm", outputs=0,  # a view: no tensor of its own
         ),
         OpDef(
             "add", 2, _add_shape, element_ops=_elements, forward=lambda module, xs: f"{xs[0]} + {xs[1]}",
+            interpret=lambda p, xs, w: xs[0] + xs[1],
             label=lambda p: "+", role="add", absorbs=("relu",),
         ),
         OpDef(
             "mul", 2, _mul_shape, element_ops=_elements, forward=lambda module, xs: f"{xs[0]} * {xs[1]}",
+            interpret=lambda p, xs, w: xs[0] * xs[1],
             label=lambda p: "×", role="add",
         ),
         OpDef(
             "pad_channels", 1, _pad_shape,
             torch=lambda a, dims: f"PadChannels({dims[0].channels}, {a['channels']}" + _kwargs([("stride", a["stride"], "1")]) + ")",
-            helper=PAD_HELPER,
+            helper=PAD_HELPER, interpret=_pad_run,
             label=lambda p: f"zero-pad to {p['channels']}" + (f", /{p['stride']}" if p["stride"] > 1 else ""), role="zero_pad",
         ),
     ]

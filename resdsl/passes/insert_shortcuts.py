@@ -95,9 +95,13 @@ def _remove_add(g: nx.DiGraph, block: BlockInfo) -> None:
     block.nodes.remove(add)
     if block.output == add:
         block.output = branch
-    for other in g.graph["blocks"].values():  # an enclosing block may end with this one
+    for other in g.graph["blocks"].values():  # an enclosing block may end with this one, the next read it
         if other.output == add:
             other.output = branch
+        if other.input == add:
+            other.input = branch
+        if other.shortcut_from == add:
+            other.shortcut_from = branch
     if g.graph["output"] == add:
         g.graph["output"] = branch
     block.add = None
@@ -110,6 +114,7 @@ def _instantiate(g: nx.DiGraph, block: BlockInfo, name: str, channels: int, stri
     elaborator = Elaborator(g.graph["definitions"], reporter, g.graph["main_source"], g.graph["limits"])
     elaborator.g = g
     errors = reporter.error_count
+    nodes_before, blocks_before = set(g.nodes), set(g.graph["blocks"])
     nodes = elaborator.shortcut(g.graph["definitions"][name], block, channels, stride)
     add_data = g.nodes[block.add]
     try:
@@ -120,7 +125,12 @@ def _instantiate(g: nx.DiGraph, block: BlockInfo, name: str, channels: int, stri
             data.update(scope=add_data["scope"], origin=policy(block.policy).origin(name))
             data["shape"] = tuple(OPS[data["op"]].infer(data["params"], [g.nodes[i]["shape"] for i in data["inputs"]]))
     except ShapeError as err:
-        g.remove_nodes_from(nodes)
+        # undo all the failed definition made, nested blocks included: no pass may meet a half
+        g.remove_nodes_from([n for n in g.nodes if n not in nodes_before])
+        for path in [p for p in g.graph["blocks"] if p not in blocks_before]:
+            del g.graph["blocks"][path]
+            g.graph["stage_index"].pop(path.rsplit(".", 1)[0], None)
+        g.graph["stages"] = [st for st in g.graph["stages"] if st.name in g.graph["stage_index"]]
         if err.code:
             block.problem = (err.code, err.message)
         return False
