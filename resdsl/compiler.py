@@ -54,6 +54,12 @@ class Network:
     def macs(self) -> int:
         return self.graph.graph["total_macs"]
 
+    def __repr__(self) -> str:
+        """One line for a terminal: `<resdsl.Network resnet18(): input 3×224×224 → output 1000, 11,689,512 parameters>`."""
+        from resdsl.notebook import network_line
+
+        return f"<resdsl.Network {network_line(self)}>"
+
     def _repr_html_(self) -> str:
         """Jupyter: the diagram beside the stage-level summary (see `resdsl.notebook`)."""
         from resdsl.notebook import network_html
