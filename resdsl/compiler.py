@@ -20,6 +20,7 @@ from resdsl.ir.verify import verify
 from resdsl.passes import PASSES
 from resdsl.syntax import ast
 from resdsl.syntax.parser import parse
+from resdsl.syntax.reader import decode, statement_limit
 
 PRELUDE = "prelude.res"
 
@@ -77,28 +78,6 @@ class Network:
 def _prelude() -> tuple[ast.Module, str]:
     text = resources.prelude_path().read_text(encoding="utf-8")
     return parse(text, PRELUDE), text
-
-
-def decode(data: bytes, source: str) -> str:
-    """Spec bytes as text; binary or non-UTF-8 input is a located E0004."""
-    nul = data.find(b"\0")
-    if nul >= 0:  # no excerpt: a binary file's "line" is noise
-        raise ResdslError([_byte_diag(data, nul, source, "this looks like a binary file, not a .res spec (it contains a NUL byte)")])
-    try:
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as err:
-        sources = SourceMap()
-        sources.add(source, data.decode("utf-8", errors="replace"))
-        message = f"invalid UTF-8 (byte 0x{data[err.start]:02x}); specs are UTF-8 text"
-        raise ResdslError([_byte_diag(data, err.start, source, message)], sources) from None
-
-
-def _byte_diag(data: bytes, offset: int, source: str, message: str) -> Diagnostic:
-    """E0004 at byte `offset`, its column counted in characters as the rest of resdsl does."""
-    line = data.count(b"\n", 0, offset) + 1
-    start = data.rfind(b"\n", 0, offset) + 1
-    col = len(data[start:offset].decode("utf-8", errors="replace")) + 1
-    return Diagnostic("E0004", message, Span(source, line, col, line, col + 1), label="not UTF-8" if data[offset] else "")
 
 
 def resolve_spec(spec: str | Path) -> tuple[Path, str]:
@@ -168,7 +147,7 @@ def _compile(text: str, source: str, limits: Limits, verify_ir: bool, keep_going
     sources = SourceMap()
     prelude, prelude_text = _prelude()
     sources.add(PRELUDE, prelude_text)
-    too_many = _statement_limit(text, source, limits.max_statements)
+    too_many = statement_limit(text, source, limits.max_statements)
     if too_many is not None:  # parsing is the slowest step: count before it
         sources.add(source, text)
         raise ResdslError([too_many], sources)
@@ -194,28 +173,6 @@ def _compile(text: str, source: str, limits: Limits, verify_ir: bool, keep_going
     if verify_ir:
         verify(g, shapes=True)
     return Network(g, sources, source, warnings=warnings)
-
-
-def _statement_limit(text: str, source: str, limit: int) -> Diagnostic | None:
-    """E0301 when `text` holds more than `limit` statements, at the first one past it.
-
-    A statement is a line with code (comments stripped), plus one per `;` on it: an upper bound
-    on what the parser would find, counted in one pass without parsing.
-    """
-    count = 0
-    for number, line in enumerate(text.split("\n"), 1):
-        code = line.split("#", 1)[0]
-        if code.strip():
-            count += 1 + code.count(";")
-            if count > limit:
-                return Diagnostic(
-                    "E0301",
-                    f"this spec has more than {limit:,} statements",
-                    Span(source, number, len(line) - len(line.lstrip()) + 1, number, len(line.rstrip()) + 1),
-                    label="the limit is passed here",
-                    help="raise the limit with --max-statements (API: limits=Limits(max_statements=...))",
-                )
-    return None
 
 
 def _the_network(module: ast.Module, text: str, reporter: Reporter) -> ast.Definition:
