@@ -13,7 +13,7 @@ from pathlib import Path
 import networkx as nx
 
 from resdsl import resources
-from resdsl.diagnostics import Diagnostic, Limits, Reporter, ResdslError, SourceMap, Span, did_you_mean, in_source_order
+from resdsl.diagnostics import Diagnostic, Limits, Reporter, ResdslError, SourceMap, Span, did_you_mean, in_source_order, suggestion_budget
 from resdsl.elaborate import Elaborator
 from resdsl.expressions import Value
 from resdsl.ir.verify import verify
@@ -136,7 +136,8 @@ def compile_text(
     elaborator block depth; a RecursionError past those guards still becomes a diagnostic.
     """
     try:
-        return _compile(text, source, limits or Limits(), verify_ir, keep_going, params)
+        with suggestion_budget():  # bounded did-you-mean work, however many names are misspelt
+            return _compile(text, source, limits or Limits(), verify_ir, keep_going, params)
     except RecursionError:
         raise ResdslError(
             [Diagnostic("E0301", "this spec nests too deeply to compile", Span(source, 1, 1, 1, 2), help="flatten nested blocks and expressions")]
