@@ -301,6 +301,15 @@ def test_a_closed_standard_output_exits_1_quietly(args):
     assert (done.returncode, done.stderr) == (1, "")
 
 
+@pytest.mark.parametrize("args", EVERY_COMMAND, ids=" ".join)
+def test_a_standard_output_closed_before_start_is_an_error_not_silence(args, tmp_path):
+    """`resdsl build spec >&-`: Python starts without `sys.stdout`; output must not vanish."""
+    done = _resdsl(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+    assert (done.returncode, done.stderr) == (1, "resdsl: cannot write to standard output: Bad file descriptor\n")
+    to_file = _resdsl(["build", "cifar_resnet", "-o", str(tmp_path / "m.py")], stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+    assert (to_file.returncode, to_file.stderr) == (0, "") and (tmp_path / "m.py").stat().st_size > 0
+
+
 @pytest.mark.parametrize("module", ["click", "networkx"])
 def test_ctrl_c_during_start_up_exits_130_without_a_traceback(module):
     assert _signal_when_ready(_PAUSE_AT_IMPORT, [module, "check", "cifar_resnet"], signal.SIGINT) == (130, "")

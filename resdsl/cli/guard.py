@@ -9,6 +9,9 @@ that it guards the start-up imports too; `import resdsl` itself imports nothing.
   status 1, as click does for the help text it writes itself.
 - Standard output failing otherwise (ENOSPC: `resdsl list > /dev/full`; EIO): one line on
   standard error, `resdsl: cannot write to standard output: No space left on device`, exit 1.
+- Standard output closed before start (`resdsl build spec >&-`, so Python has no `sys.stdout`):
+  the first write fails as a write to a closed descriptor would, `resdsl: cannot write to
+  standard output: Bad file descriptor`, exit 1, instead of dropping the output and exiting 0.
 - SIGTERM and SIGHUP while an output file is written: `resdsl.output` removes the temporary
   and exits 128 + signum.
 
@@ -51,6 +54,19 @@ class StdoutFailed(BaseException):
         self.errno = err
 
 
+class _ClosedStdout:
+    """`sys.stdout` when file descriptor 1 was closed at start-up: every write fails (EBADF)."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
 def _interrupt(signum, frame) -> NoReturn:
     raise Interrupted()
 
@@ -84,6 +100,8 @@ def run(command: Callable[[], int | None], *, whole_process: bool) -> NoReturn:
     SIGINT stays ignored on the way out instead of getting its old handler back.
     """
     previous = _set_sigint(_interrupt)
+    if sys.stdout is None:
+        sys.stdout = _ClosedStdout()
     try:
         try:
             status = _status(command())
