@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import resdsl
-from resdsl.notebook import network_html, run_cell
+from resdsl.notebook import network_html, network_svg, run_cell
 
 HERE = Path(__file__).resolve().parent
 JUPYTERLAB_CSS = (HERE / "browser" / "jupyterlab_output.css").read_text(encoding="utf-8")
@@ -117,3 +117,19 @@ def test_the_summary_is_left_aligned_indented_and_unwrapped(tmp_path):
     # the layer tree shows: a stage is indented under the network, as far as the stem's conv
     assert got["stageLeft"] > got["rootLeft"] + 10
     assert got["stageLeft"] == pytest.approx(got["conv1Left"], abs=0.5)
+def test_the_diagram_title_fits_in_the_drawing_with_dejavu_sans(tmp_path):
+    """Graphviz sizes the drawing for its own font metrics; a machine whose sans-serif is DejaVu
+    Sans (wider than Helvetica) must still see the whole title inside the SVG."""
+    svg = network_svg(resdsl.load("resnet50"))
+    got = measure(
+        f"<style>svg text {{ font-family: 'DejaVu Sans' !important; }}</style>{svg}",
+        """
+        const svg = document.querySelector('svg'); const box = svg.getBoundingClientRect();
+        const texts = Array.from(svg.querySelectorAll('text'));
+        result = {svg: [box.left, box.right], outside: texts.filter(t => { const b = t.getBoundingClientRect();
+          return b.left < box.left - 0.5 || b.right > box.right + 0.5; }).map(t => t.textContent)};
+        """,
+        tmp_path,
+        width=1200,
+    )
+    assert got["outside"] == []
