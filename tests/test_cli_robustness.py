@@ -453,3 +453,24 @@ def test_rendering_moved_to_the_draw_backend():
 
     assert draw_cli.FORMATS is render.FORMATS and draw_cli.SUFFIXES is render.SUFFIXES
     assert set(render.FORMATS) == set(render.SUFFIXES.values())
+
+
+def test_an_interrupt_that_python_turns_into_another_error_at_start_up_is_still_130():
+    """Compiling a module that holds a `\\N{...}` escape imports unicodedata; a Ctrl-C there
+    reaches the start-up guard as a SyntaxError, not a KeyboardInterrupt."""
+    from resdsl.cli import guard
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as done:
+            with guard.startup():
+                try:
+                    signal.raise_signal(signal.SIGINT)
+                except KeyboardInterrupt:
+                    raise SyntaxError("(unicode error) \\N escapes not supported (can't load unicodedata module)") from None
+        assert done.value.code == 130
+    finally:
+        signal.signal(signal.SIGINT, before)
+    with guard.startup():  # a start-up without Ctrl-C gives the handler back
+        pass
+    assert signal.getsignal(signal.SIGINT) is before

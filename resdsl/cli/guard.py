@@ -81,15 +81,29 @@ def _set_sigint(handler):
 
 
 class startup:
-    """`with startup():` around the start-up imports: Ctrl-C exits 130, quietly."""
+    """`with startup():` around the start-up imports: Ctrl-C exits 130, quietly.
+
+    The interrupt is recorded as well as raised: Python turns a KeyboardInterrupt in some places
+    into another error (while compiling a module, a `\\N{...}` escape imports unicodedata, and
+    an interrupt there becomes a SyntaxError), and whatever escapes after a Ctrl-C is the Ctrl-C.
+    The previous SIGINT handler is given back on a normal exit (a test runner imports this too).
+    """
 
     def __enter__(self) -> None:
-        pass
+        self.interrupted = False
+
+        def record(signum, frame):
+            self.interrupted = True
+            raise KeyboardInterrupt
+
+        self.previous = _set_sigint(record)
 
     def __exit__(self, kind, value, traceback) -> bool:
-        if kind is not None and issubclass(kind, KeyboardInterrupt):
+        if self.interrupted or (kind is not None and issubclass(kind, KeyboardInterrupt)):
             _set_sigint(signal.SIG_IGN)  # a second Ctrl-C must not interrupt the exit either
             raise SystemExit(INTERRUPTED) from None
+        if self.previous is not False:
+            _set_sigint(signal.default_int_handler if self.previous is None else self.previous)
         return False
 
 
