@@ -12,15 +12,16 @@ from pathlib import Path
 
 import networkx as nx
 
-from resdsl.frontend import zoo
 from resdsl.frontend import resources
-from resdsl.diagnostics import Diagnostic, Limits, Reporter, ResdslError, SourceMap, Span, did_you_mean, in_source_order
+from resdsl.frontend import zoo
+from resdsl.diagnostics import Diagnostic, Limits, Reporter, ResdslError, SourceMap, Span, did_you_mean, in_source_order, suggestion_budget
 from resdsl.frontend.elaborate import Elaborator
 from resdsl.frontend.expressions import Value
 from resdsl.ir.verify import verify
 from resdsl.passes import PASSES
 from resdsl.frontend.syntax import ast
 from resdsl.frontend.syntax.parser import parse
+from resdsl.frontend.syntax.reader import decode, statement_limit
 
 PRELUDE = "prelude.res"
 
@@ -55,33 +56,15 @@ class Network:
     def macs(self) -> int:
         return self.graph.graph["total_macs"]
 
+    def __repr__(self) -> str:
+        """One line for a terminal: `<resdsl.Network resnet18(): input 3×224×224 → output 1000, 11,689,512 parameters>`."""
+        return f"<resdsl.Network {network_line(self)}>"
+
 
 @functools.lru_cache(maxsize=1)
 def _prelude() -> tuple[ast.Module, str]:
     text = resources.prelude_path().read_text(encoding="utf-8")
     return parse(text, PRELUDE), text
-
-
-def decode(data: bytes, source: str) -> str:
-    """Spec bytes as text; binary or non-UTF-8 input is a located E0004."""
-    nul = data.find(b"\0")
-    if nul >= 0:  # no excerpt: a binary file's "line" is noise
-        raise ResdslError([_byte_diag(data, nul, source, "this looks like a binary file, not a .res spec (it contains a NUL byte)")])
-    try:
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as err:
-        sources = SourceMap()
-        sources.add(source, data.decode("utf-8", errors="replace"))
-        message = f"invalid UTF-8 (byte 0x{data[err.start]:02x}); specs are UTF-8 text"
-        raise ResdslError([_byte_diag(data, err.start, source, message)], sources) from None
-
-
-def _byte_diag(data: bytes, offset: int, source: str, message: str) -> Diagnostic:
-    """E0004 at byte `offset`, its column counted in characters as the rest of resdsl does."""
-    line = data.count(b"\n", 0, offset) + 1
-    start = data.rfind(b"\n", 0, offset) + 1
-    col = len(data[start:offset].decode("utf-8", errors="replace")) + 1
-    return Diagnostic("E0004", message, Span(source, line, col, line, col + 1), label="not UTF-8" if data[offset] else "")
 
 
 def resolve_spec(spec: str | Path) -> tuple[Path, str]:
@@ -162,7 +145,8 @@ def compile_text(
     elaborator block depth; a RecursionError past those guards still becomes a diagnostic.
     """
     try:
-        return _compile(text, source, limits or Limits(), verify_ir, keep_going, params)
+        with suggestion_budget():  # bounded did-you-mean work, however many names are misspelt
+            return _compile(text, source, limits or Limits(), verify_ir, keep_going, params)
     except RecursionError:
         raise ResdslError(
             [Diagnostic("E0301", "this spec nests too deeply to compile", Span(source, 1, 1, 1, 2), help="flatten nested blocks and expressions")]
@@ -173,7 +157,7 @@ def _compile(text: str, source: str, limits: Limits, verify_ir: bool, keep_going
     sources = SourceMap()
     prelude, prelude_text = _prelude()
     sources.add(PRELUDE, prelude_text)
-    too_many = _statement_limit(text, source, limits.max_statements)
+    too_many = statement_limit(text, source, limits.max_statements)
     if too_many is not None:  # parsing is the slowest step: count before it
         sources.add(source, text)
         raise ResdslError([too_many], sources)
@@ -199,28 +183,6 @@ def _compile(text: str, source: str, limits: Limits, verify_ir: bool, keep_going
         return Network(g, sources, source, tuple(reporter.diagnostics), warnings)
     reporter.check()
     return Network(g, sources, source, warnings=warnings)
-
-
-def _statement_limit(text: str, source: str, limit: int) -> Diagnostic | None:
-    """E0301 when `text` holds more than `limit` statements, at the first one past it.
-
-    A statement is a line with code (comments stripped), plus one per `;` on it: an upper bound
-    on what the parser would find, counted in one pass without parsing.
-    """
-    count = 0
-    for number, line in enumerate(text.split("\n"), 1):
-        code = line.split("#", 1)[0]
-        if code.strip():
-            count += 1 + code.count(";")
-            if count > limit:
-                return Diagnostic(
-                    "E0301",
-                    f"this spec has more than {limit:,} statements",
-                    Span(source, number, len(line) - len(line.lstrip()) + 1, number, len(line.rstrip()) + 1),
-                    label="the limit is passed here",
-                    help="raise the limit with --max-statements (API: limits=Limits(max_statements=...))",
-                )
-    return None
 
 
 def _the_network(module: ast.Module, text: str, reporter: Reporter) -> ast.Definition:
@@ -254,3 +216,37 @@ def _definitions(prelude: ast.Module, module: ast.Module, reporter: Reporter) ->
         if d.kind != "network":
             table[d.name] = d
     return table
+
+
+def shown_diagnostics(net) -> list:
+    """What a display shows of a network's diagnostics: its errors and its warnings, in source
+    order, each once (`keep_going` keeps warnings in both `diagnostics` and `warnings`)."""
+    from resdsl.diagnostics import in_source_order
+
+    seen = dict.fromkeys([*getattr(net, "diagnostics", ()), *getattr(net, "warnings", ())])
+    return list(in_source_order(seen))
+
+
+def network_line(net) -> str:
+    """One line for a terminal: `resnet18(): input 3×224×224 → output 1000, 11,689,512 parameters`."""
+    from resdsl.ir.ops import fmt_shape
+
+    diagnostics = shown_diagnostics(net)
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    g = net.graph.graph
+    parts = [f"{net.name}{network_arguments(net) or '()'}"]
+    if errors:
+        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    else:
+        parts.append(f"input {fmt_shape(net.input_shape)} → output {fmt_shape(net.output_shape)}, {g.get('total_params', 0):,} parameters")
+    if warnings:
+        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    return ": ".join(parts[:2]) + "".join(f", {p}" for p in parts[2:])
+
+
+def network_arguments(net) -> str:
+    """`(name=value, ...)` of the network parameters a network was compiled with (one line)."""
+    args = net.graph.graph.get("params", {})
+    shown = ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in args.items())
+    return f"({shown})" if shown else ""

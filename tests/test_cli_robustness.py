@@ -302,6 +302,15 @@ def test_a_closed_standard_output_exits_1_quietly(args):
     assert (done.returncode, done.stderr) == (1, "")
 
 
+@pytest.mark.parametrize("args", EVERY_COMMAND, ids=" ".join)
+def test_a_standard_output_closed_before_start_is_an_error_not_silence(args, tmp_path):
+    """`resdsl build spec >&-`: Python starts without `sys.stdout`; output must not vanish."""
+    done = _resdsl(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+    assert (done.returncode, done.stderr) == (1, "resdsl: cannot write to standard output: Bad file descriptor\n")
+    to_file = _resdsl(["build", "cifar_resnet", "-o", str(tmp_path / "m.py")], stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+    assert (to_file.returncode, to_file.stderr) == (0, "") and (tmp_path / "m.py").stat().st_size > 0
+
+
 @pytest.mark.parametrize("module", ["click", "networkx"])
 def test_ctrl_c_during_start_up_exits_130_without_a_traceback(module):
     assert _signal_when_ready(_PAUSE_AT_IMPORT, [module, "check", "cifar_resnet"], signal.SIGINT) == (130, "")
@@ -445,3 +454,24 @@ def test_rendering_moved_to_the_draw_backend():
 
     assert draw_cli.FORMATS is render.FORMATS and draw_cli.SUFFIXES is render.SUFFIXES
     assert set(render.FORMATS) == set(render.SUFFIXES.values())
+
+
+def test_an_interrupt_that_python_turns_into_another_error_at_start_up_is_still_130():
+    """Compiling a module that holds a `\\N{...}` escape imports unicodedata; a Ctrl-C there
+    reaches the start-up guard as a SyntaxError, not a KeyboardInterrupt."""
+    from resdsl.cli import guard
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as done:
+            with guard.startup():
+                try:
+                    signal.raise_signal(signal.SIGINT)
+                except KeyboardInterrupt:
+                    raise SyntaxError("(unicode error) \\N escapes not supported (can't load unicodedata module)") from None
+        assert done.value.code == 130
+    finally:
+        signal.signal(signal.SIGINT, before)
+    with guard.startup():  # a start-up without Ctrl-C gives the handler back
+        pass
+    assert signal.getsignal(signal.SIGINT) is before

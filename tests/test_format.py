@@ -373,6 +373,38 @@ def test_fmt_refuses_specs_with_syntax_errors(tmp_path):
     assert result.stderr == checked.stderr  # the same diagnostics, rendered the same way
 
 
+@pytest.mark.parametrize(
+    "how",
+    ["bom", "invalid_utf8", "nul", "too_many_statements"],
+)
+def test_fmt_reads_files_as_check_reads_them(tmp_path, how):
+    """One reader: what `check` accepts `fmt` formats, and what it refuses (E0004 at the bad byte,
+    E0301 before parsing an oversized spec) `fmt` refuses with the same located diagnostic."""
+    spec = tmp_path / "s.res"
+    data = PRETTY.encode("utf-8")
+    if how == "bom":
+        data = b"\xef\xbb\xbf" + UGLY.encode("utf-8")
+    elif how == "invalid_utf8":
+        data = data.replace(b"network", b"net\xffwork", 1)
+    elif how == "nul":
+        data = data + b"\0"
+    else:
+        lines = PRETTY.split("\n")
+        data = "\n".join(lines[:-2] + ["    relu"] * 5001 + lines[-2:]).encode("utf-8")
+    spec.write_bytes(data)
+    formatted, checked = invoke("fmt", str(spec)), invoke("check", str(spec))
+    if how == "bom":
+        assert formatted.exit_code == 0 and spec.read_text(encoding="utf-8") == PRETTY
+        assert checked.exit_code == 0
+        return
+    code = "E0301" if how == "too_many_statements" else "E0004"
+    assert formatted.exit_code == 1 and spec.read_bytes() == data
+    assert f"error[{code}]" in formatted.stderr.split("\n")[0]
+    assert formatted.stderr == checked.stderr
+    piped = invoke("fmt", "-", input=data)
+    assert piped.exit_code == 1 and piped.stderr == checked.stderr.replace(str(spec), "<stdin>")
+
+
 def test_fmt_reads_stdin_and_writes_stdout():
     result = invoke("fmt", "-", input=UGLY)
     assert result.exit_code == 0 and result.stdout == PRETTY

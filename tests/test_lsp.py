@@ -245,7 +245,14 @@ def test_completion_offers_layers_blocks_and_options(server, tmp_path):
     server.open(uri, text)
     items = {i.label: i for i in server.completion(uri, 2, 4).items}
     assert {"conv", "maxpool", "avgpool", "linear", "add", "basic", "bottleneck"} <= set(items)
-    assert items["bottleneck"].insert_text.startswith("bottleneck(")
+    # a client without snippets (eglot shows `insertText` in its list): labels only; what is
+    # inserted beyond the label comes as a textEdit over the word typed so far
+    assert all(i.insert_text is None and i.insert_text_format is None for i in items.values())
+    edit = items["bottleneck"].text_edit
+    assert edit.new_text == "bottleneck(" and _range(edit.range) == (2, 4, 2, 4)
+    assert items["conv"].text_edit.new_text == "conv " and items["relu"].text_edit is None
+    typed = {i.label: i for i in server.completion(uri, 3, len("    con")).items}
+    assert _range(typed["conv"].text_edit.range) == (3, 4, 3, 7)
     assert "block bottleneck(width" in items["bottleneck"].detail
     assert "stride" in items["conv"].documentation.value
 
@@ -378,3 +385,33 @@ def test_the_command_explains_a_missing_pygls():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2
     assert done.stderr.strip() == 'Error: resdsl lsp needs pygls; install it with: pip install "resdsl[lsp]"'
+
+
+def test_a_request_with_invalid_params_gets_an_error_reply(server, tmp_path):
+    from pygls.exceptions import JsonRpcException
+
+    uri = _uri(tmp_path, "invalid.res")
+    server.open(uri, TYPO)
+    server.wait_diagnostics(uri)
+    position = lsp.Position(line=0, character=0)
+    object.__setattr__(position, "line", -1)  # past lsprotocol's validators: sent as `"line": -1`
+    params = lsp.HoverParams(lsp.TextDocumentIdentifier(uri=uri), position)
+    with pytest.raises(JsonRpcException) as caught:
+        server.request("text_document_hover_async", params, timeout=10)
+    assert caught.value.code == -32602  # InvalidParams: an answer, not silence
+    assert server.hover(uri, 0, 9) is not None  # and the server goes on serving
+
+
+def test_hover_survives_a_syntax_error_through_the_protocol(server, tmp_path):
+    uri = _uri(tmp_path, "typing.res")
+    text = (SPECS / "resnet50.res").read_text(encoding="utf-8")
+    server.open(uri, text)
+    server.wait_diagnostics(uri, 1)
+    line, character = _where(text, "bottleneck(")
+    broken = text.replace("    fc: linear classes", "    fc: linear classes x")
+    assert broken != text
+    server.change(uri, broken, 2)
+    assert server.wait_diagnostics(uri, 2)[0].code == "E0001"
+    hover = server.hover(uri, line, character + 2)
+    assert hover is not None and "block bottleneck(width" in hover.contents.value
+    assert len(server.symbols(uri)) == 1 and len(server.symbols(uri)[0].children) > 3

@@ -51,6 +51,27 @@ def test_a_network_with_errors_shows_them_under_its_diagram():
     assert "t.res:6:5: error[E0204]: conv 3x3 on a 1×1 input" in page
 
 
+def test_warnings_show_under_the_diagram_and_summary():
+    path = ROOT / "tests" / "diagnostics" / "warnings_se_without_gate.res"
+    net = resdsl.load(path)
+    assert net.diagnostics == () and [d.code for d in net.warnings] == ["W0002", "W0001"]
+    page = network_html(net)
+    assert "Total params: " in page  # warnings do not stop the summary
+    assert page.count("warning[W0002]") == 1 and page.count("warning[W0001]") == 1
+    kept = resdsl.compile_text(path.read_text(encoding="utf-8"), "w.res", keep_going=True)  # warnings in both tuples: shown once
+    assert network_html(kept).count("warning[W0002]") == 1
+
+
+def test_a_network_reads_as_one_line_in_a_terminal(resnet18):
+    assert repr(resnet18) == (
+        "<resdsl.Network resnet18(classes=1000, drop_path_rate=0.0): input 3×224×224 → output 1000, 11,689,512 parameters>"
+    )
+    warned = resdsl.load(ROOT / "tests" / "diagnostics" / "warnings_se_without_gate.res")
+    assert repr(warned) == "<resdsl.Network se_without_gate(): input 3×64×64 → output 256×1×1, 171,872 parameters, 2 warnings>"
+    broken = resdsl.compile_text(TINY.replace("avgpool: avgpool", "avgpool: avgpool\n    conv 3x3, 8, padding 0"), "t.res", keep_going=True)
+    assert repr(broken) == "<resdsl.Network tiny(n=1, classes=10): 1 error>"
+
+
 def test_the_magic_renders_diagnostics_instead_of_raising():
     result = run_cell("", BROKEN, {})
     assert not result.ok

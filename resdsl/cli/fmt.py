@@ -51,6 +51,7 @@ def fmt_command(specs, check, show_diff):
     form are not touched.
     """
     from resdsl.tools.format import format_text
+    from resdsl.frontend.syntax.reader import decode
 
     if "-" in specs and len(specs) > 1:
         raise click.BadParameter("- (stdin) cannot be combined with files", param_hint="SPEC")
@@ -61,12 +62,13 @@ def fmt_command(specs, check, show_diff):
     for path in [Path("-")] if specs == ("-",) else _expand(specs):
         name = "<stdin>" if str(path) == "-" else str(path)
         try:
-            before = sys.stdin.read() if name == "<stdin>" else path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            click.echo(f"Error: cannot read {name}: {getattr(err, 'strerror', None) or err}", err=True)
+            data = sys.stdin.buffer.read() if name == "<stdin>" else path.read_bytes()
+        except OSError as err:
+            click.echo(f"Error: cannot read {name}: {err.strerror or err}", err=True)
             failed = True
             continue
         try:
+            before = decode(data, name)  # the reader `check` uses: BOM dropped, bad bytes located
             after = format_text(before, name)
         except ResdslError as err:
             click.echo(err.render(), err=True)

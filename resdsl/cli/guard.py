@@ -9,6 +9,9 @@ that it guards the start-up imports too; `import resdsl` itself imports nothing.
   status 1, as click does for the help text it writes itself.
 - Standard output failing otherwise (ENOSPC: `resdsl list > /dev/full`; EIO): one line on
   standard error, `resdsl: cannot write to standard output: No space left on device`, exit 1.
+- Standard output closed before start (`resdsl build spec >&-`, so Python has no `sys.stdout`):
+  the first write fails as a write to a closed descriptor would, `resdsl: cannot write to
+  standard output: Bad file descriptor`, exit 1, instead of dropping the output and exiting 0.
 - SIGTERM and SIGHUP while an output file is written: `resdsl.output` removes the temporary
   and exits 128 + signum.
 
@@ -51,6 +54,19 @@ class StdoutFailed(BaseException):
         self.errno = err
 
 
+class _ClosedStdout:
+    """`sys.stdout` when file descriptor 1 was closed at start-up: every write fails (EBADF)."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
 def _interrupt(signum, frame) -> NoReturn:
     raise Interrupted()
 
@@ -65,15 +81,29 @@ def _set_sigint(handler):
 
 
 class startup:
-    """`with startup():` around the start-up imports: Ctrl-C exits 130, quietly."""
+    """`with startup():` around the start-up imports: Ctrl-C exits 130, quietly.
+
+    The interrupt is recorded as well as raised: Python turns a KeyboardInterrupt in some places
+    into another error (while compiling a module, a `\\N{...}` escape imports unicodedata, and
+    an interrupt there becomes a SyntaxError), and whatever escapes after a Ctrl-C is the Ctrl-C.
+    The previous SIGINT handler is given back on a normal exit (a test runner imports this too).
+    """
 
     def __enter__(self) -> None:
-        pass
+        self.interrupted = False
+
+        def record(signum, frame):
+            self.interrupted = True
+            raise KeyboardInterrupt
+
+        self.previous = _set_sigint(record)
 
     def __exit__(self, kind, value, traceback) -> bool:
-        if kind is not None and issubclass(kind, KeyboardInterrupt):
+        if self.interrupted or (kind is not None and issubclass(kind, KeyboardInterrupt)):
             _set_sigint(signal.SIG_IGN)  # a second Ctrl-C must not interrupt the exit either
             raise SystemExit(INTERRUPTED) from None
+        if self.previous is not False:
+            _set_sigint(signal.default_int_handler if self.previous is None else self.previous)
         return False
 
 
@@ -84,6 +114,8 @@ def run(command: Callable[[], int | None], *, whole_process: bool) -> NoReturn:
     SIGINT stays ignored on the way out instead of getting its old handler back.
     """
     previous = _set_sigint(_interrupt)
+    if sys.stdout is None:
+        sys.stdout = _ClosedStdout()
     try:
         try:
             status = _status(command())

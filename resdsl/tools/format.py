@@ -23,8 +23,8 @@ layer kind by name, so new ones need no change here. What it decides is only whi
   whitespace; the file ends with exactly one newline.
 
 Invariants: the output parses to the same AST (spans aside) as the input, and formatting the
-output again changes nothing. Text with syntax errors raises `ResdslError` (the diagnostics of
-`resdsl check`) and is never reformatted.
+output again changes nothing. Text with syntax errors, or more statements than `check` accepts,
+raises `ResdslError` (the diagnostics of `resdsl check`) and is never reformatted.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from dataclasses import dataclass
 
 from lark import Token
 
-from resdsl.frontend.syntax.parser import _parser, parse
+from resdsl.frontend.syntax.parser import _parser
+from resdsl.frontend.syntax.reader import parse_bounded
 
 __all__ = ["format_text", "INDENT"]
 
@@ -54,7 +55,7 @@ _COMMENT = re.compile(r"#[^\n]*")
 
 def format_text(text: str, source: str = "<spec>") -> str:
     """`text` in canonical form; raises `ResdslError` (syntax diagnostics) if it does not parse."""
-    parse(text, source)  # refuse (with the usual diagnostics) anything that is not a valid spec
+    parse_bounded(text, source)  # refuse what `check` refuses before parsing, with its diagnostics
     tokens = list(_parser().parse_interactive(text).iter_parse())
     lines = _layout(_physical_lines(text, tokens))
     return "".join(line + "\n" for line in _render(lines))

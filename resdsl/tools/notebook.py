@@ -23,22 +23,36 @@ import html
 import logging
 import shlex
 
+from resdsl.compiler import network_arguments as _arguments, network_line, shown_diagnostics
+
 log = logging.getLogger("resdsl.tools.notebook")
 
 CELL_SOURCE = "<cell>"  # the source name diagnostics of a %%resdsl cell show
 _SVG_CACHE = "_resdsl_svg"  # attribute caching a network's default diagram (HTML and SVG reprs share it)
 
+# Every rule is scoped to the `.resdsl` wrapper, and the properties a host notebook's own
+# stylesheet sets on every `pre` and `td` are `!important`: JupyterLab gives output `pre`s its
+# UI font and `pre-wrap`, and right-aligns every `td` with `white-space: normal`, which would
+# move the carets of a diagnostic off its mistake, hide the summary's indentation and wrap its
+# Op column. tests/test_notebook_browser.py checks this in Chromium with JupyterLab's rules.
+MONOSPACE = 'var(--jp-code-font-family,ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono",monospace)'
 _STYLE = (
     "<style>"
-    ".resdsl-network{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}"
-    ".resdsl-diagram{max-height:720px;overflow:auto;flex:0 0 auto}"
-    ".resdsl-summary{flex:1 1 440px}"
-    ".resdsl-summary table{border-collapse:collapse;font-size:0.9em}"
-    ".resdsl-summary td,.resdsl-summary th{padding:2px 8px}"
-    ".resdsl-summary td.n,.resdsl-summary th.n{text-align:right;font-variant-numeric:tabular-nums}"
-    ".resdsl-diagnostics{white-space:pre;overflow-x:auto}"
+    ".resdsl .resdsl-network{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}"
+    ".resdsl .resdsl-diagram{max-height:720px;overflow:auto;flex:0 0 auto}"
+    ".resdsl .resdsl-summary{flex:1 1 440px;overflow-x:auto}"
+    ".resdsl .resdsl-summary table{border-collapse:collapse;font-size:0.9em;table-layout:auto!important;margin:0!important}"
+    ".resdsl .resdsl-summary td,.resdsl .resdsl-summary th{padding:2px 8px!important;text-align:left!important;white-space:nowrap!important}"
+    ".resdsl .resdsl-summary td.n,.resdsl .resdsl-summary th.n{text-align:right!important;font-variant-numeric:tabular-nums}"
+    f".resdsl pre.resdsl-diagnostics{{font-family:{MONOSPACE}!important;white-space:pre!important;"
+    "word-break:normal!important;overflow-wrap:normal!important;text-align:left!important;overflow-x:auto}"
     "</style>"
 )
+
+
+def _wrapped(body: str) -> str:
+    """Output HTML inside the one element the stylesheet is scoped to."""
+    return f'{_STYLE}<div class="resdsl">{body}</div>'
 
 
 # --- a checked network ----------------------------------------------------------------------------
@@ -64,12 +78,6 @@ def network_svg(net, detail: str = "block", fold: bool = True) -> str | None:
         except AttributeError:
             pass
     return svg
-
-
-def _arguments(net) -> str:
-    args = net.graph.graph.get("params", {})
-    shown = ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in args.items())
-    return f"({shown})" if shown else ""
 
 
 def summary_html(net, depth: str = "stage") -> str:
@@ -101,14 +109,16 @@ def summary_html(net, depth: str = "stage") -> str:
 
 
 def diagnostics_html(text: str) -> str:
+    """Rendered diagnostics, as the CLI prints them (its caret lines need a monospace font)."""
     return f'<pre class="resdsl-diagnostics">{html.escape(text)}</pre>'
 
 
 def network_html(net, *, detail: str = "block", fold: bool = True, diagram: bool = True, summary: bool = True) -> str:
-    """The diagram beside the stage-level summary; a network with errors shows them instead."""
-    from resdsl.diagnostics import in_source_order, render_all
+    """The diagram beside the stage-level summary; a network with errors shows them instead of
+    the summary. Warnings show under both, as `resdsl check` prints them."""
+    from resdsl.diagnostics import render_all
 
-    diagnostics = tuple(getattr(net, "diagnostics", ()))
+    diagnostics = shown_diagnostics(net)
     errors = [d for d in diagnostics if d.severity == "error"]
     parts = []
     if diagram:
@@ -121,8 +131,8 @@ def network_html(net, *, detail: str = "block", fold: bool = True, diagram: bool
             log.warning("no summary for %s", net.name, exc_info=True)
     body = f'<div class="resdsl-network">{"".join(parts)}</div>' if parts else ""
     if diagnostics:
-        body += diagnostics_html(render_all(in_source_order(diagnostics), net.sources))
-    return _STYLE + body
+        body += diagnostics_html(render_all(diagnostics, net.sources))
+    return _wrapped(body)
 
 
 # --- the %%resdsl cell magic ------------------------------------------------------------------------
@@ -191,20 +201,18 @@ class CellResult:
                 )
             )
         if self.diagnostics:  # the spec did not compile, or the build refused it
-            parts.append(_STYLE + diagnostics_html(self.diagnostics))
+            parts.append(_wrapped(diagnostics_html(self.diagnostics)))
         parts += [f"<div>{html.escape(line)}</div>" for line in self.stored]
         return "".join(parts)
 
     def __repr__(self) -> str:
-        from resdsl.diagnostics import in_source_order, render_all
-        from resdsl.ir.ops import fmt_shape
+        from resdsl.diagnostics import render_all
 
         lines = []
         if self.net is not None and self.ok:
-            net = self.net
-            lines.append(f"{net.name}: input {fmt_shape(net.input_shape)}, output {fmt_shape(net.output_shape)}, {net.params:,} parameters")
-        if self.net is not None and self.net.diagnostics:
-            lines.append(render_all(in_source_order(self.net.diagnostics), self.net.sources))
+            lines.append(network_line(self.net))
+        if self.net is not None and shown_diagnostics(self.net):
+            lines.append(render_all(shown_diagnostics(self.net), self.net.sources))
         if self.diagnostics:
             lines.append(self.diagnostics)
         return "\n".join(lines + self.stored)

@@ -44,8 +44,20 @@ def text(lines: list[str]) -> str:
     return NoHtml("\\n".join(line.replace("\\", "\\\\") for line in lines))
 
 
+def title_pad(title: str) -> str:
+    """Graphviz `pad` (inches, "x,y") that leaves the title room in any sans-serif font.
+
+    Graphviz sizes the drawing with Helvetica's metrics; a viewer without Helvetica or a
+    metric-compatible font draws the title in its own sans-serif (DejaVu Sans is up to ~15%
+    wider), and a title that set the drawing's width would be clipped at both edges.
+    """
+    estimate = len(title) * float(style.GRAPH["fontsize"]) * style.SANS_EM  # points, Helvetica-like
+    side = max(estimate * (style.WIDEST_SANS - 1) / 2, 4.0) / 72
+    return f"{side:.2f},0.06"
+
+
 def to_digraph(view: View, *, rankdir: str = "TB", shapes: bool = True, name: str = "resdsl") -> Diagram:
-    graph_attr = dict(style.GRAPH, rankdir=rankdir, label=text([view.title]))
+    graph_attr = dict(style.GRAPH, rankdir=rankdir, label=text([view.title]), pad=title_pad(view.title))
     if any(b.error for b in view.boxes.values()):
         graph_attr["forcelabels"] = "true"
     dot = Diagram(name=name, graph_attr=graph_attr, node_attr=style.NODE, edge_attr=style.EDGE)

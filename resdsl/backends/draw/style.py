@@ -9,6 +9,8 @@ legend. Errors are red. Every colour here is fixed, so the same spec gives the s
 from __future__ import annotations
 
 FONT = "Helvetica"
+SANS_EM = 0.55  # Helvetica's mean advance per character, in ems (text of names and digits)
+WIDEST_SANS = 1.2  # how much wider a viewer's fallback sans-serif may set it (DejaVu Sans: ~1.15)
 INK = "#374151"
 ERROR = "#c62828"
 

@@ -14,6 +14,10 @@ Invariants:
 - IR nodes are found by their `span` (the statement that wrote them) and `scope` (the block
   instance they sit in); network-level statements are their own `site`.
 - Nothing raises for a broken document: every question has an empty answer instead.
+- While the text does not parse, hover, go-to-definition and the outline answer from the last
+  analysis whose text parsed (`last_good`), for the lines outside the edited region
+  (`positions.LineMap`); spans are mapped back to the current text's lines.
+- Text from the user that is not code (doc comments) is escaped before it goes into Markdown.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ from resdsl.compiler import PRELUDE, Network, compile_text
 from resdsl.diagnostics import Diagnostic, ResdslError, Span
 from resdsl.frontend.expressions import evaluate
 from resdsl.ir.graph import value_node
+from resdsl.tools.lsp.positions import LineIndex, LineMap
 from resdsl.ir.ops import fmt_shape
 from resdsl.frontend.syntax import ast
 from resdsl.frontend.syntax.parser import parse
+from resdsl.frontend.syntax.reader import parse_bounded
 
 log = logging.getLogger("resdsl.tools.lsp")
 
@@ -46,6 +52,7 @@ DEFINITION_KEYWORDS = {
     "shortcut": "shortcut name(...) { ... }: a shortcut branch a policy can name",
     "sequential": "sequential name(...) { ... }: layers numbered as nn.Sequential numbers them",
 }
+LAYER_REGISTRY = "resdsl/frontend/layers.py"  # the source name of spans into the layer kinds' declarations
 USE_OPTIONS = {"stride": "the stage's stride, given to its first block", "shortcut": "this use's shortcut policy: A, B, C, identity or none"}
 
 
@@ -159,9 +166,35 @@ def show_value(value, grouped: bool = False) -> str:
     return f"{value:g}"
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~&$])")
+
+
+def markdown_text(text: str) -> str:
+    """Free text (a doc comment) as Markdown that shows it literally: no markup, no HTML."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def registry_span(name: str) -> Span | None:
+    """Where a layer kind is declared in the registry (`resdsl/frontend/layers.py`), or None."""
+    text = registry_text()
+    found = re.search(r'LayerKind\(\s*"' + re.escape(name) + '"', text)
+    if found is None:
+        return None
+    start = found.end() - len(name) - 1
+    line = text.count("\n", 0, start) + 1
+    col = start - (text.rfind("\n", 0, start) + 1) + 1
+    return Span(LAYER_REGISTRY, line, col, line, col + len(name))
+
+
+@functools.lru_cache(maxsize=1)
+def registry_text() -> str:
+    return layers.__spec__.loader.get_source(layers.__name__) or ""
+
+
 @dataclass
 class Hit:
-    """What the cursor is on. `kind`: definition | param | block | name | let | path | shortcut | statement."""
+    """What the cursor is on. `kind`: definition | param | block | name | let | path | shortcut |
+    layer_kind | option | use_option | statement."""
 
     kind: str
     span: Span
@@ -226,9 +259,34 @@ class Analysis:
         self.internal_error = internal_error
         self.library = library
         self.lines = text.split("\n")
-        # The latest text that parsed, kept as text (parsing it costs nothing until asked).
-        parsed = net is not None or not any(d.code.startswith("E00") for d in diagnostics)
-        self._good_text = text if parsed else previous._good_text if previous is not None else None
+        # The latest analysis whose text parsed: it answers while this text does not.
+        parsed = net is not None or not any(d.code.startswith("E00") or d.code == "E0301" for d in diagnostics)
+        self.last_good: Analysis | None = self if parsed else previous.last_good if previous is not None else None
+
+    @functools.cached_property
+    def index(self) -> LineIndex:
+        return LineIndex(self.text)
+
+    @functools.cached_property
+    def _fallback(self) -> "tuple[Analysis, LineMap] | None":
+        """The last good analysis and how its lines map to this text's (None when this parses)."""
+        good = self.last_good
+        if good is None or good is self or self.module is not None:
+            return None
+        return good, LineMap(good.lines, self.lines)
+
+    def _to_current(self, span: Span, lines: LineMap) -> Span | None:
+        """A span of the last good text on this text's lines; None where its start was edited."""
+        if span.source != self.source:
+            return span
+        start, end = lines.to_new(span.line), lines.to_new(span.end_line)
+        if start is None:
+            return None
+        if end is None:  # the end line was edited: the span stops at the end of its start line
+            end, end_col = start, len(self.lines[start - 1]) + 1 if start <= len(self.lines) else 1
+        else:
+            end_col = span.end_column
+        return Span(span.source, start, span.column, end, end_col)
 
     # -- what the document defines -----------------------------------------------------------------
 
@@ -236,7 +294,7 @@ class Analysis:
     def module(self) -> ast.Module | None:
         """This text's AST, or None when it does not parse (parsed on first use, not per keystroke)."""
         try:
-            return parse(self.text, self.source)
+            return parse_bounded(self.text, self.source)
         except ResdslError:
             return None
         except Exception:  # noqa: BLE001 - a parser bug must not take the server down
@@ -246,12 +304,9 @@ class Analysis:
     @functools.cached_property
     def known_module(self) -> ast.Module | None:
         """This text's AST, or the last one that parsed (for names while the user types)."""
-        if self.module is not None or self._good_text in (None, self.text):
+        if self.module is not None or self.last_good is None or self.last_good is self:
             return self.module
-        try:
-            return parse(self._good_text, self.source)
-        except Exception:  # noqa: BLE001 - it parsed once; if not now, no names
-            return None
+        return self.last_good.module
 
     @functools.cached_property
     def definitions(self) -> dict[str, ast.Definition]:
@@ -277,7 +332,19 @@ class Analysis:
             return self.lines
         if source == PRELUDE:
             return prelude()[1].split("\n")
+        if source == LAYER_REGISTRY:
+            return registry_text().split("\n")
         return []
+
+    def index_of(self, source: str) -> LineIndex | None:
+        """The line index of a text spans may point into (this document, the prelude, the registry)."""
+        if source == self.source:
+            return self.index
+        if source == PRELUDE:
+            return _index(prelude()[1])
+        if source == LAYER_REGISTRY:
+            return _index(registry_text())
+        return None
 
     # -- finding what is under the cursor --------------------------------------------------------------
 
@@ -313,9 +380,13 @@ class Analysis:
             return Hit("shortcut", stmt.kind_span, defn, stmt, stmt.kind)
         if isinstance(stmt, ast.ExpectShape) and contains(stmt.path_span, line, col):
             return Hit("path", stmt.path_span, defn, stmt, stmt.path)
+        if isinstance(stmt, ast.Layer) and contains(stmt.op_span, line, col):
+            return Hit("layer_kind", stmt.op_span, defn, stmt, stmt.op)
         for opt in getattr(stmt, "options", ()):
             if opt.name == "shortcut" and isinstance(opt.value, ast.Name) and contains(opt.value.span, line, col):
                 return Hit("shortcut", opt.value.span, defn, stmt, opt.value.id)
+            if contains(opt.name_span, line, col):
+                return Hit("option" if isinstance(stmt, ast.Layer) else "use_option", opt.name_span, defn, stmt, opt.name)
         for expr in expressions_of(stmt):
             for name in names_in(expr):
                 if contains(name.span, line, col):
@@ -483,16 +554,33 @@ class Analysis:
             comment.insert(0, lines[i].lstrip()[1:].strip())
             i -= 1
         text = f"defined at {where}"
-        return text + ("\n\n" + " ".join(comment) if comment else "")
+        return text + ("\n\n" + markdown_text(" ".join(comment)) if comment else "")
 
     def _definition_md(self, defn: ast.Definition) -> str:
         return f"```resdsl\n{self.signature(defn)}\n```\n{self._defined_at(defn)}"
 
     def hover(self, line: int, col: int) -> tuple[str, Span] | None:
         """Markdown for what is under the cursor, and the span it describes."""
+        fallback = self._fallback
+        if fallback is not None:
+            good, lines = fallback
+            old = lines.to_old(line)
+            found = good.hover(old, col) if old is not None else None
+            span = self._to_current(found[1], lines) if found is not None else None
+            return (found[0], span) if span is not None else None
         hit = self.find(line, col)
         if hit is None:
             return None
+        if hit.kind == "layer_kind":
+            kind = layers.lookup(hit.name)
+            info = self._statement_md(hit.defn, hit.stmt)
+            head = layer_doc(kind) if kind is not None else f"unknown layer kind `{hit.name}`"
+            return head + (f"\n\n---\n\n{info}" if info else ""), hit.span
+        if hit.kind == "option":
+            return self._option_md(hit.stmt.op, hit.name), hit.span
+        if hit.kind == "use_option":
+            doc = USE_OPTIONS.get(hit.name)
+            return (f"option `{hit.name}`: {doc}" if doc else f"a block use has no option `{hit.name}`"), hit.span
         if hit.kind == "definition":
             return self._hover_definition(hit.defn), hit.span
         if hit.kind == "block":
@@ -512,6 +600,14 @@ class Analysis:
             return self._path_md(hit.name), hit.span
         text = self._statement_md(hit.defn, hit.stmt)
         return (text, hit.stmt.span) if text else None
+
+    def _option_md(self, op: str, name: str) -> str:
+        kind = layers.lookup(op)
+        arg = kind.arg(name) if kind is not None else None
+        if arg is None:
+            return f"`{op}` has no option `{name}`"
+        default = _default_text(arg)
+        return f"option `{name}` of `{kind.name}`" + (f" (default {default})" if default else "") + (f": {arg.doc}" if arg.doc else "")
 
     def _hover_definition(self, defn: ast.Definition) -> str:
         text = self._definition_md(defn)
@@ -631,9 +727,19 @@ class Analysis:
     # -- go to definition ------------------------------------------------------------------------------
 
     def definition(self, line: int, col: int) -> list[Span]:
+        fallback = self._fallback
+        if fallback is not None:
+            good, lines = fallback
+            old = lines.to_old(line)
+            spans = good.definition(old, col) if old is not None else []
+            return [m for m in (self._to_current(s, lines) for s in spans) if m is not None]
         hit = self.find(line, col)
         if hit is None:
             return []
+        if hit.kind in ("layer_kind", "option"):
+            kind = layers.lookup(hit.stmt.op)
+            span = registry_span(kind.name) if kind is not None else None
+            return [span] if span is not None else []
         if hit.kind == "block":
             defn = self.definitions.get(hit.name)
             return [defn.name_span] if defn is not None else []
@@ -759,6 +865,10 @@ class Analysis:
     # -- outline -------------------------------------------------------------------------------------
 
     def symbols(self) -> list[Symbol]:
+        fallback = self._fallback
+        if fallback is not None:
+            good, lines = fallback
+            return [m for m in (self._symbol_to_current(sym, lines) for sym in good.symbols()) if m is not None]
         module = self.module
         if module is None:
             return []
@@ -779,6 +889,22 @@ class Analysis:
             out.append(symbol)
         return out
 
+    def _symbol_to_current(self, symbol: Symbol, lines: LineMap) -> Symbol | None:
+        """A symbol of the last good text on this text's lines; None where its name was edited."""
+        selection = self._to_current(symbol.selection, lines)
+        if selection is None:
+            return None
+        end = symbol.span.end_line
+        while end > symbol.span.line and lines.to_new(end) is None:
+            end -= 1  # the body's end was edited: the symbol ends at its last line that was not
+        span = self._to_current(Span(symbol.span.source, symbol.span.line, symbol.span.column, end, symbol.span.end_column if end == symbol.span.end_line else 10**6), lines)
+        if span is None:
+            return None
+        if span.end_line <= len(self.lines):  # a column past the line's end: its end
+            span = Span(span.source, span.line, span.column, span.end_line, min(span.end_column, len(self.lines[span.end_line - 1]) + 1))
+        children = [m for m in (self._symbol_to_current(c, lines) for c in symbol.children) if m is not None]
+        return Symbol(symbol.name, symbol.kind, symbol.detail, span, selection, children)
+
     def _statement_symbol(self, stmt: ast.Statement, names: list[str]) -> Symbol | None:
         detail = " ".join(text_of(stmt.span, self.lines).split())
         if isinstance(stmt, ast.Let):
@@ -791,6 +917,11 @@ class Analysis:
             name = stmt.label or next((n for n in names if n), stmt.op)
             return Symbol(name, "layer", detail, stmt.span, stmt.label_span or stmt.op_span)
         return None
+
+
+@functools.lru_cache(maxsize=2)
+def _index(text: str) -> LineIndex:
+    return LineIndex(text)
 
 
 def _errors(diagnostics) -> list[Diagnostic]:

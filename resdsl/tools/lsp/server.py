@@ -5,9 +5,12 @@ hover, go to definition, completion, document symbols and formatting. The answer
 `resdsl.tools.lsp.document`; this module converts positions and types and keeps the server alive:
 every handler is wrapped so that an exception is logged and answered with an empty result.
 
-Positions: resdsl spans count characters from 1; LSP counts code units (UTF-16 unless the
-client and server agree on another encoding) from 0. Lines are split at "\\n" only, as the
-compiler splits them.
+Positions: resdsl spans count characters from 1 on lines split at "\\n" only, as the compiler
+splits them; LSP counts code units (UTF-16 unless the client and server agree on another
+encoding) from 0 on lines split at "\\r\\n", "\\r" and "\\n". `positions.LineIndex` converts.
+
+Requests whose parameters do not match the protocol (a negative line, say) are answered with
+the JSON-RPC error InvalidParams, never left without a reply.
 """
 
 from __future__ import annotations
@@ -20,14 +23,17 @@ import sys
 from pathlib import Path
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
 from resdsl._version import __version__
 from resdsl.frontend import resources
 from resdsl.compiler import PRELUDE
 from resdsl.diagnostics import Diagnostic, ResdslError, Span
-from resdsl.tools.lsp.document import Analysis, Candidate, Symbol, analyze
+from resdsl.tools.lsp.document import LAYER_REGISTRY, Analysis, Candidate, Symbol, analyze
+from resdsl.tools.lsp.positions import LineIndex
 
 log = logging.getLogger("resdsl.tools.lsp")
 
@@ -74,11 +80,27 @@ def guarded(default=None):
     return wrap
 
 
+class Protocol(LanguageServerProtocol):
+    """pygls's protocol, except that a request it cannot read gets an error reply.
+
+    pygls raises while decoding such a message, before any handler runs, and only logs it: the
+    client would wait for an answer forever.
+    """
+
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as err:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                self._send_response(data["id"], error=err.to_response_error())
+            raise
+
+
 class ResdslServer(LanguageServer):
     """A pygls server that keeps one `Analysis` per open document."""
 
     def __init__(self, debounce: float = DEBOUNCE_S):
-        super().__init__("resdsl", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Full)
+        super().__init__("resdsl", __version__, protocol_cls=Protocol, text_document_sync_kind=lsp.TextDocumentSyncKind.Full)
         self.debounce = debounce
         self.analyses: dict[str, Analysis] = {}
         self.timers: dict[str, asyncio.TimerHandle] = {}
@@ -113,6 +135,10 @@ class ResdslServer(LanguageServer):
             return uri
         if source == PRELUDE:
             return from_fs_path(str(resources.prelude_path()))
+        if source == LAYER_REGISTRY:
+            import resdsl.frontend.layers
+
+            return from_fs_path(resdsl.frontend.layers.__file__)
         return None
 
     # -- positions ---------------------------------------------------------------------------------
@@ -129,35 +155,31 @@ class ResdslServer(LanguageServer):
             return len(text)
         return len(text.encode("utf-16-le")) // 2
 
-    def position(self, lines: list[str], line: int, col: int) -> lsp.Position:
+    def position(self, index: LineIndex, line: int, col: int) -> lsp.Position:
         """1-based (line, character column) -> LSP position, clamped to the text."""
-        if not lines:
-            return lsp.Position(line=0, character=0)
-        line = min(max(line, 1), len(lines))
-        text = lines[line - 1]
-        return lsp.Position(line=line - 1, character=self.units(text[: max(col - 1, 0)]))
+        row, before = index.to_client(line, col)
+        return lsp.Position(line=row, character=self.units(before))
 
-    def range_of(self, lines: list[str], span: Span) -> lsp.Range:
-        return lsp.Range(start=self.position(lines, span.line, span.column), end=self.position(lines, span.end_line, span.end_column))
+    def range_of(self, index: LineIndex, span: Span) -> lsp.Range:
+        return lsp.Range(start=self.position(index, span.line, span.column), end=self.position(index, span.end_line, span.end_column))
 
     def cursor(self, analysis: Analysis, pos: lsp.Position) -> tuple[int, int]:
         """LSP position -> 1-based (line, character column)."""
-        lines = analysis.lines
-        if pos.line >= len(lines):
-            return len(lines) + 1, 1
-        text = lines[pos.line]
-        units = 0
+        text = analysis.index.client_line(pos.line)
+        units, chars = 0, len(text)
         for i, ch in enumerate(text):
             if units >= pos.character:
-                return pos.line + 1, i + 1
+                chars = i
+                break
             units += self.units(ch)
-        return pos.line + 1, len(text) + 1
+        return analysis.index.from_client(pos.line, chars)
 
     def location(self, analysis: Analysis, span: Span, uri: str) -> lsp.Location | None:
         target = self.uri_for(analysis, span.source, uri)
-        if target is None:
+        index = analysis.index_of(span.source)
+        if target is None or index is None:
             return None
-        return lsp.Location(uri=target, range=self.range_of(analysis.lines_of(span.source), span))
+        return lsp.Location(uri=target, range=self.range_of(index, span))
 
     # -- diagnostics -------------------------------------------------------------------------------
 
@@ -166,9 +188,9 @@ class ResdslServer(LanguageServer):
         related = []
         span = d.span
         if span is not None and span.source == analysis.source:
-            rng = self.range_of(analysis.lines, span)
+            rng = self.range_of(analysis.index, span)
         else:  # unlocated, or located outside this document (not relocated): line 1
-            first = analysis.lines[0] if analysis.lines else ""
+            first = analysis.index.client_line(0)
             rng = lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=0, character=self.units(first)))
             where = self.location(analysis, span, uri) if span is not None else None
             if where is not None:
@@ -238,26 +260,44 @@ class ResdslServer(LanguageServer):
 
     # -- answers -------------------------------------------------------------------------------------
 
-    def completion_item(self, c: Candidate, snippets: bool) -> lsp.CompletionItem:
+    def completion_item(self, c: Candidate, snippets: bool, word: lsp.Range | None = None) -> lsp.CompletionItem:
+        """An item whose list text is its label. What it inserts, when that differs (`basic(`, or
+        the snippet `basic(${1:width})$0` for a client that takes snippets), goes in a `textEdit`
+        over the word being typed: a client that shows `insertText` in its list (eglot does)
+        never sees one."""
         item = lsp.CompletionItem(
             label=c.label,
             kind=_COMPLETION_KINDS.get(c.kind, lsp.CompletionItemKind.Text),
             detail=c.detail or None,
             documentation=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=c.documentation) if c.documentation else None,
-            insert_text=c.insert_text,
         )
-        if snippets and c.snippet:
-            item.insert_text = c.snippet
-            item.insert_text_format = lsp.InsertTextFormat.Snippet
+        text = c.snippet if snippets and c.snippet else c.insert_text
+        if text is not None and text != c.label and word is not None:
+            item.text_edit = lsp.TextEdit(range=word, new_text=text)
+            if snippets and c.snippet:
+                item.insert_text_format = lsp.InsertTextFormat.Snippet
         return item
+
+    def word_range(self, analysis: Analysis, pos: lsp.Position) -> lsp.Range:
+        """The identifier that ends at the cursor (empty when none): what a completion replaces."""
+        text = analysis.index.client_line(pos.line)
+        units, before = 0, ""
+        for ch in text:
+            if units >= pos.character:
+                break
+            units += self.units(ch)
+            before += ch
+        word = re.search(r"[A-Za-z0-9_]*$", before).group()
+        start = lsp.Position(line=pos.line, character=self.units(before[: len(before) - len(word)]))
+        return lsp.Range(start=start, end=lsp.Position(line=pos.line, character=self.units(before)))
 
     def symbol(self, analysis: Analysis, s: Symbol) -> lsp.DocumentSymbol:
         return lsp.DocumentSymbol(
             name=s.name,
             kind=_SYMBOL_KINDS.get(s.kind, lsp.SymbolKind.Variable),
             detail=s.detail,
-            range=self.range_of(analysis.lines, s.span),
-            selection_range=self.range_of(analysis.lines, s.selection),
+            range=self.range_of(analysis.index, s.span),
+            selection_range=self.range_of(analysis.index, s.selection),
             children=[self.symbol(analysis, c) for c in s.children] or None,
         )
 
@@ -322,7 +362,7 @@ def create_server(debounce: float = DEBOUNCE_S) -> ResdslServer:
         if found is None:
             return None
         text, span = found
-        return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text), range=ls.range_of(analysis.lines, span))
+        return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text), range=ls.range_of(analysis.index, span))
 
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
     @guarded(default=[])
@@ -337,8 +377,8 @@ def create_server(debounce: float = DEBOUNCE_S) -> ResdslServer:
     def completion(ls: ResdslServer, params: lsp.CompletionParams):
         analysis = ls.analysis(params.text_document.uri)
         found = analysis.completion(*ls.cursor(analysis, params.position))
-        snippets = ls.snippets()
-        return lsp.CompletionList(is_incomplete=False, items=[ls.completion_item(c, snippets) for c in found])
+        snippets, word = ls.snippets(), ls.word_range(analysis, params.position)
+        return lsp.CompletionList(is_incomplete=False, items=[ls.completion_item(c, snippets, word) for c in found])
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     @guarded(default=[])
