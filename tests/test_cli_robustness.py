@@ -84,8 +84,14 @@ main()
 
 
 def _signal_when_ready(code: str, args, sig: int, cwd=None) -> tuple[int, str]:
-    """Run `code` with `args`; when it says "ready", send `sig`; its status and the rest of stderr."""
-    child = subprocess.Popen([sys.executable, "-c", code, *args], env=_child_env(), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    """Run `code` with `args`; when it says "ready", send `sig`; its status and the rest of stderr.
+
+    The child starts with `sig` at its default disposition: a suite run as a background job
+    inherits SIGINT as ignored, and an ignored SIGINT would leave the child asleep."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, *args], env=_child_env(), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL),
+    )
     try:
         assert child.stderr.readline() == "ready\n"
         child.send_signal(sig)
