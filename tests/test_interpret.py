@@ -225,15 +225,3 @@ def test_a_comparison_never_chains_in_python():
 
     net = parse("network n(s = 1) {\n    let a = (s == 2) == true\n    let b = s == (s == 2)\n}\n", "c.res").definitions[0]
     assert [to_python(stmt.value, str) for stmt in net.body] == ["(s == 2) == True", "s == (s == 2)"]
-
-
-def test_regional_compile_text_of_a_network_without_blocks_is_python():
-    """It wrote `isinstance(module, (,))`."""
-    from resdsl.backends.torch_compile import compile_source
-    from resdsl.backends.torch_source import TorchSourceGenerator
-
-    net = compile_text(_NET.format(policy="B", body="    avgpool; fc: linear classes"), "plain.res")
-    generator = TorchSourceGenerator(net)
-    text = generator.generate() + compile_source(generator, net, "regional")
-    compile(text, "plain.py", "exec")
-    assert "isinstance(module" not in text  # no block class to look for: the statements are one region

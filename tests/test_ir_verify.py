@@ -45,6 +45,6 @@ def test_a_missing_shape_is_caught(resnet18):
         verify(resnet18.graph, facts=("shapes",))
 
 
-def test_the_pipeline_stops_after_validation_when_it_failed():
+def test_only_validation_stops_the_pipeline_on_error():
     stops = [step.name for step in PASSES if step.stops_on_error]
     assert stops == ["validate_residuals"]

@@ -26,10 +26,8 @@ FACTS = {
 }
 
 
-def verify(g: nx.DiGraph, *, facts: tuple[str, ...] = (), shapes: bool = False) -> None:
-    """Check the schema of `resdsl.ir.graph` and the `facts` (keys of `FACTS`) on `g`;
-    `shapes=True` is `facts=("shapes",)`."""
-    facts = (*facts, "shapes") if shapes else facts
+def verify(g: nx.DiGraph, *, facts: tuple[str, ...] = ()) -> None:
+    """Check the schema of `resdsl.ir.graph` and the `facts` (keys of `FACTS`) on `g`."""
     unknown = set(facts) - set(FACTS)
     if unknown:
         raise ValueError(f"unknown IR facts {sorted(unknown)}")

@@ -23,7 +23,7 @@ import html
 import logging
 import shlex
 
-from resdsl.compiler import network_arguments as _arguments, network_line, shown_diagnostics
+from resdsl.compiler import network_arguments, network_line, shown_diagnostics
 
 log = logging.getLogger("resdsl.tools.notebook")
 
@@ -100,7 +100,7 @@ def summary_html(net, depth: str = "stage") -> str:
         cells = [name, html.escape(row.op), fmt_shape(row.shape)]
         numbers = [f"{p:,}", share(p, total_p), f"{m:,}", share(m, total_m)]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "".join(f'<td class="n">{c}</td>' for c in numbers) + "</tr>")
-    heading = f"{html.escape(net.name + _arguments(net))}: input {fmt_shape(net.input_shape)} → output {fmt_shape(net.output_shape)}"
+    heading = f"{html.escape(net.name + network_arguments(net))}: input {fmt_shape(net.input_shape)} → output {fmt_shape(net.output_shape)}"
     totals = (
         f"Total params: {total_p:,} · Total MACs: {total_m:,} "
         f'<span title="{html.escape(CONVENTIONS[report.convention])}">(conv+fc, batch 1)</span>'
