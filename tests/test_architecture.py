@@ -11,9 +11,12 @@ too (a lazy import is still a dependency). The test reads the source, so it need
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import networkx as nx
+
+from resdsl.ir.ops import OPS
 
 PACKAGE = Path(__file__).resolve().parent.parent / "resdsl"
 
@@ -109,3 +112,59 @@ def test_the_layering_test_sees_a_back_arrow(tmp_path, monkeypatch):
     monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
     edges = [(a, b) for a, b in _graph().edges if _layer(b) > _layer(a)]
     assert edges == [("resdsl.compiler", "resdsl.tools.notebook")]
+
+
+# --- op names: the registry answers every question about an op ---------------------------------
+
+REGISTRY = PACKAGE / "ir" / "ops.py"
+_OP_ISH = re.compile(r"\bop\b|[\"']op[\"']")  # `op`, `unit.op`, `data["op"]`, `d.get("op")`
+_COMPARE = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
+
+
+def _op_names_in(node: ast.expr) -> list[str]:
+    if isinstance(node, ast.Constant) and node.value in OPS:
+        return [node.value]
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return [e.value for e in node.elts if isinstance(e, ast.Constant) and e.value in OPS]
+    return []
+
+
+def _op_name_comparisons(source: str) -> list[tuple[int, str]]:
+    """(line, op names) of each comparison of an op with quoted op names (==, !=, in, match)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            for (a, b), how in zip(zip(sides, sides[1:]), node.ops):
+                for named, other in ((a, b), (b, a)):
+                    if isinstance(how, _COMPARE) and _op_names_in(named) and _OP_ISH.search(ast.unparse(other)):
+                        found.append((node.lineno, ", ".join(_op_names_in(named))))
+        elif isinstance(node, ast.Match) and _OP_ISH.search(ast.unparse(node.subject)):
+            for case in node.cases:
+                names = [n for p in ast.walk(case.pattern) if isinstance(p, ast.MatchValue) for n in _op_names_in(p.value)]
+                if names:
+                    found.append((case.pattern.lineno, ", ".join(names)))
+    return sorted(found)
+
+
+def test_no_op_name_is_compared_outside_the_registry():
+    """A consumer asks the op's `OpDef` (a flag such as `weighted` or `joins`), never its name."""
+    found = [
+        f"{path.relative_to(PACKAGE.parent)}:{line}: {names}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path != REGISTRY
+        for line, names in _op_name_comparisons(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+def test_the_op_name_probe_sees_each_form():
+    source = (
+        'if data["op"] == "conv": pass\n'
+        'n = sum(1 for d in ds if d.get("op") in ("linear", "block"))\n'
+        'if "add" != unit.op: pass\n'
+        "match op:\n"
+        '    case "bn" | "relu": pass\n'
+        'if ref == "input" or kind.name == "add" or unit.op == "block": pass\n'  # not op comparisons
+    )
+    assert _op_name_comparisons(source) == [(1, "conv"), (2, "linear"), (3, "add"), (5, "bn, relu")]

@@ -53,7 +53,7 @@ def pre_activation(net: Network) -> bool:
     """Whether some batch norm reads something other than a conv (it comes before a conv)."""
     g = net.graph
     return any(
-        OPS[d["op"]].normalizes and g.nodes[d["inputs"][0]]["op"] != "conv" for _, d in g.nodes(data=True) if not d["origin"]
+        OPS[d["op"]].normalizes and not OPS[g.nodes[d["inputs"][0]]["op"]].convolves for _, d in g.nodes(data=True) if not d["origin"]
     )
 
 
@@ -108,7 +108,7 @@ def _statements(net: Network, rows: list[Row]) -> list[list[Row]]:
 
 def table1(net: Network, root: Row) -> list[Table1Row]:
     """Table 1's rows for one network, from its summary tree (`summary_tree.summarize`)."""
-    items = [r for r in root.children if not (r.kind == "layer" and net.graph.nodes[r.node]["op"] == "input")]
+    items = [r for r in root.children if not (r.kind == "layer" and OPS[net.graph.nodes[r.node]["op"]].is_source)]
     last_block = max((i for i, r in enumerate(items) if r.kind != "layer"), default=len(items) - 1)
     body, head = items[: last_block + 1], items[last_block + 1 :]
     out: list[Table1Row] = []

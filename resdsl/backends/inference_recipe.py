@@ -25,6 +25,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from resdsl.backends.torch_source import module_path
 from resdsl.compiler import Network
+from resdsl.ir.ops import OPS
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,10 @@ def foldable_pairs(net: Network) -> list[tuple[str, str]]:
     g = net.graph
     pairs = []
     for node, attrs in g.nodes(data=True):
-        if attrs["op"] != "bn":
+        if not OPS[attrs["op"]].foldable:
             continue
         (source,) = attrs["inputs"]
-        if g.nodes[source]["op"] == "conv" and list(g.successors(source)) == [node]:
+        if OPS[g.nodes[source]["op"]].convolves and list(g.successors(source)) == [node]:
             pairs.append((source, node))
     return pairs
 

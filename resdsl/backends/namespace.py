@@ -18,7 +18,7 @@ import unicodedata
 _GENERATED = {
     "torch", "nn", "self", "x", "out", "in_channels", "downsample", "residual", "super",
     "model", "zero_init_residual", "m", "_", "layers",
-    "DropPath", "BatchNormAct2d", "BatchNormAct1d", "PadChannels",  # helper classes (resdsl.ir.ops) the file may define
+    "DropPath", "BatchNormAct2d", "BatchNormAct1d", "PadChannels",  # helper classes (resdsl.ir.op_torch) the file may define
     "relu", "out_channels",  # attributes the generated classes set themselves
 }
 

@@ -286,7 +286,7 @@ class _BodyEmitter:
                 if data is not None:
                     op = data["op"]  # a guard the network resolved: identity
                 operands = [first] + (extra if i == 0 else [])
-                if op == "identity" and unit.op != "identity":
+                if op != unit.op:  # resolved to the identity: its first operand only
                     operands = operands[:1]
                 self.units.append(_Unit(item, op, name, operands, guard))
                 first = name
@@ -321,12 +321,9 @@ class _BodyEmitter:
     def track(self, unit: _Unit, args: dict) -> None:
         """Record the symbolic channels of `unit`'s value (block classes)."""
         c, rank = self.channels.get(unit.operands[0], ("in_channels", 3)) if unit.operands else ("in_channels", 3)
-        if unit.op == "conv":
-            c = args["out_channels"]
-        elif unit.op == "linear":
-            c, rank = args["out_features"], 1
-        elif unit.op == "pad_channels":
-            c = args["channels"]
+        op = OPS.get(unit.op)  # None: a block
+        if op is not None and op.channels_param:
+            c, rank = args[op.channels_param], 1 if op.flattens_input else rank
         elif unit.op == "block":
             attr = self.attrs[unit.name]
             c = f"{self.owner}{attr}.out_channels" if unit.item.stmt.repeat is None else f"{self.owner}{attr}[-1].out_channels"
@@ -368,7 +365,7 @@ class _BodyEmitter:
 
     def flattens_first(self, unit: _Unit) -> bool:
         """A `linear` on a C×H×W value: the forward flattens before calling it."""
-        return unit.op == "linear" and self.dims(unit.operands[0]).rank != 1
+        return OPS[unit.op].flattens_input and self.dims(unit.operands[0]).rank != 1
 
     # --- forward -----------------------------------------------------------------------------
 
@@ -393,7 +390,7 @@ class _BodyEmitter:
             target = carry if carried(i, unit.name) else ns.name(unit.item.value_name or unit.name)
             if unit.op == "block":
                 lines.append(f"{target} = self.{self.attrs[unit.name]}({xs[0]})")
-            elif unit.op == "add" and _is_residual_add(unit.item) and kind is not None:
+            elif OPS[unit.op].joins and _is_residual_add(unit.item) and kind is not None:
                 lines += self._residual(kind, target, xs, var[unit.shortcut_ref])
             else:
                 op = OPS[unit.op]

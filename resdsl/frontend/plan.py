@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from resdsl.frontend import layers
 from resdsl.diagnostics import Diagnostic, Note
 from resdsl.frontend.syntax import ast
+from resdsl.ir.ops import OPS
 
 SEQUENTIAL_KINDS = ("sequential", "shortcut")
 
@@ -184,8 +185,10 @@ def _names(drafts: list[dict]) -> list[list[str]]:
 
 
 def _base(draft: dict, unit: layers.Unit) -> str:
-    if unit.role == "relu" or unit.op == "relu":
+    if unit.role == "relu":
         return "relu"
+    if OPS[unit.op].shared:  # one module per class: named after its op (torchvision's `relu`)
+        return unit.op
     if unit.role == "bn":
         return "bn"
     return draft["kind"].base_name

@@ -27,9 +27,6 @@ from resdsl.ir.ops import OPS
 
 TENSORS = ("weight", "bias", "running_mean", "running_var")  # what a node may own, by state_dict name
 
-# which tensors each op needs, and the param that switches a bias on
-_NEEDS = {"conv": ("weight",), "linear": ("weight",), "bn": ("weight", "bias", "running_mean", "running_var")}
-
 
 class MissingWeight(KeyError):
     """A node needs a tensor the weights do not hold: the module does not have that layer."""
@@ -38,7 +35,7 @@ class MissingWeight(KeyError):
 def _owned(g: nx.DiGraph, node: str, weights: Mapping, used: set | None) -> dict:
     data = g.nodes[node]
     op = data["op"]
-    need = list(_NEEDS.get("bn" if OPS[op].normalizes else op, ()))
+    need = list(OPS[op].tensors)
     if data["params"].get("bias"):
         need.append("bias")
     out = {}

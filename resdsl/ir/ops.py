@@ -5,9 +5,12 @@ Every consumer reads an op's `OpDef` and nothing else switches on op names:
 - cost counting (`params`, `macs` for the conv+fc convention, `element_ops` for "all");
 - the PyTorch code generator (`torch`: constructor source from argument source strings and the
   operands' dimensions; `forward`: the call, for ops that are expressions rather than modules;
-  `helper`: a class the generated file must define; `shared`: one module per class);
+  `helper`: a class the generated file must define; `shared`: one module per class; the
+  emitters live in `resdsl.ir.op_torch`);
 - the paper-style `label` (diagrams, summaries), the Table 1 `phrase` (None: omitted), the
-  drawing `role`, and which ops a conv unit `absorbs` in the unit-level diagram.
+  drawing `role`, and which ops a conv unit `absorbs` in the unit-level diagram;
+- the questions consumers would otherwise ask of an op's name, one flag each: `is_source`,
+  `weighted`, `convolves`, `foldable`, `joins`, `flattens_input`, `channels_param`, `tensors`.
 
 Adding an op means one `OpDef` here and, when users write it, one `LayerKind` in
 `resdsl.frontend.layers` (a test walks every op through every consumer).
@@ -22,6 +25,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Callable
+
+from resdsl.ir.op_torch import (
+    BN_ACT1D_HELPER,
+    BN_ACT_HELPER,
+    DROP_PATH_HELPER,
+    PAD_HELPER,
+    Dims,
+    avgpool_torch,
+    bn_torch,
+    conv_torch,
+    kwargs,
+    linear_torch,
+    maxpool_torch,
+)
 
 Shape = tuple[int, ...]
 
@@ -185,117 +202,6 @@ def _bn_params(params, inputs, out) -> int:
     return 2 * out[0]
 
 
-# --- PyTorch emission ----------------------------------------------------------------------------
-# `torch(args, dims)`: `args` are Python expression strings (a literal such as "3" or a symbolic
-# one such as "width * 4"; pairs as (h, w) tuples of strings); `dims` has one entry per operand,
-# `Dims(channels, features, rank)` as strings. The result is constructor source that leaves out
-# arguments equal to PyTorch's defaults.
-
-
-@dataclass(frozen=True)
-class Dims:
-    """An operand's size as Python source: channels (C), flattened features (C·H·W), rank."""
-
-    channels: str
-    features: str
-    rank: int
-
-
-def _pair(value: str | tuple[str, str]) -> str:
-    if isinstance(value, tuple):
-        return value[0] if value[0] == value[1] else f"({value[0]}, {value[1]})"
-    return value
-
-
-def _kwargs(pairs: list[tuple[str, str, str]]) -> str:
-    """`name=value` for each (name, value, default) whose value is not the default."""
-    return "".join(f", {name}={value}" for name, value, default in pairs if value != default)
-
-
-def _conv_torch(a: dict, dims: list[Dims]) -> str:
-    return (
-        f"nn.Conv2d({dims[0].channels}, {a['out_channels']}, kernel_size={_pair(a['kernel'])}"
-        + _kwargs(
-            [
-                ("stride", _pair(a["stride"]), "1"),
-                ("padding", _pair(a["padding"]), "0"),
-                ("dilation", _pair(a["dilation"]), "1"),
-                ("groups", a["groups"], "1"),
-                ("bias", a["bias"], "True"),
-            ]
-        )
-        + ")"
-    )
-
-
-def _bn_torch(a: dict, dims: list[Dims]) -> str:
-    return f"nn.BatchNorm{1 if dims[0].rank == 1 else 2}d({dims[0].channels})"
-
-
-def _maxpool_torch(a: dict, dims: list[Dims]) -> str:
-    return f"nn.MaxPool2d(kernel_size={_pair(a['kernel'])}, stride={_pair(a['stride'])}" + _kwargs(
-        [("padding", _pair(a["padding"]), "0")]
-    ) + ")"
-
-
-def _avgpool_torch(a: dict, dims: list[Dims]) -> str:
-    return f"nn.AvgPool2d(kernel_size={_pair(a['kernel'])}, stride={_pair(a['stride'])}" + _kwargs(
-        [
-            ("padding", _pair(a["padding"]), "0"),
-            ("ceil_mode", a["ceil"], "False"),
-            ("count_include_pad", a["count_pad"], "True"),
-        ]
-    ) + ")"
-
-
-def _linear_torch(a: dict, dims: list[Dims]) -> str:
-    return f"nn.Linear({dims[0].features}, {a['out_features']}" + _kwargs([("bias", a["bias"], "True")]) + ")"
-
-
-BN_ACT_HELPER = '''class BatchNormAct2d(nn.BatchNorm2d):
-    """Batch norm followed by ReLU, as one module (timm's name); its weights are a BatchNorm2d's."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(super().forward(x))
-'''
-
-BN_ACT1D_HELPER = '''class BatchNormAct1d(nn.BatchNorm1d):
-    """Batch norm of a vector (after `linear`) followed by ReLU, as one module."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(super().forward(x))
-'''
-
-DROP_PATH_HELPER = '''class DropPath(nn.Module):
-    """Stochastic depth: in training, zero the whole branch of a sample with probability p."""
-
-    def __init__(self, p: float = 0.0) -> None:
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.p == 0.0 or not self.training:
-            return x
-        keep = 1.0 - self.p
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
-        return x * mask.div_(keep)
-'''
-
-PAD_HELPER = '''class PadChannels(nn.Module):
-    """Shortcut option A: subsample with the stride, zero-pad the new channels; no parameters."""
-
-    def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
-        super().__init__()
-        self.stride = stride
-        self.before = (channels - in_channels) // 2
-        self.after = channels - in_channels - self.before
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x[:, :, :: self.stride, :: self.stride]
-        return nn.functional.pad(x, (0, 0, 0, 0, self.before, self.after))
-'''
-
-
 # --- interpretation (the reference meaning, `resdsl.ir.interpret`) -----------------------------
 # `interpret(params, xs, weights)`: the op's eval-mode result from its operand tensors `xs` and
 # the tensors it owns (`weights`: state_dict names such as "weight", "running_mean"), written
@@ -404,34 +310,47 @@ op's meaning in torch.nn.functional, independent of the emitters (`resdsl.ir.int
     no_op: Callable[[dict], bool] = lambda params: False  # computes nothing here: not drawn
     outputs: int = 1  # tensors of the output's size it makes (activations): BN + ReLU makes two
     interpret: Callable[[dict, list, dict], object] | None = None  # eval-mode meaning (see above)
+    is_source: bool = False  # the network's input: no operand, no activation of its own, one per graph
+    weighted: bool = False  # a weighted layer (conv, fc): counted in `layers` and in the drawing's title
+    convolves: bool = False  # a convolution: a norm reading one is post-activation (Table 1)
+    foldable: bool = False  # a batch norm that folds into a `convolves` op it alone reads (inference)
+    joins: bool = False  # a residual join (+): operands of one shape, drawn as the join, not a layer
+    flattens_input: bool = False  # flattens a C×H×W operand, makes a vector; in a block it needs C×1×1
+    channels_param: str = ""  # the param that sets the output's channels (features for a vector)
+    tensors: tuple[str, ...] = ()  # state_dict tensors a node always owns (a true `bias` param adds one)
 
+
+_BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
 
 OPS: dict[str, OpDef] = {
     op.name: op
     for op in [
         OpDef(
-            "input", 0, lambda params, inputs: params["shape"], label=lambda p: "input", role="input",
+            "input", 0, lambda params, inputs: params["shape"], label=lambda p: "input", role="input", is_source=True,
             interpret=lambda p, xs, w: xs[0],  # the interpreter passes the network input as its operand
         ),
         OpDef(
             "conv", 1, _conv_shape, _conv_params, _conv_macs,
-            torch=_conv_torch, interpret=_conv_run, label=_conv_label, phrase=_conv_phrase, absorbs=("bn", "bn_act", "relu"),
+            torch=conv_torch, interpret=_conv_run, label=_conv_label, phrase=_conv_phrase, absorbs=("bn", "bn_act", "relu"),
+            weighted=True, convolves=True, channels_param="out_channels", tensors=("weight",),
         ),
         OpDef(
             "linear", 1, _linear_shape, _linear_params, _linear_macs,
-            torch=_linear_torch, interpret=_linear_run, label=lambda p: f"fc {p['out_features']}",
+            torch=linear_torch, interpret=_linear_run, label=lambda p: f"fc {p['out_features']}",
             phrase=lambda p, in_block: f"{p['out_features']}-d fc", role="fc", absorbs=("bn", "bn_act", "relu"),
+            weighted=True, flattens_input=True, channels_param="out_features", tensors=("weight",),
         ),
         OpDef(
             "bn", 1, _same, _bn_params, element_ops=_elements,
-            torch=_bn_torch, interpret=_bn_run, label=lambda p: "batch norm", role="norm", absorbs=("relu",), normalizes=True,
+            torch=bn_torch, interpret=_bn_run, label=lambda p: "batch norm", role="norm", absorbs=("relu",), normalizes=True,
+            foldable=True, tensors=_BN_TENSORS,
         ),
         OpDef(
             "bn_act", 1, _same, _bn_params, element_ops=lambda p, i, o: 2 * math.prod(o),
             torch=lambda a, dims: f"BatchNormAct{1 if dims[0].rank == 1 else 2}d({dims[0].channels})", helper=BN_ACT_HELPER,
             helpers=(BN_ACT1D_HELPER,),
             interpret=lambda p, xs, w: _bn_run(p, xs, w).relu(),
-            label=lambda p: "batch norm, relu", role="norm", normalizes=True, outputs=2,
+            label=lambda p: "batch norm, relu", role="norm", normalizes=True, outputs=2, tensors=_BN_TENSORS,
         ),
         OpDef(
             "relu", 1, _same, element_ops=_elements, torch=lambda a, dims: "nn.ReLU(inplace=True)",
@@ -454,12 +373,12 @@ OPS: dict[str, OpDef] = {
             label=lambda p: f"drop path {p['p']:.3g}", role="norm", passthrough=True, no_op=lambda p: p["p"] == 0,
         ),
         OpDef(
-            "maxpool", 1, _pool_shape("max pool"), element_ops=_window_ops, torch=_maxpool_torch, interpret=_maxpool_run,
+            "maxpool", 1, _pool_shape("max pool"), element_ops=_window_ops, torch=maxpool_torch, interpret=_maxpool_run,
             label=lambda p: f"{p['kernel'][0]}x{p['kernel'][1]} max pool{_suffix_stride(p)}",
             phrase=lambda p, in_block: f"{_kernel_words(p)} max pool{_stride_words(p)}", role="pool",
         ),
         OpDef(
-            "avgpool", 1, _pool_shape("average pool"), element_ops=_window_ops, torch=_avgpool_torch, interpret=_avgpool_run,
+            "avgpool", 1, _pool_shape("average pool"), element_ops=_window_ops, torch=avgpool_torch, interpret=_avgpool_run,
             label=lambda p: f"{p['kernel'][0]}x{p['kernel'][1]} avg pool{_suffix_stride(p)}",
             phrase=lambda p, in_block: f"{_kernel_words(p)} average pool{_stride_words(p)}", role="pool",
         ),
@@ -476,7 +395,7 @@ OPS: dict[str, OpDef] = {
         OpDef(
             "add", 2, _add_shape, element_ops=_elements, forward=lambda module, xs: f"{xs[0]} + {xs[1]}",
             interpret=lambda p, xs, w: xs[0] + xs[1],
-            label=lambda p: "+", role="add", absorbs=("relu",),
+            label=lambda p: "+", role="add", absorbs=("relu",), joins=True,
         ),
         OpDef(
             "mul", 2, _mul_shape, element_ops=_elements, forward=lambda module, xs: f"{xs[0]} * {xs[1]}",
@@ -485,8 +404,8 @@ OPS: dict[str, OpDef] = {
         ),
         OpDef(
             "pad_channels", 1, _pad_shape,
-            torch=lambda a, dims: f"PadChannels({dims[0].channels}, {a['channels']}" + _kwargs([("stride", a["stride"], "1")]) + ")",
-            helper=PAD_HELPER, interpret=_pad_run,
+            torch=lambda a, dims: f"PadChannels({dims[0].channels}, {a['channels']}" + kwargs([("stride", a["stride"], "1")]) + ")",
+            helper=PAD_HELPER, interpret=_pad_run, channels_param="channels",
             label=lambda p: f"zero-pad to {p['channels']}" + (f", /{p['stride']}" if p["stride"] > 1 else ""), role="zero_pad",
         ),
     ]

@@ -22,13 +22,13 @@ import networkx as nx
 from resdsl.diagnostics import Reporter, did_you_mean
 from resdsl.frontend.expressions import COMPARE, EvalError, evaluate, kind_of
 from resdsl.ir.graph import value_node
-from resdsl.ir.ops import fmt_shape
+from resdsl.ir.ops import OPS, fmt_shape
 from resdsl.frontend.syntax import ast
 
 
 def weighted_layers(g: nx.DiGraph) -> int:
     """Convs and fc layers written in the spec (inserted projection shortcuts excluded)."""
-    return sum(1 for _, d in g.nodes(data=True) if d["op"] in ("conv", "linear") and not d["origin"])
+    return sum(1 for _, d in g.nodes(data=True) if OPS[d["op"]].weighted and not d["origin"])
 
 
 METRICS = {

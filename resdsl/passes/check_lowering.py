@@ -14,13 +14,13 @@ from __future__ import annotations
 import networkx as nx
 
 from resdsl.diagnostics import Diagnostic, Reporter
-from resdsl.ir.ops import fmt_shape
+from resdsl.ir.ops import OPS, fmt_shape
 from resdsl.passes.infer_shapes import node_location
 
 
 def check_lowering(g: nx.DiGraph, reporter: Reporter) -> None:
     for node, data in g.nodes(data=True):
-        if data["op"] != "linear" or not data["scope"]:
+        if not OPS[data["op"]].flattens_input or not data["scope"]:
             continue
         source = g.nodes[data["inputs"][0]]["shape"]
         if source is not None and len(source) == 3 and source[1:] != (1, 1):

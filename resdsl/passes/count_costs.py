@@ -82,7 +82,7 @@ def network_cost(g: nx.DiGraph) -> Cost:
 def _node_costs(data: dict, inputs: list) -> tuple[int, int, int, int]:
     op = OPS[data["op"]]
     out = data["shape"]
-    activations = 0 if data["op"] == "input" or op.passthrough else op.outputs * math.prod(out)
+    activations = 0 if op.is_source or op.passthrough else op.outputs * math.prod(out)
     return (
         op.params(data["params"], inputs, out),
         op.macs(data["params"], inputs, out),

@@ -208,7 +208,7 @@ def failures(net: Network, order: list[str]) -> dict[str, str]:
             continue
         if data["shape"] is None:
             out[n] = _message(net.diagnostics, lambda d: _at_node(d, data)) or "shape unknown"
-        elif data["op"] == "add" and len(set(shapes)) > 1:
+        elif OPS[data["op"]].joins and len(set(shapes)) > 1:
             label = "in block " + ".".join(data["scope"])
             out[n] = _message(net.diagnostics, lambda d: d.label == label) or "operand shapes differ"
     return out

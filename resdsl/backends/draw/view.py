@@ -141,8 +141,6 @@ class _Builder:
 
     def unit_label(self, head: str) -> str:
         data = self.g.nodes[head]
-        if data["op"] == "add":
-            return "+"
         if OPS[data["op"]].role == "norm":  # a unit that starts with BN or ReLU lists them all
             return ", ".join(OPS[self.g.nodes[n]["op"]].label(self.g.nodes[n]["params"]) for n in self.members[head])
         return _layer_label(data)
@@ -150,7 +148,7 @@ class _Builder:
     def unit_lines(self, nodes: list[str]) -> list[str]:
         """Labels of the units among `nodes`, adds left out (a branch box lists its layers)."""
         heads = dict.fromkeys(self.s.unit(n) for n in nodes if not _no_op(self.g.nodes[n]))
-        return [self.unit_label(h) for h in heads if self.g.nodes[h]["op"] != "add"]
+        return [self.unit_label(h) for h in heads if not OPS[self.g.nodes[h]["op"]].joins]
 
     def describe(self, box: Box) -> None:
         s, first = self.s, box.nodes[0]
@@ -220,7 +218,7 @@ class _Builder:
     def title(self) -> str:
         net = self.s.net
         layers = sum(
-            1 for n in self.s.order if self.g.nodes[n]["op"] in ("conv", "linear") and n not in self.s.shortcut_nodes
+            1 for n in self.s.order if OPS[self.g.nodes[n]["op"]].weighted and n not in self.s.shortcut_nodes
         )
         title = f"{net.name}: {layers} weighted layers"
         errors = sum(d.severity == "error" for d in net.diagnostics)
@@ -275,10 +273,8 @@ def _no_op(data: dict) -> bool:
 
 def _layer_label(data: dict) -> str:
     """The op's paper-style label; a dilated conv also says so (the paper has none)."""
-    if data["op"] == "add":
-        return "+"
-    label = OPS[data["op"]].label(data["params"])
-    dilation = data["params"].get("dilation", (1, 1)) if data["op"] == "conv" else (1, 1)
+    label = OPS[data["op"]].label(data["params"])  # an add's is "+"
+    dilation = data["params"].get("dilation", (1, 1))  # a conv's (no other op has one)
     if dilation != (1, 1):
         label += f", dilation {dilation[0]}" if dilation[0] == dilation[1] else f", dilation {dilation[0]}x{dilation[1]}"
     return label
