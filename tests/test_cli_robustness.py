@@ -25,7 +25,7 @@ import resdsl
 import resdsl.compiler
 from resdsl import output
 from resdsl.frontend import resources
-from resdsl.cli import common, main
+from resdsl.cli import commands, common, main
 from resdsl.frontend.resources import bundled_specs
 
 CIFAR = bundled_specs()["cifar_resnet"]
@@ -226,7 +226,7 @@ def test_a_replaced_file_keeps_its_permissions(spec):
 
 def test_every_writing_command_takes_the_shared_output_option():
     """The check cannot be skipped by a new command: every -o is common.OutputPath."""
-    for name, command in main.commands.items():
+    for name, command in commands().items():
         for param in command.params:
             if "-o" in getattr(param, "opts", ()):
                 assert isinstance(param.type, common.OutputPath), name
@@ -441,7 +441,7 @@ def test_shorten_keeps_head_and_tail():
 
 
 def test_each_command_lives_in_its_own_module():
-    modules = {name: command.callback.__module__ for name, command in main.commands.items()}
+    modules = {name: command.callback.__module__ for name, command in commands().items()}
     assert modules == {name: f"resdsl.cli.{'list_cmd' if name == 'list' else name}" for name in modules}
 
 

@@ -30,7 +30,7 @@ def _command(*args: str) -> str:
 def _registered() -> set[str]:
     from resdsl.cli import main
 
-    return set(main.commands)
+    return set(main.list_commands(None))
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,20 @@ def test_the_python_front_end_does_not_import_torch():
     code = "import sys, resdsl; net = resdsl.load('resnet152'); print(net.params, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == "60192808 False\n"
+
+
+_LSP_PATH = r"""
+import sys
+from resdsl.cli import main
+main.get_command(None, "lsp")  # what `resdsl lsp` loads before the server runs
+import resdsl.tools.lsp.server
+heavy = ("torch", "graphviz", "onnx", "resdsl.backends", "resdsl.api", "resdsl.analysis")
+print(sorted({m.split(".")[0] if not m.startswith("resdsl") else ".".join(m.split(".")[:2]) for m in sys.modules if m.startswith(heavy)}))
+"""
+
+
+def test_the_language_server_loads_no_back_end_before_its_first_diagnostics():
+    """`resdsl lsp` needs the compiler and pygls; the back ends, torch and graphviz wait until
+    a command that uses them runs (a client waits for the first diagnostics meanwhile)."""
+    done = subprocess.run([sys.executable, "-c", _LSP_PATH], capture_output=True, text=True, check=True)
+    assert done.stdout == "[]\n"
