@@ -168,3 +168,54 @@ def test_the_op_name_probe_sees_each_form():
         'if ref == "input" or kind.name == "add" or unit.op == "block": pass\n'  # not op comparisons
     )
     assert _op_name_comparisons(source) == [(1, "conv"), (2, "linear"), (3, "add"), (5, "bn, relu")]
+
+
+# --- sizes: modules under 500 lines, functions under 60 -----------------------------------------
+
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 60
+
+# Known exceptions and their size today: a ratchet. A listed one may shrink (lower its number
+# here) but not grow, and no new one may appear. The goal is an empty dict.
+OVERSIZE = {
+    "resdsl/backends/torch_source.py": 814,
+    "resdsl/frontend/elaborate.py": 610,
+}
+
+
+def _sizes(package: Path) -> dict[str, int]:
+    """Each module over MAX_MODULE_LINES and each function over MAX_FUNCTION_LINES (`path:name`,
+    its lines from `def` to its last line), with its size."""
+    found = {}
+    for path in sorted(package.rglob("*.py")):
+        if "_data" in path.parts:
+            continue
+        text, name = path.read_text(encoding="utf-8"), str(path.relative_to(package.parent))
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            found[name] = len(text.splitlines())
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
+                found[f"{name}:{node.name}"] = node.end_lineno - node.lineno + 1
+    return found
+
+
+def _oversize_problems(found: dict[str, int]) -> list[str]:
+    grown = [f"{k}: {n} lines, was {OVERSIZE[k]}" for k, n in found.items() if k in OVERSIZE and n > OVERSIZE[k]]
+    new = [f"{k}: {n} lines (split it)" for k, n in found.items() if k not in OVERSIZE]
+    return grown + new
+
+
+def test_no_module_or_function_grows_past_its_size():
+    assert _oversize_problems(_sizes(PACKAGE)) == []
+
+
+def test_the_size_ratchet_sees_a_new_long_function_and_a_grown_module(tmp_path):
+    fake = tmp_path / "resdsl"
+    (fake / "frontend").mkdir(parents=True)
+    (fake / "frontend" / "elaborate.py").write_text("x = 1\n" * 611)
+    (fake / "long.py").write_text("def f():\n" + "    x = 1\n" * 60)
+    (fake / "short.py").write_text("def g():\n" + "    x = 1\n" * 59)
+    assert _oversize_problems(_sizes(fake)) == [
+        "resdsl/frontend/elaborate.py: 611 lines, was 610",
+        "resdsl/long.py:f: 61 lines (split it)",
+    ]

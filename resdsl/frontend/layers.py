@@ -294,20 +294,35 @@ def _extra_help(kind: LayerKind, extra: ast.Expr) -> str:
 
 def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
     """Argument expressions by name, defaults filled in, or the diagnostics for a bad call."""
-    problems: list[Diagnostic] = []
-    args: dict = {}
-    for value, arg in zip(stmt.args, kind.positional):
-        args[arg.name] = value
-    for extra in stmt.args[len(kind.positional) :]:
-        problems.append(
-            Diagnostic(
-                "E0110",
-                f"`{kind.name}` takes {len(kind.positional)} positional argument{'s' if len(kind.positional) != 1 else ''}",
-                extra.span,
-                label="unexpected argument",
-                help=_extra_help(kind, extra),
-            )
+    args: dict = {arg.name: value for value, arg in zip(stmt.args, kind.positional)}
+    problems = _extra_positionals(kind, stmt)
+    problems += _bind_options(kind, stmt, args)
+    problems += _missing_positionals(kind, stmt, args)
+    if problems:
+        return args, problems
+    problems = _bind_pairs(kind, args)
+    if problems:
+        return args, problems  # the defaults below read the pairs
+    problems = _fill_defaults(kind, stmt, args)
+    return args, problems + _check_value_args(kind, args)
+
+
+def _extra_positionals(kind: LayerKind, stmt: ast.Layer) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            "E0110",
+            f"`{kind.name}` takes {len(kind.positional)} positional argument{'s' if len(kind.positional) != 1 else ''}",
+            extra.span,
+            label="unexpected argument",
+            help=_extra_help(kind, extra),
         )
+        for extra in stmt.args[len(kind.positional) :]
+    ]
+
+
+def _bind_options(kind: LayerKind, stmt: ast.Layer, args: dict) -> list[Diagnostic]:
+    """Put each option's value in `args`; an unknown or repeated option is a problem."""
+    problems: list[Diagnostic] = []
     seen: dict[str, ast.Option] = {}
     for opt in stmt.options:
         arg = kind.arg(opt.name)
@@ -329,18 +344,25 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
             continue
         seen[opt.name] = opt
         args[arg.name] = opt.value
-    for arg in kind.positional:
-        if arg.name not in args and arg.default is None:
-            problems.append(
-                Diagnostic(
-                    "E0109",
-                    f"`{kind.name}` needs its {arg.name} argument",
-                    stmt.op_span,
-                    help=f"for example: {kind.example}" if kind.example else "",
-                )
-            )
-    if problems:
-        return args, problems
+    return problems
+
+
+def _missing_positionals(kind: LayerKind, stmt: ast.Layer, args: dict) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            "E0109",
+            f"`{kind.name}` needs its {arg.name} argument",
+            stmt.op_span,
+            help=f"for example: {kind.example}" if kind.example else "",
+        )
+        for arg in kind.positional
+        if arg.name not in args and arg.default is None
+    ]
+
+
+def _bind_pairs(kind: LayerKind, args: dict) -> list[Diagnostic]:
+    """Pair arguments as (h, w) in `args`; more than two sizes is a problem."""
+    problems: list[Diagnostic] = []
     for arg in kind.positional + kind.options:
         if arg.type == "pair" and arg.name in args and args[arg.name] is not None:
             args[arg.name] = _as_pair(args[arg.name])
@@ -348,9 +370,13 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
                 problems.append(
                     Diagnostic("E0115", f"`{arg.name}` takes one or two sizes, got {len(args[arg.name].items)}", args[arg.name].span)
                 )
-    if problems:
-        return args, problems  # the defaults below read the pairs
-    for arg in kind.positional + kind.options:  # defaults may depend on other arguments
+    return problems
+
+
+def _fill_defaults(kind: LayerKind, stmt: ast.Layer, args: dict) -> list[Diagnostic]:
+    """Fill in the defaults (they may read other arguments); a structural one must be on/off."""
+    problems: list[Diagnostic] = []
+    for arg in kind.positional + kind.options:
         if arg.name not in args and arg.default is not None:
             args[arg.name] = arg.default(args, stmt)
             if arg.type == "pair" and args[arg.name] is not None:
@@ -359,13 +385,15 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
             problems.append(
                 Diagnostic("E0115", f"`{arg.name}` must be written as `on` or `off`", args[arg.name].span, help="it decides which layers exist, so it cannot be computed")
             )
-    for arg in kind.positional + (FROM,):
-        value = args.get(arg.name)
-        if arg.type == "value" and value is not None and not isinstance(value, ast.Name):
-            problems.append(
-                Diagnostic("E0115", f"`{arg.name}` takes the name of a value (a label, or `input`)", value.span, help=f"for example: {kind.example}")
-            )
-    return args, problems
+    return problems
+
+
+def _check_value_args(kind: LayerKind, args: dict) -> list[Diagnostic]:
+    return [
+        Diagnostic("E0115", f"`{arg.name}` takes the name of a value (a label, or `input`)", value.span, help=f"for example: {kind.example}")
+        for arg in kind.positional + (FROM,)
+        if arg.type == "value" and (value := args.get(arg.name)) is not None and not isinstance(value, ast.Name)
+    ]
 
 
 def _default_text(arg: Arg) -> str:

@@ -141,11 +141,6 @@ def textmate_grammar() -> dict:
     TextMate grammars are static files, so layer kinds are found by position (the word that
     heads a statement), not by name; keywords are the grammar's.
     """
-    keywords = _alternation(k for k in KEYWORDS if k not in CONSTANTS and k not in ("and", "or", "not"))
-    logical = _alternation(k for k in ("and", "or", "not") if k in KEYWORDS)
-    constants = _alternation(CONSTANTS)
-    declarations = _alternation(DECLARATIONS)
-    all_keywords = _alternation(KEYWORDS)
     return {
         "$schema": "https://raw.githubusercontent.com/martinring/tmlanguage/master/tmlanguage.json",
         "name": "resdsl",
@@ -163,55 +158,71 @@ def textmate_grammar() -> dict:
             {"include": "#operator"},
             {"include": "#punctuation"},
         ],
-        "repository": {
-            "comment": {"name": "comment.line.number-sign.resdsl", "match": "#.*$"},
-            "definition": {
-                "match": rf"\b({declarations})\s+({IDENT})(?=\s*[({{])",
-                "captures": {"1": {"name": "storage.type.resdsl"}, "2": {"name": "entity.name.function.resdsl"}},
+        "repository": _textmate_statements() | _textmate_tokens(),
+    }
+
+
+def _textmate_statements() -> dict:
+    """Comments, definitions, statement heads, labels and calls: the grammar's structure."""
+    declarations = _alternation(DECLARATIONS)
+    all_keywords = _alternation(KEYWORDS)
+    return {
+        "comment": {"name": "comment.line.number-sign.resdsl", "match": "#.*$"},
+        "definition": {
+            "match": rf"\b({declarations})\s+({IDENT})(?=\s*[({{])",
+            "captures": {"1": {"name": "storage.type.resdsl"}, "2": {"name": "entity.name.function.resdsl"}},
+        },
+        "statement-head": {
+            "comment": "The word that heads a statement (after an optional label) is a layer kind.",
+            "match": rf"(?:^|(?<=[{{;]))\s*(?:({IDENT})\s*(:)\s*)?(?!(?:{all_keywords})\b)({IDENT})\b(?!\s*[(:])",
+            "captures": {
+                "1": {"name": "entity.name.label.resdsl"},
+                "2": {"name": "punctuation.separator.label.resdsl"},
+                "3": {"name": "support.function.layer.resdsl"},
             },
-            "statement-head": {
-                "comment": "The word that heads a statement (after an optional label) is a layer kind.",
-                "match": rf"(?:^|(?<=[{{;]))\s*(?:({IDENT})\s*(:)\s*)?(?!(?:{all_keywords})\b)({IDENT})\b(?!\s*[(:])",
-                "captures": {
-                    "1": {"name": "entity.name.label.resdsl"},
-                    "2": {"name": "punctuation.separator.label.resdsl"},
-                    "3": {"name": "support.function.layer.resdsl"},
-                },
-            },
-            "label": {
-                "match": rf"\b({IDENT})\s*(:)",
-                "captures": {"1": {"name": "entity.name.label.resdsl"}, "2": {"name": "punctuation.separator.label.resdsl"}},
-            },
-            "call": {"match": rf"\b{IDENT}(?=\()", "name": "entity.name.function.call.resdsl"},
-            "keyword": {
-                "patterns": [
-                    {"match": rf"\b(?:{constants})\b", "name": "constant.language.resdsl"},
-                    {"match": rf"\b(?:{logical})\b", "name": "keyword.operator.logical.resdsl"},
-                    {"match": rf"\b(?:{keywords})\b", "name": "keyword.control.resdsl"},
-                ]
-            },
-            "number": {
-                "patterns": [
-                    {"match": rf"\b{DIMS}", "name": "constant.numeric.dims.resdsl"},
-                    {"match": rf"\b{FLOAT}\b", "name": "constant.numeric.float.resdsl"},
-                    {"match": rf"\b{INT}\b", "name": "constant.numeric.integer.resdsl"},
-                ]
-            },
-            "operator": {
-                "patterns": [
-                    {"match": rf"(?<=[\s)]){TIMES}", "name": "keyword.operator.repeat.resdsl"},
-                    {"match": OPERATORS, "name": "keyword.operator.resdsl"},
-                ]
-            },
-            "punctuation": {
-                "patterns": [
-                    {"match": ",", "name": "punctuation.separator.comma.resdsl"},
-                    {"match": ";", "name": "punctuation.terminator.statement.resdsl"},
-                    {"match": r"[{}]", "name": "punctuation.section.block.resdsl"},
-                    {"match": r"[()]", "name": "punctuation.section.parens.resdsl"},
-                    {"match": r"\.", "name": "punctuation.accessor.resdsl"},
-                ]
-            },
+        },
+        "label": {
+            "match": rf"\b({IDENT})\s*(:)",
+            "captures": {"1": {"name": "entity.name.label.resdsl"}, "2": {"name": "punctuation.separator.label.resdsl"}},
+        },
+        "call": {"match": rf"\b{IDENT}(?=\()", "name": "entity.name.function.call.resdsl"},
+    }
+
+
+def _textmate_tokens() -> dict:
+    """Keywords, numbers, operators and punctuation: the grammar's words."""
+    keywords = _alternation(k for k in KEYWORDS if k not in CONSTANTS and k not in ("and", "or", "not"))
+    logical = _alternation(k for k in ("and", "or", "not") if k in KEYWORDS)
+    constants = _alternation(CONSTANTS)
+    return {
+        "keyword": {
+            "patterns": [
+                {"match": rf"\b(?:{constants})\b", "name": "constant.language.resdsl"},
+                {"match": rf"\b(?:{logical})\b", "name": "keyword.operator.logical.resdsl"},
+                {"match": rf"\b(?:{keywords})\b", "name": "keyword.control.resdsl"},
+            ]
+        },
+        "number": {
+            "patterns": [
+                {"match": rf"\b{DIMS}", "name": "constant.numeric.dims.resdsl"},
+                {"match": rf"\b{FLOAT}\b", "name": "constant.numeric.float.resdsl"},
+                {"match": rf"\b{INT}\b", "name": "constant.numeric.integer.resdsl"},
+            ]
+        },
+        "operator": {
+            "patterns": [
+                {"match": rf"(?<=[\s)]){TIMES}", "name": "keyword.operator.repeat.resdsl"},
+                {"match": OPERATORS, "name": "keyword.operator.resdsl"},
+            ]
+        },
+        "punctuation": {
+            "patterns": [
+                {"match": ",", "name": "punctuation.separator.comma.resdsl"},
+                {"match": ";", "name": "punctuation.terminator.statement.resdsl"},
+                {"match": r"[{}]", "name": "punctuation.section.block.resdsl"},
+                {"match": r"[()]", "name": "punctuation.section.parens.resdsl"},
+                {"match": r"\.", "name": "punctuation.accessor.resdsl"},
+            ]
         },
     }
 

@@ -333,6 +333,13 @@ def format_edits(text: str, source: str, units=lambda s: len(s.encode("utf-16-le
 def create_server(debounce: float = DEBOUNCE_S) -> ResdslServer:
     """A server with every feature registered (not started)."""
     server = ResdslServer(debounce)
+    _register_document_sync(server)
+    _register_questions(server)
+    return server
+
+
+def _register_document_sync(server: ResdslServer) -> None:
+    """Open, change, save and close: each (re)checks or forgets a document."""
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     @guarded()
@@ -353,6 +360,10 @@ def create_server(debounce: float = DEBOUNCE_S) -> ResdslServer:
     @guarded()
     def did_close(ls: ResdslServer, params: lsp.DidCloseTextDocumentParams):
         ls.forget(params.text_document.uri)
+
+
+def _register_questions(server: ResdslServer) -> None:
+    """Hover, definition, completion, symbols and formatting: answers from the analysis."""
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     @guarded()
@@ -391,8 +402,6 @@ def create_server(debounce: float = DEBOUNCE_S) -> ResdslServer:
     def formatting(ls: ResdslServer, params: lsp.DocumentFormattingParams):
         uri = params.text_document.uri
         return format_edits(ls.workspace.get_text_document(uri).source, ls.source_name(uri), ls.units)
-
-    return server
 
 
 def serve(*, debounce: float = DEBOUNCE_S, log_file: str | None = None, level: int = logging.WARNING) -> None:
