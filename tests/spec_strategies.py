@@ -12,7 +12,7 @@ Constructs (tags): guards (`when`) on layers of every kind, on `mul`, `add v`, `
 uses and stage statements (the last two are errors by design: E0114); guards written
 `(stride == 2) == true`; `block`, `sequential` and `shortcut` definitions; a block using a
 block, a sequential ending in a block use, a shortcut definition ending in a block use; `let`
-with integer and float arithmetic, `/`, conditional expressions `(4 if c else 2.0)` and lines
+with integer and float arithmetic, `/`, functions (`log2`, `round`, `min`, ...), conditional expressions `(4 if c else 2.0)` and lines
 over 100 characters; `flatten; linear c` and `batchnorm, relu on` after `linear` inside a
 block; floats (dropout p, drop_path); the stage's `index`, `net_index`, `net_blocks`; named
 values (`from`, `mul v`, `add v`, `add from pre`); shortcut policies A, B, C, identity, none,
@@ -157,7 +157,7 @@ class _Body:
 
     def let_lines(self) -> None:
         self.lines.append("let mid = w * 2 / 2")
-        form = self.draw(st.integers(0, 3))
+        form = self.draw(st.integers(0, 4))
         if form == 1:
             self.lines.append("let a = (2 if flag else 2.0)")
             self.lines.append("let mid2 = w / a")
@@ -171,6 +171,11 @@ class _Body:
             self.lines.append("let q = w * 0.5")
             self.lines.append("let mid4 = w / 2")
             self.tags.add("let:float")
+        elif form == 4:  # functions: ECA's kernel rule, a rounded width that is w again
+            self.lines.append("let k = int(abs(log2(w) + 1) / 2)")
+            self.lines.append("let mid5 = max(w, min(round(w / 3.0) * 2, floor(w / 2.0), ceil(w / 4.0)))")
+            self.lines.append(self.label("conv (k if k % 2 == 1 else k + 1) x 1, mid5", _Value("w", self.cur.strided, self.cur.gate)))
+            self.tags.add("let:functions")
 
     def body(self, residual: bool) -> list[str]:
         self.let_lines()

@@ -532,9 +532,12 @@ class TorchSourceGenerator:
         w.line(f"{net.params:,} parameters; {net.macs:,} multiply-adds (conv and fc, batch 1).")
         w.line('"""')
         w.line()
+        used = "\n".join(sections)
+        if "math." in used:  # a spec's `log2`, `floor`, ... (resdsl.frontend.functions)
+            w.line("import math")
+            w.line()
         w.line("import torch")
         w.line("from torch import nn")
-        used = "\n".join(sections)
         helpers = [
             text
             for op in OPS

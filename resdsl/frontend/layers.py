@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from resdsl.diagnostics import Diagnostic, Note, did_you_mean
+from resdsl.frontend.functions import FUNCTIONS
 from resdsl.frontend.syntax import ast
 
 Exprs = ast.Expr | tuple[ast.Expr, ast.Expr]
@@ -318,7 +319,7 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
                     "E0111",
                     f"`{kind.name}` has no option `{opt.name}`",
                     opt.name_span,
-                    help=did_you_mean(opt.name, names) or f"its options are {', '.join(a.name for a in kind.options) or 'none'}",
+                    help=_function_help(opt) or did_you_mean(opt.name, names) or f"its options are {', '.join(a.name for a in kind.options) or 'none'}",
                 )
             )
             continue
@@ -366,6 +367,18 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
                 Diagnostic("E0115", f"`{arg.name}` takes the name of a value (a label, or `input`)", value.span, help=f"for example: {kind.example}")
             )
     return args, problems
+
+
+def _function_help(opt: ast.Option) -> str:
+    """`lg2(c)` reads as the option `lg2` with the value `(c)`: point to the function meant."""
+    value = opt.value.span
+    # the value's expression starts one column after the name (past the `(`) and the option
+    # ends after it (at the `)`): written `lg2(c)`, not `lg2 (c)` or `lg2 c`
+    touching = (value.line, value.column) == (opt.name_span.end_line, opt.name_span.end_column + 1) and (
+        (opt.span.end_line, opt.span.end_column) > (value.end_line, value.end_column)
+    )
+    guess = did_you_mean(opt.name, FUNCTIONS) if touching else ""
+    return f"`{opt.name}(` is no function; {guess}" if guess else ""
 
 
 def _default_text(arg: Arg) -> str:

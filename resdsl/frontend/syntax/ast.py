@@ -49,6 +49,15 @@ class UnaryOp(Expr):
 
 
 @dataclass(frozen=True)
+class Call(Expr):
+    """`log2(c)`: a function of `resdsl.frontend.functions.FUNCTIONS` applied to its arguments."""
+
+    func: str
+    func_span: Span
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
 class IfExp(Expr):
     """`then if cond else other`, as in Python."""
 

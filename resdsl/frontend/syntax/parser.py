@@ -91,6 +91,12 @@ class _ToAst(Transformer):
         then, cond, other = children
         return ast.IfExp(self._span(meta), cond, then, other)
 
+    def call(self, meta, children):
+        tok, *args = children
+        span = _tok_span(self.source, tok)
+        func_span = Span(span.source, span.line, span.column, span.end_line, span.end_column - 1)
+        return ast.Call(self._span(meta), str(tok)[:-1], func_span, tuple(a for a in args if a is not None))
+
     def dims(self, meta, children):
         if len(children) == 1 and isinstance(children[0], Token):
             tok = children[0]

@@ -123,6 +123,8 @@ def names_in(expr) -> list[ast.Name]:
             stack.append(e.operand)
         elif isinstance(e, ast.IfExp):
             stack += [e.other, e.cond, e.then]
+        elif isinstance(e, ast.Call):
+            stack.extend(reversed(e.args))
         elif isinstance(e, ast.Dims):
             stack.extend(reversed(e.items))
     return out
