@@ -358,7 +358,7 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
                 args[arg.name] = _as_pair(args[arg.name])
         if arg.structural and not (isinstance(args[arg.name], ast.Literal) and isinstance(args[arg.name].value, bool)):
             problems.append(
-                Diagnostic("E0115", f"`{arg.name}` must be written as `on` or `off`", args[arg.name].span, help="it decides which layers exist, so it cannot be computed")
+                Diagnostic("E0115", f"`{arg.name}` must be written as `on` or `off`", args[arg.name].span, help=_structural_help(arg.name))
             )
     for arg in kind.positional + (FROM,):
         value = args.get(arg.name)
@@ -367,6 +367,17 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
                 Diagnostic("E0115", f"`{arg.name}` takes the name of a value (a label, or `input`)", value.span, help=f"for example: {kind.example}")
             )
     return args, problems
+
+
+# The statement that does alone what a structural option adds: `relu off` plus `relu when c`.
+_ALONE = {"relu": "relu", "bn": "batchnorm"}
+
+
+def _structural_help(name: str) -> str:
+    text = "it decides which layers exist, so it cannot be computed"
+    if name in _ALONE:
+        text += f"; for a condition write `{name} off` here and `{_ALONE[name]} when CONDITION` as the next statement"
+    return text
 
 
 def _function_help(opt: ast.Option) -> str:

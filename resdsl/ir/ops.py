@@ -62,7 +62,7 @@ def _input_elements(params, inputs, out) -> int:
 
 def _needs_map(shape: Shape, what: str) -> None:
     if len(shape) != 3:
-        raise ShapeError("E0208", f"{what} needs a C×H×W input, got {fmt_shape(shape)}", help="put it before the `linear` layer")
+        raise ShapeError("E0208", f"{what} needs a C×H×W input, got {fmt_shape(shape)}", help="put it before the layer that flattens the map")
 
 
 def _window(size: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
