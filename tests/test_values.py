@@ -111,3 +111,60 @@ def test_a_value_nothing_reads_is_warned_at_its_statement():
     ]
     net = _block("    parts: split 2\n    concat parts[0], parts[0]")
     assert [(w.code, w.span.line, w.message) for w in net.warnings] == [("W0003", 2, "part 1 of `parts` is never read")]
+
+
+def test_the_generated_class_splits_loops_over_module_lists_and_concatenates():
+    source = resdsl.generate_source(_net("    layer1: b2(8)", RES2))
+    init = source[source.index("        self.parts_size") : source.index("        self.conv3")]
+    assert init == (
+        "        self.parts_size = width\n"
+        "        self.convs = nn.ModuleList(\n"
+        "            [nn.Conv2d(width, width, kernel_size=3, stride=stride, padding=1, bias=False) for _ in range(scale - 1)],\n"
+        "        )\n"
+        "        self.bns = nn.ModuleList([nn.BatchNorm2d(width) for _ in range(scale - 1)])\n"
+        "        self.pool = (\n"
+        "            nn.AvgPool2d(kernel_size=3, stride=stride, padding=1)\n"
+        "            if first\n"
+        "            else nn.Identity()\n"
+        "        )\n"
+    )
+    forward = source[source.index("        parts = torch.split") : source.index("        out = self.conv3")]
+    assert forward == (
+        "        parts = torch.split(out, self.parts_size, 1)\n"
+        "        convs = []\n"
+        "        for i in range(len(self.convs)):\n"
+        "            v = parts[i] if i == 0 or self.first else sp + parts[i]\n"
+        "            convs_i = self.convs[i](v)\n"
+        "            convs_i = self.bns[i](convs_i)\n"
+        "            convs_i = self.relu(convs_i)\n"
+        "            convs.append(convs_i)\n"
+        "            sp = convs[i]\n"
+        "        pool = self.pool(parts[self.scale - 1])\n"
+        "        out = torch.cat([*convs, pool], 1)\n"
+    )
+    assert "self.conv3 = nn.Conv2d(\n            width * (scale - 1) + width,\n" in source
+
+
+@pytest.mark.parametrize("first", [False, True])
+def test_the_built_module_equals_the_interpreter_and_keys_follow_the_loop(first):
+    import torch
+
+    from resdsl.backends.torch_build import weights_from_module
+    from resdsl.ir.interpret import interpret
+
+    net = _net(f"    layer1: b2(8, first = {str(first).lower()}, stride = {2 if first else 1})", RES2)
+    torch.manual_seed(0)
+    model = resdsl.build(net).eval()
+    with torch.no_grad():
+        for t in model.state_dict().values():
+            if t.dtype.is_floating_point:
+                t.copy_(torch.rand_like(t) + 0.5 if t.dim() == 1 else torch.randn_like(t) * 0.1)
+        x = torch.randn(2, 3, 32, 32)
+        torch.testing.assert_close(model(x), interpret(net, x, weights_from_module(net, model)))
+    keys = [k.rsplit(".", 1)[0] for k in model.state_dict() if k.startswith("layer1.") and k.endswith("weight") and "downsample" not in k]
+    assert keys == ["layer1.conv1", "layer1.bn1", "layer1.convs.0", "layer1.convs.1", "layer1.convs.2",
+                    "layer1.bns.0", "layer1.bns.1", "layer1.bns.2", "layer1.conv3", "layer1.bn3"]  # fmt: skip
+    # with the stride, the shortcut projects: its module comes last, as torchvision registers it
+    assert keys[-2:] == ["layer1.conv3", "layer1.bn3"] and [k for k in model.state_dict() if "downsample" in k][:1] == (
+        ["layer1.downsample.0.weight"] if first else []
+    )

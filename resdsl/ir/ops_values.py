@@ -74,6 +74,11 @@ def _sum_run(p: dict, xs: list, w: dict):
     return functools.reduce(lambda a, b: a + b, xs)
 
 
+def _sum_call(module: str, xs: list[str]) -> str:
+    """`a + b + c`; `sum([*paths, c])` where a tuple is among them (`*` unpacks it)."""
+    return f"sum([{', '.join(xs)}])" if any(x.startswith("*") for x in xs) else " + ".join(xs)
+
+
 VALUE_OPS = [
     OpDef(
         "split", 1, _split_shape, interpret=lambda p, xs, w: xs[0], parts=lambda p: p["parts"], label=lambda p: f"split {p['parts']}", role="norm", outputs=0,
@@ -84,11 +89,11 @@ VALUE_OPS = [
     ),
     OpDef(
         "concat", VARIADIC, _join_shape("concat", _spatial_of, "the values to concatenate need the same H×W"),
-        interpret=_concat_run, label=lambda p: "concat", role="add",
+        forward=lambda module, xs: f"torch.cat([{', '.join(xs)}], 1)", interpret=_concat_run, label=lambda p: "concat", role="add",
     ),
     OpDef(
         "sum", VARIADIC, _join_shape("sum", lambda s: s, "the values to add need the same shape"),
-        element_ops=lambda p, inputs, out: (len(inputs) - 1) * math.prod(out), interpret=_sum_run, label=lambda p: "+", role="add",
+        element_ops=lambda p, inputs, out: (len(inputs) - 1) * math.prod(out), forward=_sum_call, interpret=_sum_run, label=lambda p: "+", role="add",
     ),
 ]
 
