@@ -202,8 +202,10 @@ class _Body:
             self.pre()
         self.conv()
         for _ in range(self.draw(st.integers(0, 4))):
-            kind = self.draw(st.sampled_from(["conv", "simple", "simple", "gate", "add_value", "from", "inner", "branches"]))
-            {"conv": self.conv, "simple": self.simple, "gate": self.gate, "add_value": self.add_value, "from": self.read_from, "inner": self.use_inner, "branches": self.branches}[kind]()
+            kind = self.draw(st.sampled_from(["conv", "simple", "simple", "gate", "add_value", "from", "inner"]))
+            {"conv": self.conv, "simple": self.simple, "gate": self.gate, "add_value": self.add_value, "from": self.read_from, "inner": self.use_inner}[kind]()
+        if self.draw(st.integers(0, 3)) == 0:  # Language 3, in one body of four
+            self.branches()
         if self.cur.channels != "w":
             self.conv()
         if residual:

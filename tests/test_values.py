@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import resdsl
+from test_interpret import assert_same_network
 
 RES2 = """
 block b2(width, scale = 4, first = false, stride = 1) {
@@ -168,3 +169,16 @@ def test_the_built_module_equals_the_interpreter_and_keys_follow_the_loop(first)
     assert keys[-2:] == ["layer1.conv3", "layer1.bn3"] and [k for k in model.state_dict() if "downsample" in k][:1] == (
         ["layer1.downsample.0.weight"] if first else []
     )
+
+
+def test_an_index_label_numbers_the_rounds_from_0_and_loops_do_not_nest():
+    body = "    for i in 1 .. 3 {\n        c[i]: conv 3x3, 8\n    }"
+    assert _error(body) == "3:11 E0212 `c[...]` numbers the loop's rounds from 0: this round is 0, the index 1"
+    body = "    for i in 0 .. 2 {\n        for j in 0 .. 2 {\n            conv 3x3, 8\n        }\n    }"
+    assert _error(body) == "3:9 E0114 `for` loops do not nest"
+    with pytest.raises(resdsl.ResdslError, match=r"E0214.*round 1 of `c` reads 8 channels, round 0 read 32"):
+        _block("    for i in 0 .. 2 {\n        c[i]: conv 3x3, 8\n    }")
+    net = _net("    layer1: b(1)", "block b(a) {\n    for i in a .. a + 2 {\n        c[i - a]: conv 3x3, 8, dilation i, from input\n    }\n    concat c\n}")
+    assert [n for n in net.graph if n.startswith("layer1.c.")] == ["layer1.c.0", "layer1.c.1"]
+    assert net.graph.nodes["layer1.c.1"]["params"]["dilation"] == (2, 2)
+    assert_same_network(net)

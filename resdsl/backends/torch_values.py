@@ -53,6 +53,7 @@ class _Loop:
     var: str
     start: str
     stop: str
+    start_expr: ast.Expr
     lists: dict = field(default_factory=dict)  # ModuleList attribute -> constructor source
 
 
@@ -174,7 +175,7 @@ class _ValuesClass:
 
     def for_loop(self, stmt: ast.For, cursor: _Value) -> _Value:
         body = plan(ast.Definition("block", f"{self.d.name}.for", stmt.var_span, (), stmt.body, stmt.span))
-        self.loop = _Loop(stmt.var, self.py(stmt.start), self.py(stmt.stop))
+        self.loop = _Loop(stmt.var, self.py(stmt.start), self.py(stmt.stop), stmt.start)
         at_init, at_fwd = len(self.init), len(self.fwd)
         collected = [s.label for s in stmt.body if getattr(s, "label_index", None) is not None]
         for label in dict.fromkeys(collected):
@@ -270,7 +271,9 @@ class _ValuesClass:
             return f"self.{attr}"
         attr = self.rename(name.split(".")[0])
         self.loop.lists.setdefault(attr, ctor)
-        return f"self.{attr}[{self.loop.var}]"
+        if self.loop.start == "0":
+            return f"self.{attr}[{self.loop.var}]"
+        return f"self.{attr}[{self.loop.var} - {self.fwd_py(self.loop.start_expr)}]"  # entries count the rounds from 0
 
     def gen_attr(self, name: str) -> str:
         return self.attrs.get(name, name)

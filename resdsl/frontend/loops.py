@@ -4,7 +4,8 @@ The elaborator calls these for the statements of Language 3 (see docs/language.m
 
 - `for i in a .. b { ... }` runs its body for i = a .. b - 1 at compile time. Every node made
   in an iteration is named with the index: `convs[i]: conv ...` makes `convs.0`, `bns.0`, ...
-  (the entries of ModuleLists); any other name `n` of the body becomes `n.i`.
+  (the entries of ModuleLists, numbered by the round from 0: `convs[i]` in a loop from 0);
+  any other name `n` of the body becomes `n.r` for round r. Loops do not nest.
 - A value is one node id or a tuple of them: `parts: split 4` binds `parts` to its four
   `part` nodes, and an indexed label collects its entries (`convs` reads them in index order).
 - `parts[i]` reads one entry of a tuple; `let v = a + b` binds a value (an `add` node), and
@@ -139,13 +140,13 @@ def run_for(el, stmt: ast.For, defn, scope: tuple, env: dict, cursor: str, frame
     el.loops += 1
     try:
         for k in range(start, stop):
-            cursor = _iteration(el, body, k, stmt, defn, scope, dict(env) | {stmt.var: k}, cursor, frame, values)
+            cursor = _iteration(el, body, k, start, stmt, defn, scope, dict(env) | {stmt.var: k}, cursor, frame, values)
     finally:
         el.loops -= 1
     return cursor
 
 
-def _iteration(el, body, k, stmt, defn, scope, env, cursor, frame, values) -> str:
+def _iteration(el, body, k, start, stmt, defn, scope, env, cursor, frame, values) -> str:
     for item in body.items:
         inner = item.stmt
         if isinstance(inner, ast.Let) and is_value_expr(inner.value, values):
@@ -155,9 +156,20 @@ def _iteration(el, body, k, stmt, defn, scope, env, cursor, frame, values) -> st
             el.fail("E0114", "a number `let` belongs before the loop; inside it, `let` binds values", inner.span)
         if isinstance(inner, ast.BlockUse):
             el.fail("E0114", "a `for` body holds layers; it cannot use a block", inner.span)
-        index = k if getattr(inner, "label_index", None) is None else el.eval_int(inner.label_index, env, "an index", 0)
+        if isinstance(inner, ast.For):
+            el.fail("E0114", "`for` loops do not nest", inner.span, help="write the inner loop's rounds out, or use a block")
+        round_ = k - start
+        index = round_ if getattr(inner, "label_index", None) is None else el.eval_int(inner.label_index, env, "an index", 0)
+        if index != round_:  # the entries are a ModuleList's, in the order the rounds make them
+            el.fail("E0212", f"`{inner.label}[...]` numbers the loop's rounds from 0: this round is {round_}, the index {index}", inner.label_index.span,
+                    help=f"write `{inner.label}[{stmt.var}]` for a loop from 0, or `{inner.label}[{stmt.var} - start]`")
         renamed = replace(item, names=tuple(f"{n}.{index}" for n in item.names))
         cursor = el.statement(renamed, defn, scope, env, cursor, frame, values)
+        rounds = el.g.graph.setdefault("rounds", {})  # ModuleList path -> its entries, for check_rounds
+        for name in item.names:
+            node = ".".join((*scope, f"{name}.{index}"))
+            if node in el.g:
+                rounds.setdefault(".".join((*scope, name)), []).append(node)
         label = getattr(inner, "label", None)
         if label and inner.label_index is not None:
             entries = values.get(label)
