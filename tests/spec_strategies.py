@@ -16,7 +16,8 @@ with integer and float arithmetic, `/`, functions (`log2`, `round`, `min`, ...),
 over 100 characters; `flatten; linear c` and `batchnorm, relu on` after `linear` inside a
 block; floats (dropout p, drop_path); the stage's `index`, `net_index`, `net_blocks`; named
 values (`from`, `mul v`, `add v`, `add from pre`); shortcut policies A, B, C, identity, none,
-prelude and user definitions.
+prelude and user definitions; Language 3: `split`, `parts[i]`, a `for` loop with an indexed label
+and a re-bound value `let`, `concat` of the loop's values, `sum`.
 """
 
 from __future__ import annotations
@@ -149,6 +150,29 @@ class _Body:
         self.lines.append(self.label(f"identity, from {source}", self.values[source]))
         self.tags.add("stmt:from")
 
+    def branches(self) -> None:
+        """Language 3: a split into halves, then a Res2Net-style loop joined by `concat`, or a `sum`."""
+        if self.cur.channels != "w" or self.cur.gate:
+            return
+        n = self.labels
+        self.labels += 1
+        self.lines.append(f"s{n}: split 2")
+        if self.draw(st.booleans()):
+            self.lines += [
+                "for i in 0 .. 2 {",
+                f"    let u{n} = s{n}[i] if i == 0 else t{n} + s{n}[i]",
+                f"    br{n}[i]: conv 3x3, w // 2, from u{n}" + self.draw(st.sampled_from(["", ", relu off", ", bn off"])),
+                f"    let t{n} = br{n}[i]",
+                "}",
+                f"concat br{n}",
+            ]
+            self.tags.update({"stmt:for", "stmt:concat", "stmt:let_value"})
+        else:
+            self.lines += [f"sum s{n}[0], s{n}[1]", "conv 1x1, w"]
+            self.tags.add("stmt:sum")
+        self.cur = _Value("w", self.cur.strided)
+        self.tags.update({"stmt:split", "stmt:index"})
+
     def use_inner(self) -> None:
         if self.inner is None or self.cur.gate:
             return
@@ -185,6 +209,8 @@ class _Body:
         for _ in range(self.draw(st.integers(0, 4))):
             kind = self.draw(st.sampled_from(["conv", "simple", "simple", "gate", "add_value", "from", "inner"]))
             {"conv": self.conv, "simple": self.simple, "gate": self.gate, "add_value": self.add_value, "from": self.read_from, "inner": self.use_inner}[kind]()
+        if self.draw(st.integers(0, 3)) == 0:  # Language 3, in one body of four
+            self.branches()
         if self.cur.channels != "w":
             self.conv()
         if residual:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from resdsl.backends import torch_values
 from resdsl.backends.namespace import Namespace, class_name, doc_text
 from resdsl.compiler import Network
 from resdsl.frontend.expressions import EvalError, evaluate, kind_of, literal, static_kind, to_python
@@ -625,6 +626,8 @@ class TorchSourceGenerator:
 
     def block_class(self, kind: _DefinitionInfo) -> str:
         d = kind.definition
+        if torch_values.uses_values(d):  # splits, tuples, loops: resdsl.backends.torch_values
+            return torch_values.block_class(self, kind, _Writer(), attribute_names(d))
         rename = self.python_names(d).name
         attrs = attribute_names(d)
         sig, late = self._signature(kind, rename)

@@ -155,6 +155,21 @@ _STRIDE = Arg("stride", "pair", 1, _const(1), doc="step of the window")
 _KERNEL = Arg("kernel", "pair", 1, doc="window size, `3x3` or `3`")
 _P = Arg("p", "float", doc="probability, 0 <= p < 1")
 
+_VALUES = Arg("values", "values", doc="values: labels, `input`, `parts[i]`; a tuple counts as its values")
+VALUE_KINDS = (
+    LayerKind(
+        "split", (Arg("parts", "int", 1, doc="number of equal parts"),), (), _single("split", parts="parts"), "split",
+        doc="splits the channels into equal parts: a tuple of values, read as `parts[i]`", example="parts: split 4",
+    ),
+    LayerKind(
+        "concat", (_VALUES,), (), _single("concat"), "concat",
+        doc="concatenates values of equal H×W along the channels", example="concat convs, parts[3]",
+    ),
+    LayerKind(
+        "sum", (_VALUES,), (), _single("sum"), "sum", doc="adds values of equal shape", example="sum paths",
+    ),
+)
+
 LAYER_KINDS: dict[str, LayerKind] = {
     kind.name: kind
     for kind in [
@@ -261,10 +276,16 @@ LAYER_KINDS: dict[str, LayerKind] = {
             doc="shortcut option A: subsample with the stride and zero-pad the channels; no parameters",
             example="pad_channels 32, stride 2",
         ),
+        *VALUE_KINDS,
     ]
 }
 
 ALIASES = {"bn": "batchnorm", "fc": "linear"}
+
+
+def gathers(kind: LayerKind) -> bool:
+    """A kind whose operands are its `values` argument (flattened), not the previous value."""
+    return bool(kind.positional) and kind.positional[-1].type == "values"
 
 
 def lookup(name: str) -> LayerKind | None:
@@ -297,9 +318,12 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
     """Argument expressions by name, defaults filled in, or the diagnostics for a bad call."""
     problems: list[Diagnostic] = []
     args: dict = {}
-    for value, arg in zip(stmt.args, kind.positional):
+    fixed = len(kind.positional) - gathers(kind)
+    for value, arg in zip(stmt.args, kind.positional[:fixed]):
         args[arg.name] = value
-    for extra in stmt.args[len(kind.positional) :]:
+    if gathers(kind) and stmt.args[fixed:]:
+        args[kind.positional[-1].name] = tuple(stmt.args[fixed:])
+    for extra in stmt.args[len(kind.positional) :] if not gathers(kind) else ():
         problems.append(
             Diagnostic(
                 "E0110",
@@ -362,7 +386,10 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
             )
     for arg in kind.positional + (FROM,):
         value = args.get(arg.name)
-        if arg.type == "value" and value is not None and not isinstance(value, ast.Name):
+        for item in value if arg.type == "values" else ():
+            if not isinstance(item, (ast.Name, ast.Index)):
+                problems.append(Diagnostic("E0115", f"`{kind.name}` takes names of values (labels, `input`, `parts[i]`)", item.span, help=f"for example: {kind.example}"))
+        if arg.type == "value" and value is not None and not isinstance(value, (ast.Name, ast.Index)):
             problems.append(
                 Diagnostic("E0115", f"`{arg.name}` takes the name of a value (a label, or `input`)", value.span, help=f"for example: {kind.example}")
             )

@@ -404,6 +404,7 @@ op's meaning in torch.nn.functional, independent of the emitters (`resdsl.ir.int
     no_op: Callable[[dict], bool] = lambda params: False  # computes nothing here: not drawn
     outputs: int = 1  # tensors of the output's size it makes (activations): BN + ReLU makes two
     interpret: Callable[[dict, list, dict], object] | None = None  # eval-mode meaning (see above)
+    parts: Callable[[dict], int] | None = None  # a tuple of values: how many `part` nodes read it (`split`)
 
 
 OPS: dict[str, OpDef] = {

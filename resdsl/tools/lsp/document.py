@@ -52,6 +52,10 @@ DEFINITION_KEYWORDS = {
     "shortcut": "shortcut name(...) { ... }: a shortcut branch a policy can name",
     "sequential": "sequential name(...) { ... }: layers numbered as nn.Sequential numbers them",
 }
+LOOP_DOC = (
+    "`for i in a .. b { ... }`: the body once for each i from a to b - 1, unrolled when compiled; "
+    "`convs[i]: conv ...` in it makes the ModuleList entries `convs.0`, `convs.1`, ..., and a value `let` is re-bound each round"
+)
 LAYER_REGISTRY = "resdsl/frontend/layers.py"  # the source name of spans into the layer kinds' declarations
 USE_OPTIONS = {"stride": "the stage's stride, given to its first block", "shortcut": "this use's shortcut policy: A, B, C, identity or none"}
 
@@ -127,6 +131,8 @@ def names_in(expr) -> list[ast.Name]:
             stack.extend(reversed(e.args))
         elif isinstance(e, ast.Dims):
             stack.extend(reversed(e.items))
+        elif isinstance(e, ast.Index):  # `parts[i]`
+            stack += [e.index, e.base]
     return out
 
 
@@ -145,6 +151,18 @@ def expressions_of(stmt: ast.Statement) -> list:
     if isinstance(stmt, ast.ExpectShape):
         return [stmt.dims, stmt.when]
     return []
+
+
+def _labelled(body, name: str) -> ast.Statement | None:
+    """The statement labelled `name` in a body or its `for` loops, or a value `let` in a loop."""
+    for stmt in body:
+        if getattr(stmt, "label", None) == name:
+            return stmt
+        if isinstance(stmt, ast.For):
+            found = next((s for s in stmt.body if isinstance(s, ast.Let) and s.name == name), None) or _labelled(stmt.body, name)
+            if found is not None:
+                return found
+    return None
 
 
 _LET = re.compile(r"let\s+([A-Za-z_][A-Za-z0-9_]*)")
@@ -372,6 +390,8 @@ class Analysis:
         return None
 
     def _in_statement(self, defn: ast.Definition, stmt: ast.Statement, line: int, col: int) -> Hit:
+        if isinstance(stmt, ast.For):
+            return self._in_loop(defn, stmt, line, col)
         if isinstance(stmt, ast.Let):
             span = let_name_span(stmt, self.lines)
             if contains(span, line, col):
@@ -394,6 +414,16 @@ class Analysis:
                 if contains(name.span, line, col):
                     return Hit("name", name.span, defn, stmt, name.id)
         return Hit("statement", stmt.span, defn, stmt)
+
+    def _in_loop(self, defn: ast.Definition, stmt: ast.For, line: int, col: int) -> Hit:
+        """A statement of a `for` body, a name in its bounds, or the loop itself."""
+        for inner in stmt.body:
+            if contains(inner.span, line, col):
+                return self._in_statement(defn, inner, line, col)
+        for name in names_in((stmt.start, stmt.stop)):
+            if contains(name.span, line, col):
+                return Hit("name", name.span, defn, stmt, name.id)
+        return Hit("loop", stmt.span, defn, stmt, stmt.var)
 
     # -- values --------------------------------------------------------------------------------------
 
@@ -600,6 +630,8 @@ class Analysis:
             return (self._definition_md(defn) if defn else f"unknown shortcut kind `{hit.name}`"), hit.span
         if hit.kind == "path":
             return self._path_md(hit.name), hit.span
+        if hit.kind == "loop":
+            return LOOP_DOC, hit.span
         text = self._statement_md(hit.defn, hit.stmt)
         return (text, hit.stmt.span) if text else None
 
@@ -636,6 +668,8 @@ class Analysis:
             head = f"parameter `{param.name}{default}` of {defn.kind} `{defn.name}`"
         elif let is not None:
             head = f"`let {let.name} = {text_of(let.value.span, self.lines)}`"
+        elif _labelled(defn.body, hit.name) is not None:  # a value: a label, maybe a tuple (`parts`, `convs`)
+            return f"value of `{' '.join(text_of(_labelled(defn.body, hit.name).span, self.lines).split())}`"
         else:
             return f"unknown name `{hit.name}`"
         values = self.values_of(defn, hit.name)
