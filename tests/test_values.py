@@ -139,7 +139,7 @@ def test_the_generated_class_splits_loops_over_module_lists_and_concatenates():
         "            convs_i = self.bns[i](convs_i)\n"
         "            convs_i = self.relu(convs_i)\n"
         "            convs.append(convs_i)\n"
-        "            sp = convs[i]\n"
+        "            sp = convs_i\n"
         "        pool = self.pool(parts[self.scale - 1])\n"
         "        out = torch.cat([*convs, pool], 1)\n"
     )
