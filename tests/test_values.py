@@ -139,7 +139,7 @@ def test_the_generated_class_splits_loops_over_module_lists_and_concatenates():
         "            convs_i = self.bns[i](convs_i)\n"
         "            convs_i = self.relu(convs_i)\n"
         "            convs.append(convs_i)\n"
-        "            sp = convs[i]\n"
+        "            sp = convs_i\n"
         "        pool = self.pool(parts[self.scale - 1])\n"
         "        out = torch.cat([*convs, pool], 1)\n"
     )
@@ -182,3 +182,16 @@ def test_an_index_label_numbers_the_rounds_from_0_and_loops_do_not_nest():
     assert [n for n in net.graph if n.startswith("layer1.c.")] == ["layer1.c.0", "layer1.c.1"]
     assert net.graph.nodes["layer1.c.1"]["params"]["dilation"] == (2, 2)
     assert_same_network(net)
+
+
+def test_the_diagram_draws_the_parts_as_branches_joined_at_the_concat():
+    from resdsl.backends.draw import draw
+
+    source = draw(_net("    layer1: b2(8)", RES2), detail="unit", fold=False).source
+    into = sorted(line.strip() for line in source.split("\n") if '-> "layer1.concat"' in line)
+    assert into == [
+        '"layer1.convs.0" -> "layer1.concat"', '"layer1.convs.1" -> "layer1.concat"', '"layer1.convs.2" -> "layer1.concat"',
+        '"layer1.parts" -> "layer1.concat" [label="8×32×32"]',
+    ]  # fmt: skip
+    assert '"layer1.concat" [label="‖"' in source and '"layer1.parts" [label="split 4"' in source
+    assert '"layer1.convs.0" -> "layer1.v.1"' in source  # each part's result is added to the next part

@@ -136,6 +136,9 @@ class _ValuesClass:
     def value(self, expr, gather: bool = False) -> _Value:
         if isinstance(expr, ast.Index):
             whole = self.values[expr.base.id]
+            this_round = self.loop is not None and isinstance(expr.index, ast.Name) and expr.index.id == self.loop.var
+            if this_round and whole.count == "":  # an entry this loop collects, read in its own round
+                return _Value(f"{whole.var}_{self.loop.var}", whole.channels)
             return _Value(f"{whole.var}[{self.fwd_py(expr.index)}]", whole.channels)
         if isinstance(expr, ast.Name):
             return self.values[expr.id]

@@ -89,7 +89,7 @@ VALUE_OPS = [
     ),
     OpDef(
         "concat", VARIADIC, _join_shape("concat", _spatial_of, "the values to concatenate need the same H×W"),
-        forward=lambda module, xs: f"torch.cat([{', '.join(xs)}], 1)", interpret=_concat_run, label=lambda p: "concat", role="add",
+        forward=lambda module, xs: f"torch.cat([{', '.join(xs)}], 1)", interpret=_concat_run, label=lambda p: "‖", role="add",  # concatenation
     ),
     OpDef(
         "sum", VARIADIC, _join_shape("sum", lambda s: s, "the values to add need the same shape"),
