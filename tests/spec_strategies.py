@@ -12,11 +12,12 @@ Constructs (tags): guards (`when`) on layers of every kind, on `mul`, `add v`, `
 uses and stage statements (the last two are errors by design: E0114); guards written
 `(stride == 2) == true`; `block`, `sequential` and `shortcut` definitions; a block using a
 block, a sequential ending in a block use, a shortcut definition ending in a block use; `let`
-with integer and float arithmetic, `/`, conditional expressions `(4 if c else 2.0)` and lines
+with integer and float arithmetic, `/`, functions (`log2`, `round`, `min`, ...), conditional expressions `(4 if c else 2.0)` and lines
 over 100 characters; `flatten; linear c` and `batchnorm, relu on` after `linear` inside a
 block; floats (dropout p, drop_path); the stage's `index`, `net_index`, `net_blocks`; named
 values (`from`, `mul v`, `add v`, `add from pre`); shortcut policies A, B, C, identity, none,
-prelude and user definitions.
+prelude and user definitions; Language 3: `split`, `parts[i]`, a `for` loop with an indexed label
+and a re-bound value `let`, `concat` of the loop's values, `sum`.
 """
 
 from __future__ import annotations
@@ -149,6 +150,29 @@ class _Body:
         self.lines.append(self.label(f"identity, from {source}", self.values[source]))
         self.tags.add("stmt:from")
 
+    def branches(self) -> None:
+        """Language 3: a split into halves, then a Res2Net-style loop joined by `concat`, or a `sum`."""
+        if self.cur.channels != "w" or self.cur.gate:
+            return
+        n = self.labels
+        self.labels += 1
+        self.lines.append(f"s{n}: split 2")
+        if self.draw(st.booleans()):
+            self.lines += [
+                "for i in 0 .. 2 {",
+                f"    let u{n} = s{n}[i] if i == 0 else t{n} + s{n}[i]",
+                f"    br{n}[i]: conv 3x3, w // 2, from u{n}" + self.draw(st.sampled_from(["", ", relu off", ", bn off"])),
+                f"    let t{n} = br{n}[i]",
+                "}",
+                f"concat br{n}",
+            ]
+            self.tags.update({"stmt:for", "stmt:concat", "stmt:let_value"})
+        else:
+            self.lines += [f"sum s{n}[0], s{n}[1]", "conv 1x1, w"]
+            self.tags.add("stmt:sum")
+        self.cur = _Value("w", self.cur.strided)
+        self.tags.update({"stmt:split", "stmt:index"})
+
     def use_inner(self) -> None:
         if self.inner is None or self.cur.gate:
             return
@@ -157,7 +181,7 @@ class _Body:
 
     def let_lines(self) -> None:
         self.lines.append("let mid = w * 2 / 2")
-        form = self.draw(st.integers(0, 3))
+        form = self.draw(st.integers(0, 4))
         if form == 1:
             self.lines.append("let a = (2 if flag else 2.0)")
             self.lines.append("let mid2 = w / a")
@@ -171,6 +195,11 @@ class _Body:
             self.lines.append("let q = w * 0.5")
             self.lines.append("let mid4 = w / 2")
             self.tags.add("let:float")
+        elif form == 4:  # functions: ECA's kernel rule, a rounded width that is w again
+            self.lines.append("let k = int(abs(log2(w) + 1) / 2)")
+            self.lines.append("let mid5 = max(w, min(round(w / 3.0) * 2, floor(w / 2.0), ceil(w / 4.0)))")
+            self.lines.append(self.label("conv (k if k % 2 == 1 else k + 1) x 1, mid5", _Value("w", self.cur.strided, self.cur.gate)))
+            self.tags.add("let:functions")
 
     def body(self, residual: bool) -> list[str]:
         self.let_lines()
@@ -180,6 +209,8 @@ class _Body:
         for _ in range(self.draw(st.integers(0, 4))):
             kind = self.draw(st.sampled_from(["conv", "simple", "simple", "gate", "add_value", "from", "inner"]))
             {"conv": self.conv, "simple": self.simple, "gate": self.gate, "add_value": self.add_value, "from": self.read_from, "inner": self.use_inner}[kind]()
+        if self.draw(st.integers(0, 3)) == 0:  # Language 3, in one body of four
+            self.branches()
         if self.cur.channels != "w":
             self.conv()
         if residual:

@@ -117,7 +117,7 @@ class ElementOps(TorchDispatchMode):
         elif name in ("mean", "_adaptive_avg_pool2d"):
             self.element_ops += args[0].numel()
         if name in ("convolution", "native_batch_norm", "_native_batch_norm_legit_no_training", "relu_", "relu", "add", "add_", "sigmoid", "mul",
-                    "max_pool2d_with_indices", "max_pool2d", "avg_pool2d", "mean", "_adaptive_avg_pool2d", "addmm", "constant_pad_nd"):
+                    "max_pool2d_with_indices", "max_pool2d", "avg_pool2d", "mean", "_adaptive_avg_pool2d", "addmm", "constant_pad_nd", "cat"):
             self.activations += first.numel()
         return out
 

@@ -425,3 +425,17 @@ def test_fmt_does_not_import_torch():
     probe = "import sys\nfrom resdsl.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    print(e.code, 'torch' in sys.modules)\n"
     done = subprocess.run([sys.executable, "-c", probe, "fmt", "--check", str(ROOT / "specs")], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["0", "False"]
+
+
+def test_loops_indexes_and_indexed_labels():
+    text = "block b(scale = 4) {\n    parts :   split scale\n    for i   in 0..scale-1 {\n  convs [ i ] : conv 3x3, 8, from parts [i+1 ]\n}\n    concat convs , parts[ 0 ]\n}\n"
+    assert format_text(text) == (
+        "block b(scale = 4) {\n"
+        "    parts: split scale\n"
+        "    for i in 0 .. scale - 1 {\n"
+        "        convs[i]: conv 3x3, 8, from parts[i + 1]\n"
+        "    }\n"
+        "    concat convs, parts[0]\n"
+        "}\n"
+    )
+    assert format_text(format_text(text)) == format_text(text)

@@ -85,6 +85,17 @@ def test_keywords_and_layer_kinds_come_from_the_grammar_and_the_registry():
         assert tokens(f"network n {{\n    {kind}\n}}\n")[3] == (Name.Builtin, kind)
 
 
+def test_loops_indexed_labels_and_indexes():
+    text = "block b() {\n    for i in 0 .. 3 {\n        convs[i]: conv 3x3, 8, from parts[i]\n    }\n}\n"
+    got = [(t, v) for t, v in tokens(text) if v.strip()]
+    assert got[5:21] == [
+        (Keyword, "for"), (Name, "i"), (Keyword, "in"), (Number.Integer, "0"), (Punctuation, "."), (Punctuation, "."),
+        (Number.Integer, "3"), (Punctuation, "{"), (Name.Label, "convs"), (Punctuation, "["), (Name, "i"), (Punctuation, "]"),
+        (Punctuation, ":"), (Name.Builtin, "conv"), (Number, "3x3"), (Punctuation, ","),
+    ]  # fmt: skip
+    assert got[-6:-2] == [(Name, "parts"), (Punctuation, "["), (Name, "i"), (Punctuation, "]")]
+
+
 def test_the_lexer_is_registered_as_a_pygments_plugin():
     tomllib = pytest.importorskip("tomllib")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
@@ -155,6 +166,8 @@ def test_textmate_grammar_is_valid():
         ("    relu", None, "relu"),
         ("block tiny(w) { relu }", None, "relu"),
         ("    sigmoid", None, "sigmoid"),  # a kind added later needs no new grammar file
+        ("        convs[i]: conv 3x3, width, from sp", "convs", "conv"),  # an indexed label in a `for` body
+        ("    parts: split scale", "parts", "split"),
     ],
 )
 def test_textmate_finds_layer_kinds_by_position(line, label, kind):

@@ -310,3 +310,36 @@ def test_an_oversized_document_is_refused_before_parsing_as_check_refuses_it():
     analysis = analyze(text, "big.res")
     assert [d.code for d in analysis.diagnostics] == ["E0301"]
     assert analysis.module is None and analysis.symbols() == [] and analysis.hover(3, 5) is None
+
+
+RES2 = """\
+network n {
+    input 3x16x16
+    conv 3x3, 16
+    layer1: b()
+}
+
+block b(scale = 4) {
+    parts: split scale
+    for i in 0 .. scale - 1 {
+        convs[i]: conv 3x3, 4, from parts[i]
+    }
+    concat convs, parts[scale - 1]
+    add
+}
+"""
+
+
+def test_hover_on_a_loop_its_statements_and_its_values():
+    analysis = analyze(RES2, "res2.res")
+    assert analysis.diagnostics == ()
+    text, span = analysis.hover(*_at(RES2, "for i"))
+    assert text.startswith("`for i in a .. b { ... }`: the body once for each i from a to b - 1") and span == Span("res2.res", 9, 5, 11, 6)
+    text, span = analysis.hover(*_at(RES2, "conv 3x3, 4"))
+    assert text.startswith("`conv KERNEL, FILTERS`") and "in `layer1`: output `4×16×16` · 456 params · 110,592 MACs" in text
+    assert text.endswith("nodes: `layer1.convs.0` (conv), `layer1.bns.0` (bn), `layer1.relu.0` (relu), `layer1.convs.1` (conv), "
+                         "`layer1.bns.1` (bn), `layer1.relu.1` (relu), `layer1.convs.2` (conv), `layer1.bns.2` (bn), `layer1.relu.2` (relu)")
+    text, span = analysis.hover(*_at(RES2, "parts[i]", 1))
+    assert (text, span) == ("value of `parts: split scale`", Span("res2.res", 10, 37, 10, 42))
+    text, _ = analysis.hover(*_at(RES2, "concat"))
+    assert text.startswith("`concat VALUES`\n\nconcatenates values of equal H×W along the channels")

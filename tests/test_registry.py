@@ -48,6 +48,10 @@ EXAMPLES = {
     "add": "b: gate(4)",
     "mul": "b: gate(4)",
     "pad_channels": "b: padded(4) x 2, stride 2",
+    "split": "b: halves(4)",
+    "part": "b: halves(4)",
+    "concat": "b: halves(4)",
+    "sum": "b: halves(4)",
 }
 
 BLOCKS = """
@@ -59,6 +63,18 @@ block gate(w) {
     mul from input, g
     drop_path 0.2
     add input
+}
+block halves(w) {
+    conv 3x3, w
+    parts: split 2
+    for i in 0 .. 2 {
+        branch[i]: conv 3x3, w // 2, dilation (i + 1), from parts[i]
+    }
+    sum parts[0], parts[1]
+    conv 1x1, w // 2
+    concat branch, input
+    conv 1x1, w, relu off
+    add
 }
 block padded(w, stride = 1) {
     conv 3x3, w * 2, stride stride

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from resdsl.backends import torch_values
 from resdsl.backends.namespace import Namespace, class_name, doc_text
 from resdsl.compiler import Network
 from resdsl.frontend.expressions import EvalError, evaluate, kind_of, literal, static_kind, to_python
@@ -529,9 +530,12 @@ class TorchSourceGenerator:
         w.line(f"{net.params:,} parameters; {net.macs:,} multiply-adds (conv and fc, batch 1).")
         w.line('"""')
         w.line()
+        used = "\n".join(sections)
+        if "math." in used:  # a spec's `log2`, `floor`, ... (resdsl.frontend.functions)
+            w.line("import math")
+            w.line()
         w.line("import torch")
         w.line("from torch import nn")
-        used = "\n".join(sections)
         helpers = [
             text
             for op in OPS
@@ -619,6 +623,8 @@ class TorchSourceGenerator:
 
     def block_class(self, kind: _DefinitionInfo) -> str:
         d = kind.definition
+        if torch_values.uses_values(d):  # splits, tuples, loops: resdsl.backends.torch_values
+            return torch_values.block_class(self, kind, _Writer(), attribute_names(d))
         rename = self.python_names(d).name
         attrs = attribute_names(d)
         sig, late = self._signature(kind, rename)

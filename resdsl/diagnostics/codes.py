@@ -61,6 +61,11 @@ _TABLE = [
     Code("E0207", "rounding mismatch", "on an odd size the branch and the shortcut round the stride differently (e.g. 7 → 3 vs 7 → 4)", "conv 2x2, w, stride 2, padding 0 on a 7×7 input"),
     Code("E0208", "needs C×H×W", "a convolution or pooling after `linear`, whose output is a flat vector", "fc: linear 10 then conv 3x3, 16"),
     Code("E0209", "division by zero", "`/`, `//` or `%` by zero", "conv 3x3, 16 / 0"),
+    Code("E0210", "split does not divide", "`split n` of a channel count that is not a multiple of n", "split 3 of 64 channels"),
+    Code("E0211", "joined values differ", "`concat` of values with different H×W, or `sum` of values with different shapes", "concat parts[0], pooled (56×56 and 28×28)"),
+    Code("E0212", "index out of range", "`parts[i]` with i outside the tuple's 0 .. n - 1, or an index of a single value", "parts[4] after parts: split 4"),
+    Code("E0213", "several values where one is read", "a tuple (a split, a loop's indexed label) where one value is needed", "conv 3x3, 16, from parts"),
+    Code("E0214", "loop rounds differ", "a loop's layer reads other channels in a later round than in the first, so one ModuleList cannot hold the rounds", "for i in 0 .. 2 { c[i]: conv 3x3, 8 } after 32 channels"),
     # --- size limits ---------------------------------------------------------------------------
     Code("E0301", "size limit", "the spec passes a size limit: statements, layers, parameters, activations, or blocks nested too deeply; raise with --max-statements/--max-nodes/--max-params/--max-activations", "layer1: basic(64) x 10000000"),
     # --- expectations --------------------------------------------------------------------------
@@ -80,6 +85,7 @@ _TABLE = [
     # --- warnings: the spec builds, but probably not as meant (`--werror` makes them errors) ----
     Code("W0001", "shortcut stride differs", "a shortcut must subsample by a stride other than the block's declared `stride`", "basic(64) on a branch that halves the size by a pool"),
     Code("W0002", "branch collapses", "a residual branch pools the spatial size down to 1×1 before an add its input does not share", "an SE branch that lost its sigmoid gate"),
+    Code("W0003", "value never read", "a labelled value that no later statement reads (a dead branch)", "side: conv 3x3, 16, from input (and nothing reads side)"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from resdsl.frontend import layers
+from resdsl.frontend import layers, loops
 from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean, relocate, short_number
 from resdsl.frontend.expressions import EvalError, Value, evaluate, kind_of
 from resdsl.ir.graph import BlockInfo, StageInfo, add_node, new_graph
@@ -58,6 +58,8 @@ class Elaborator:
         self.stack: list[str] = []  # names of the blocks being instantiated, outermost first
         self.paths: list[str] = []  # and their paths
         self.site: Span | None = None
+        self.tuples: dict[str, tuple[str, ...]] = {}  # a tuple-valued node (a split) -> its parts
+        self.loops = 0  # `for` loops being unrolled
 
     # --- reporting -----------------------------------------------------------------------
 
@@ -250,11 +252,18 @@ class Elaborator:
             except _Abort:
                 continue
             if item.value_name:
-                values[item.value_name] = cursor
+                values[item.value_name] = loops.statement_value(self, cursor)
         return cursor
 
     def statement(self, item, defn, scope, env, cursor, frame, values) -> str:
         stmt = item.stmt
+        if isinstance(stmt, ast.For):
+            return loops.run_for(self, stmt, defn, scope, env, cursor, frame, values)
+        if getattr(stmt, "label_index", None) is not None and not self.loops:
+            self.fail("E0114", "an indexed label belongs in a `for` loop", stmt.label_index.span, help="write `for i in 0 .. n { label[i]: ... }`")
+        if isinstance(stmt, ast.Let) and loops.is_value_expr(stmt.value, values):
+            loops.value_let(self, stmt, scope, env, values, "")
+            return cursor
         if isinstance(stmt, ast.Let):
             if stmt.name in env:
                 self.fail("E0105", f"`{stmt.name}` is already defined", stmt.span, help="choose another name")
@@ -303,8 +312,11 @@ class Elaborator:
         residual = _is_residual_add(item)
         source = cursor
         if args.get("from") is not None and not residual:
-            source = self.resolve(args["from"], values)
-        extra = tuple(self.resolve(args[name], values) for name in item.kind.reads if args.get(name) is not None)
+            source = loops.read(self, args["from"], values, env)
+        extra = tuple(loops.read(self, args[name], values, env) for name in item.kind.reads if args.get(name) is not None)
+        gathered = loops.gathered(self, item.kind, args, values, env)  # concat, sum: their values
+        if gathered:
+            source, extra = gathered[0], gathered[1:]
         if residual:
             return self.residual_add(stmt, item.names[0], scope, cursor, frame, args, values, guarded_off)
         for i, (unit, name) in enumerate(zip(item.units, item.names)):
@@ -316,6 +328,7 @@ class Elaborator:
             source = add_node(self.g, _join(scope, name), op, operands, params, span=stmt.span, site=self.site, scope=scope)
             if frame:
                 frame.info.nodes.append(source)
+            loops.make_parts(self, source, scope, frame)
         return source
 
     def guard(self, expr: ast.Expr, env: dict) -> bool:

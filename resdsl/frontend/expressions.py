@@ -14,6 +14,7 @@ import math
 from typing import Callable, Mapping
 
 from resdsl.diagnostics import Span, did_you_mean, short_number
+from resdsl.frontend.functions import FUNCTIONS
 from resdsl.frontend.syntax import ast
 
 Value = int | float | bool
@@ -150,9 +151,45 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value]) -> Value:
         if expr.op == "~":
             raise EvalError("E0001", "`~` compares only in `expect ... within N%`", expr.span)
         return _arith(expr.op, a, b, expr)
+    if isinstance(expr, ast.Call):
+        return _call(expr, [evaluate(arg, env) for arg in expr.args])
     if isinstance(expr, ast.Dims):
         raise EvalError("E0115", "dimensions are not a single value here", expr.span)
     raise TypeError(f"cannot evaluate {type(expr).__name__}")  # compiler bug
+
+
+def function_of(expr: ast.Call):
+    """The `Function` a call names, with its argument count checked; EvalError otherwise."""
+    fn = FUNCTIONS.get(expr.func)
+    if fn is None:
+        raise EvalError("E0107", f"unknown function `{expr.func}`", expr.func_span, did_you_mean(expr.func, FUNCTIONS), name=expr.func)
+    least, most = fn.arity
+    n = len(expr.args)
+    if n < least:
+        raise EvalError("E0109", f"`{fn.name}` takes {_count(least, most)}, got {n}", expr.span, help=f"for example `{fn.example}`")
+    if most is not None and n > most:
+        raise EvalError("E0110", f"`{fn.name}` takes {_count(least, most)}, got {n}", expr.args[most].span, help=f"for example `{fn.example}`")
+    return fn
+
+
+def _count(least: int, most: int | None) -> str:
+    if most is None:
+        return f"at least {least} arguments"
+    if least == most:
+        return f"{least} argument" + ("s" if least != 1 else "")
+    return f"{least} to {most} arguments"
+
+
+def _call(expr: ast.Call, values: list[Value]) -> Value:
+    fn = function_of(expr)
+    numbers = [_number(v, arg, f"`{fn.name}`") for v, arg in zip(values, expr.args)]
+    try:
+        value = fn.compute(*numbers)
+    except ValueError as e:
+        raise EvalError("E0201", str(e), expr.span) from None
+    except OverflowError:
+        raise EvalError("E0201", "this number is too large", expr.span) from None
+    return _bounded(_finite(value, expr), expr)
 
 
 # --- Python source ------------------------------------------------------------------------------
@@ -173,6 +210,8 @@ def _children(expr: ast.Expr) -> tuple[ast.Expr, ...]:
         return (expr.operand,)
     if isinstance(expr, ast.IfExp):
         return (expr.cond, expr.then, expr.other)
+    if isinstance(expr, ast.Call):
+        return expr.args
     return ()
 
 
@@ -203,6 +242,8 @@ def static_kind(expr: ast.Expr, kinds: Mapping[str, str]) -> str:
         if sides == {"int"}:
             return "int"
         return "number" if "number" in sides or "bool" in sides else "mixed"
+    if isinstance(expr, ast.Call) and expr.func in FUNCTIONS:
+        return FUNCTIONS[expr.func].kind([static_kind(arg, kinds) for arg in expr.args])
     return "number"
 
 
@@ -242,6 +283,8 @@ def _to_python(expr: ast.Expr, rename, env, kinds) -> tuple[str, int]:
         then = then if tp > prec else f"({then})"
         cond = cond if cp > prec else f"({cond})"
         return f"{then} if {cond} else {other}", prec
+    if isinstance(expr, ast.Call):
+        return function_of(expr).python([_to_python(arg, rename, env, kinds)[0] for arg in expr.args]), 9
     assert isinstance(expr, ast.BinOp)
     op = expr.op
     sides = {static_kind(expr.left, kinds), static_kind(expr.right, kinds)}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from resdsl.diagnostics import Diagnostic, Note, did_you_mean
+from resdsl.frontend.functions import FUNCTIONS
 from resdsl.frontend.syntax import ast
 
 Exprs = ast.Expr | tuple[ast.Expr, ast.Expr]
@@ -154,6 +155,21 @@ _STRIDE = Arg("stride", "pair", 1, _const(1), doc="step of the window")
 _KERNEL = Arg("kernel", "pair", 1, doc="window size, `3x3` or `3`")
 _P = Arg("p", "float", doc="probability, 0 <= p < 1")
 
+_VALUES = Arg("values", "values", doc="values: labels, `input`, `parts[i]`; a tuple counts as its values")
+VALUE_KINDS = (
+    LayerKind(
+        "split", (Arg("parts", "int", 1, doc="number of equal parts"),), (), _single("split", parts="parts"), "split",
+        doc="splits the channels into equal parts: a tuple of values, read as `parts[i]`", example="parts: split 4",
+    ),
+    LayerKind(
+        "concat", (_VALUES,), (), _single("concat"), "concat",
+        doc="concatenates values of equal H×W along the channels", example="concat convs, parts[3]",
+    ),
+    LayerKind(
+        "sum", (_VALUES,), (), _single("sum"), "sum", doc="adds values of equal shape", example="sum paths",
+    ),
+)
+
 LAYER_KINDS: dict[str, LayerKind] = {
     kind.name: kind
     for kind in [
@@ -260,10 +276,16 @@ LAYER_KINDS: dict[str, LayerKind] = {
             doc="shortcut option A: subsample with the stride and zero-pad the channels; no parameters",
             example="pad_channels 32, stride 2",
         ),
+        *VALUE_KINDS,
     ]
 }
 
 ALIASES = {"bn": "batchnorm", "fc": "linear"}
+
+
+def gathers(kind: LayerKind) -> bool:
+    """A kind whose operands are its `values` argument (flattened), not the previous value."""
+    return bool(kind.positional) and kind.positional[-1].type == "values"
 
 
 def lookup(name: str) -> LayerKind | None:
@@ -294,7 +316,7 @@ def _extra_help(kind: LayerKind, extra: ast.Expr) -> str:
 
 def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
     """Argument expressions by name, defaults filled in, or the diagnostics for a bad call."""
-    args: dict = {arg.name: value for value, arg in zip(stmt.args, kind.positional)}
+    args = _bind_positionals(kind, stmt)
     problems = _extra_positionals(kind, stmt)
     problems += _bind_options(kind, stmt, args)
     problems += _missing_positionals(kind, stmt, args)
@@ -307,6 +329,15 @@ def bind(kind: LayerKind, stmt: ast.Layer) -> tuple[dict, list[Diagnostic]]:
     return args, problems + _check_value_args(kind, args)
 
 
+def _bind_positionals(kind: LayerKind, stmt: ast.Layer) -> dict:
+    """Positional arguments by name; a gathering last argument takes the rest as a tuple."""
+    fixed = len(kind.positional) - gathers(kind)
+    args: dict = {arg.name: value for value, arg in zip(stmt.args, kind.positional[:fixed])}
+    if gathers(kind) and stmt.args[fixed:]:
+        args[kind.positional[-1].name] = tuple(stmt.args[fixed:])
+    return args
+
+
 def _extra_positionals(kind: LayerKind, stmt: ast.Layer) -> list[Diagnostic]:
     return [
         Diagnostic(
@@ -316,7 +347,7 @@ def _extra_positionals(kind: LayerKind, stmt: ast.Layer) -> list[Diagnostic]:
             label="unexpected argument",
             help=_extra_help(kind, extra),
         )
-        for extra in stmt.args[len(kind.positional) :]
+        for extra in (stmt.args[len(kind.positional) :] if not gathers(kind) else ())
     ]
 
 
@@ -333,7 +364,7 @@ def _bind_options(kind: LayerKind, stmt: ast.Layer, args: dict) -> list[Diagnost
                     "E0111",
                     f"`{kind.name}` has no option `{opt.name}`",
                     opt.name_span,
-                    help=did_you_mean(opt.name, names) or f"its options are {', '.join(a.name for a in kind.options) or 'none'}",
+                    help=_function_help(opt) or did_you_mean(opt.name, names) or f"its options are {', '.join(a.name for a in kind.options) or 'none'}",
                 )
             )
             continue
@@ -383,17 +414,47 @@ def _fill_defaults(kind: LayerKind, stmt: ast.Layer, args: dict) -> list[Diagnos
                 args[arg.name] = _as_pair(args[arg.name])
         if arg.structural and not (isinstance(args[arg.name], ast.Literal) and isinstance(args[arg.name].value, bool)):
             problems.append(
-                Diagnostic("E0115", f"`{arg.name}` must be written as `on` or `off`", args[arg.name].span, help="it decides which layers exist, so it cannot be computed")
+                Diagnostic("E0115", f"`{arg.name}` must be written as `on` or `off`", args[arg.name].span, help=_structural_help(arg.name))
             )
     return problems
 
 
 def _check_value_args(kind: LayerKind, args: dict) -> list[Diagnostic]:
-    return [
-        Diagnostic("E0115", f"`{arg.name}` takes the name of a value (a label, or `input`)", value.span, help=f"for example: {kind.example}")
-        for arg in kind.positional + (FROM,)
-        if arg.type == "value" and (value := args.get(arg.name)) is not None and not isinstance(value, ast.Name)
-    ]
+    """Arguments that name values (`from`, `mul`'s gate, `concat`'s values) hold names."""
+    problems: list[Diagnostic] = []
+    for arg in kind.positional + (FROM,):
+        value = args.get(arg.name)
+        for item in value if arg.type == "values" else ():
+            if not isinstance(item, (ast.Name, ast.Index)):
+                problems.append(Diagnostic("E0115", f"`{kind.name}` takes names of values (labels, `input`, `parts[i]`)", item.span, help=f"for example: {kind.example}"))
+        if arg.type == "value" and value is not None and not isinstance(value, (ast.Name, ast.Index)):
+            problems.append(
+                Diagnostic("E0115", f"`{arg.name}` takes the name of a value (a label, or `input`)", value.span, help=f"for example: {kind.example}")
+            )
+    return problems
+
+
+# The statement that does alone what a structural option adds: `relu off` plus `relu when c`.
+_ALONE = {"relu": "relu", "bn": "batchnorm"}
+
+
+def _structural_help(name: str) -> str:
+    text = "it decides which layers exist, so it cannot be computed"
+    if name in _ALONE:
+        text += f"; for a condition write `{name} off` here and `{_ALONE[name]} when CONDITION` as the next statement"
+    return text
+
+
+def _function_help(opt: ast.Option) -> str:
+    """`lg2(c)` reads as the option `lg2` with the value `(c)`: point to the function meant."""
+    value = opt.value.span
+    # the value's expression starts one column after the name (past the `(`) and the option
+    # ends after it (at the `)`): written `lg2(c)`, not `lg2 (c)` or `lg2 c`
+    touching = (value.line, value.column) == (opt.name_span.end_line, opt.name_span.end_column + 1) and (
+        (opt.span.end_line, opt.span.end_column) > (value.end_line, value.end_column)
+    )
+    guess = did_you_mean(opt.name, FUNCTIONS) if touching else ""
+    return f"`{opt.name}(` is no function; {guess}" if guess else ""
 
 
 def _default_text(arg: Arg) -> str:

@@ -148,6 +148,23 @@ _RESNETV2 = {
     },
 }
 
+# Res2Net: the 7x7 stem with 1x1 projections, or the deep stem with average-pool shortcuts
+_RES2NET = {
+    "timm_res2net": {
+        "res2net50_26w_4s": {},
+        "res2net101_26w_4s": R101,
+        "res2net50_26w_6s": {"scale": 6},
+        "res2net50_26w_8s": {"scale": 8},
+        "res2net50_48w_2s": {"base_width": 48, "scale": 2},
+        "res2net50_14w_8s": {"base_width": 14, "scale": 8},
+        "res2next50": {"base_width": 4, "cardinality": 8},
+    },
+    "timm_res2net_d": {
+        "res2net50d": {},
+        "res2net101d": R101,
+    },
+}
+
 _ECA = "ECA attention (a 1-D conv across channels, kernel size from log2 of the channels)"
 _BLUR = "a fixed-filter blur pool (BlurPool2d: a buffer that is not saved, reflect padding)"
 
@@ -166,9 +183,6 @@ UNCOVERED = {
     "resnetv2_50d_gn": ("resnetv2", "GroupNorm with its activation (norm as a value)"),
     "resnetv2_50d_evos": ("resnetv2", "EvoNorm-S0 (a norm layer the language lacks)"),
     "resnetv2_50d_frn": ("resnetv2", "Filter Response Norm with TLU (a norm layer the language lacks)"),
-    **{name: ("res2net", "a channel split, adds between the parts, a concat, and `convs.i` / `bns.i` ModuleLists") for name in (
-        "res2net50_14w_8s", "res2net50_26w_4s", "res2net50_26w_6s", "res2net50_26w_8s", "res2net50_48w_2s", "res2net50d",
-        "res2net101_26w_4s", "res2net101d", "res2next50")},
     **{name: ("resnest", "split attention: a sum over the radix groups and a softmax over the radix axis (RadixSoftmax)") for name in (
         "resnest14d", "resnest26d", "resnest50d", "resnest50d_1s4x24d", "resnest50d_4s2x40d", "resnest101e", "resnest200e", "resnest269e")},
     **{name: ("sknet", "selective kernel: parallel paths, a softmax over the paths and their weighted sum") for name in (
@@ -195,7 +209,7 @@ META_ONLY = frozenset({"resnext101_32x32d"})
 
 def _zoo() -> dict[str, ZooEntry]:
     out = {}
-    for module, families in (("resnet", _RESNET), ("resnetv2", _RESNETV2)):
+    for module, families in (("resnet", _RESNET), ("resnetv2", _RESNETV2), ("res2net", _RES2NET)):
         for spec, names in families.items():
             for name, params in names.items():
                 out[name] = ZooEntry(name, module, spec, dict(params))

@@ -10,7 +10,8 @@ Every consumer reads an op's `OpDef` and nothing else switches on op names:
 - the paper-style `label` (diagrams, summaries), the Table 1 `phrase` (None: omitted), the
   drawing `role`, and which ops a conv unit `absorbs` in the unit-level diagram;
 - the questions consumers would otherwise ask of an op's name, one flag each: `is_source`,
-  `weighted`, `convolves`, `foldable`, `joins`, `flattens_input`, `channels_param`, `tensors`.
+  `weighted`, `convolves`, `foldable`, `joins`, `flattens_input`, `channels_param`, `tensors`,
+  `stacks_channels`, `picks_part`.
 
 Adding an op means one `OpDef` here and, when users write it, one `LayerKind` in
 `resdsl.frontend.layers` (a test walks every op through every consumer).
@@ -79,7 +80,7 @@ def _input_elements(params, inputs, out) -> int:
 
 def _needs_map(shape: Shape, what: str) -> None:
     if len(shape) != 3:
-        raise ShapeError("E0208", f"{what} needs a C×H×W input, got {fmt_shape(shape)}", help="put it before the `linear` layer")
+        raise ShapeError("E0208", f"{what} needs a C×H×W input, got {fmt_shape(shape)}", help="put it before the layer that flattens the map")
 
 
 def _window(size: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
@@ -318,6 +319,9 @@ op's meaning in torch.nn.functional, independent of the emitters (`resdsl.ir.int
     flattens_input: bool = False  # flattens a C×H×W operand, makes a vector; in a block it needs C×1×1
     channels_param: str = ""  # the param that sets the output's channels (features for a vector)
     tensors: tuple[str, ...] = ()  # state_dict tensors a node always owns (a true `bias` param adds one)
+    stacks_channels: bool = False  # its output's channels are its operands' channels added up (concat)
+    picks_part: bool = False  # one entry of a split's tuple, its `index` param saying which
+    parts: Callable[[dict], int] | None = None  # a tuple of values: how many `part` nodes read it (`split`)
 
 
 _BN_TENSORS = ("weight", "bias", "running_mean", "running_var")

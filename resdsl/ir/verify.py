@@ -47,7 +47,7 @@ def verify(g: nx.DiGraph, *, facts: tuple[str, ...] = ()) -> None:
         if op is None:
             problems.append(f"{n}: unknown op {data['op']!r}")
             continue
-        if len(data["inputs"]) != op.arity:
+        if len(data["inputs"]) != op.arity and not (op.arity < 0 and data["inputs"]):  # -1: one or more
             problems.append(f"{n}: {data['op']} takes {op.arity} operands, has {len(data['inputs'])}")
         if set(data["inputs"]) != set(g.predecessors(n)):
             problems.append(f"{n}: operands {data['inputs']} disagree with edges {sorted(g.predecessors(n))}")

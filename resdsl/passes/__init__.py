@@ -14,7 +14,9 @@ from typing import Callable
 
 from resdsl.passes.check_expectations import check_expectations
 from resdsl.passes.check_lowering import check_lowering
+from resdsl.passes.check_rounds import check_rounds
 from resdsl.passes.count_costs import count_costs
+from resdsl.passes.find_dead_values import find_dead_values
 from resdsl.passes.infer_shapes import infer_shapes
 from resdsl.passes.insert_shortcuts import insert_shortcuts
 from resdsl.passes.validate_residuals import validate_residuals
@@ -36,8 +38,10 @@ PASSES = (
     Pass(insert_shortcuts, establishes=("shapes", "shortcuts")),
     Pass(validate_residuals, stops_on_error=True),  # a mismatched add makes every later count wrong
     Pass(check_lowering),
+    Pass(check_rounds),
+    Pass(find_dead_values),
     Pass(count_costs, establishes=("costs",)),
     Pass(check_expectations),
 )
 
-__all__ = ["PASSES", "Pass", "infer_shapes", "insert_shortcuts", "validate_residuals", "check_lowering", "count_costs", "check_expectations"]
+__all__ = ["PASSES", "Pass", "infer_shapes", "insert_shortcuts", "validate_residuals", "check_lowering", "check_rounds", "find_dead_values", "count_costs", "check_expectations"]

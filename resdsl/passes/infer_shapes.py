@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from resdsl.diagnostics import Diagnostic, Reporter, relocate
+from resdsl.diagnostics import Diagnostic, Note, Reporter, relocate
 from resdsl.ir.graph import topo_order
 from resdsl.ir.ops import OPS, ShapeError, fmt_shape
 
@@ -33,7 +33,21 @@ def infer_node(g: nx.DiGraph, node: str, reporter: Reporter) -> None:
             raise ShapeError("E0201", f"this layer's output would be {fmt_shape(shape)}, past the largest size {MAX_SIZE:,}", help="check the padding, dilation and input size")
         data["shape"] = shape
     except ShapeError as err:
-        reporter.report(node_location(g, node, Diagnostic(err.code, err.message, data["span"], help=err.help)))
+        notes = _flattened_at(g, node) if err.code == "E0208" else ()
+        reporter.report(node_location(g, node, Diagnostic(err.code, err.message, data["span"], help=err.help, notes=notes)))
+
+
+def _flattened_at(g: nx.DiGraph, node: str) -> tuple[Note, ...]:
+    """Where the map became a vector: the nearest node before `node` whose input is C×H×W and
+    whose output is not (a `flatten`, a `linear`, whatever op does it), as a note."""
+    seen = g.nodes[node]["inputs"][:1]
+    while seen:
+        data = g.nodes[seen[0]]
+        before = [g.nodes[i]["shape"] for i in data["inputs"]]
+        if data["shape"] is not None and len(data["shape"]) != 3 and any(s is not None and len(s) == 3 for s in before):
+            return (Note(f"the map becomes a vector of {fmt_shape(data['shape'])} here", data["span"]),)
+        seen = data["inputs"][:1]
+    return ()
 
 
 def infer_shapes(g: nx.DiGraph, reporter: Reporter) -> None:

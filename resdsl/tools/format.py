@@ -12,7 +12,8 @@ layer kind by name, so new ones need no change here. What it decides is only whi
 * Indentation: four spaces per open brace. A comment line is indented as the code around it.
 * Within a line: one space between tokens, except none inside parentheses, after a block
   call's `(`, after a unary `-`, around `.` in paths, before `,`, `:`, `;` and the `%` of
-  `within 2%`, and between a definition's name and its parameter list. Tokens are written as
+  `within 2%`, inside an index's brackets and before its `[` (`parts[i]`), and between a
+  definition's name and its parameter list. Tokens are written as
   they are spelled (`3x3`, `3 x 3`, `×`, `1_000` stay as they are).
 * Trailing comments: in a run of consecutive code lines, the `#` of every trailing comment
   sits in one column, two spaces past the longest code among them. A blank line or a comment
@@ -46,8 +47,8 @@ COMMENT_GAP = 2  # spaces between the longest code of a run and its aligned comm
 # Token types as Lark names them: anonymous terminals after their text ("(" is LPAR), the
 # named ones as the grammar spells them. `MINUS` is only ever the unary minus (binary is ADD_OP),
 # `PERCENT` only the `%` of `within 2%` (the operator is MUL_OP).
-_NO_SPACE_AFTER = frozenset({"LPAR", "CALL_NAME", "DOT", "MINUS"})
-_NO_SPACE_BEFORE = frozenset({"RPAR", "COMMA", "COLON", "SEMICOLON", "DOT", "PERCENT"})
+_NO_SPACE_AFTER = frozenset({"LPAR", "CALL_NAME", "DOT", "MINUS", "_LBRACKET"})
+_NO_SPACE_BEFORE = frozenset({"RPAR", "COMMA", "COLON", "SEMICOLON", "DOT", "PERCENT", "_LBRACKET", "RSQB"})
 _OPEN, _CLOSE, _SEMI, _NEWLINE = "LBRACE", "RBRACE", "SEMICOLON", "_NL"
 
 _COMMENT = re.compile(r"#[^\n]*")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 
-from pygments.lexer import RegexLexer, bygroups, default, include, words
+from pygments.lexer import RegexLexer, bygroups, default, include, this, using, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, Whitespace
 
 __all__ = ["ResdslLexer", "KEYWORDS", "DECLARATIONS", "CONSTANTS", "LAYER_KINDS", "textmate_grammar"]
@@ -96,6 +96,8 @@ class ResdslLexer(RegexLexer):
             (rf"({_alternation(DECLARATIONS)})(\s+)({IDENT})(?=\s*[({{])", bygroups(Keyword.Declaration, Whitespace, Name.Function), "header"),
             (r"[{};]", Punctuation),
             (rf"({IDENT})([ \t]*)(:)", bygroups(Name.Label, Whitespace, Punctuation)),
+            # `convs[i]:` in a `for` body: an indexed label
+            (rf"({IDENT})(\[)([^\]\n]*)(\])([ \t]*)(:)", bygroups(Name.Label, Punctuation, using(this, state="expression"), Punctuation, Whitespace, Punctuation)),
             (rf"{IDENT}(?=\()", Name.Function, "statement"),
             (words(CONSTANTS, suffix=r"\b"), Keyword.Constant, "statement"),
             (words(_OTHER_KEYWORDS, suffix=r"\b"), Keyword, "statement"),
@@ -113,6 +115,7 @@ class ResdslLexer(RegexLexer):
         "statement": [
             (r"\n", Whitespace, "#pop"),
             (r"[;}]", Punctuation, "#pop"),
+            (r"\{", Punctuation, "#pop"),  # the body of a `for` loop
             (r"#.*?$", Comment.Single),
             (r"[ \t\f\r]+", Whitespace),
             include("expression"),
@@ -127,7 +130,7 @@ class ResdslLexer(RegexLexer):
             (TIMES, Operator),
             (IDENT, Name),
             (OPERATORS, Operator),
-            (r"[(),.:]", Punctuation),
+            (r"[(),.:\[\]]", Punctuation),
         ],
     }
 
@@ -174,7 +177,7 @@ def _textmate_statements() -> dict:
         },
         "statement-head": {
             "comment": "The word that heads a statement (after an optional label) is a layer kind.",
-            "match": rf"(?:^|(?<=[{{;]))\s*(?:({IDENT})\s*(:)\s*)?(?!(?:{all_keywords})\b)({IDENT})\b(?!\s*[(:])",
+            "match": rf"(?:^|(?<=[{{;]))\s*(?:({IDENT})(?:\[[^\]\n]*\])?\s*(:)\s*)?(?!(?:{all_keywords})\b)({IDENT})\b(?!\s*[(:\[])",
             "captures": {
                 "1": {"name": "entity.name.label.resdsl"},
                 "2": {"name": "punctuation.separator.label.resdsl"},

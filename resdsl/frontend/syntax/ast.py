@@ -49,12 +49,29 @@ class UnaryOp(Expr):
 
 
 @dataclass(frozen=True)
+class Call(Expr):
+    """`log2(c)`: a function of `resdsl.frontend.functions.FUNCTIONS` applied to its arguments."""
+
+    func: str
+    func_span: Span
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
 class IfExp(Expr):
     """`then if cond else other`, as in Python."""
 
     cond: Expr
     then: Expr
     other: Expr
+
+
+@dataclass(frozen=True)
+class Index(Expr):
+    """`parts[i]`: one of the values of a tuple (a `split`, or a loop's indexed label)."""
+
+    base: Name
+    index: Expr
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,7 @@ class Layer(Statement):
     label: str | None = None
     label_span: Span | None = None
     guard: Expr | None = None  # `when cond`: where false, the statement is an identity
+    label_index: Expr | None = None  # `convs[i]:` in a `for` body: the entry convs.i
 
 
 @dataclass(frozen=True)
@@ -119,6 +137,17 @@ class BlockUse(Statement):
     label: str | None = None
     label_span: Span | None = None
     guard: Expr | None = None  # `when cond`: where false, the block is an identity
+
+
+@dataclass(frozen=True)
+class For(Statement):
+    """`for i in start .. stop { ... }`: the body for i = start .. stop - 1, unrolled when compiled."""
+
+    var: str
+    var_span: Span
+    start: Expr
+    stop: Expr
+    body: tuple[Statement, ...]
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ MAX_ERRORS = 20  # syntax errors reported in one run, as the reporter's cap for 
 _WORDS = {
     "NAME": "a name",
     "CALL_NAME": "a block use such as `basic(64)`",
+    "FUNC_CALL": "a function call such as `log2(c)`",
     "INT": "an integer",
     "FLOAT": "a number",
     "NUMBER": "a number",
@@ -41,7 +42,7 @@ _WORDS = {
     "$END": "the end of the file",
 }
 # Tokens that start an expression, and tokens that continue one: each group is one phrase.
-_VALUE_START = {"LPAR", "MINUS", "NAME", "INT", "FLOAT", "NUMBER", "TRUE", "FALSE", "ON", "OFF", "NOT", "DIMS"}
+_VALUE_START = {"LPAR", "MINUS", "NAME", "FUNC_CALL", "INT", "FLOAT", "NUMBER", "TRUE", "FALSE", "ON", "OFF", "NOT", "DIMS"}
 _OPERATORS = {"ADD_OP", "MUL_OP", "CMP_OP", "AND", "OR", "IF"}
 _OPERATOR_TEXTS = {"=="}  # anonymous terminals (Lark names them __ANON_n): found by their text
 _LINE_END = {"_NL", "SEMICOLON"}

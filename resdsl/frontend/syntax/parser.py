@@ -69,6 +69,10 @@ class _ToAst(Transformer):
         (tok,) = children
         return ast.Name(_tok_span(self.source, tok), str(tok))
 
+    def index(self, meta, children):
+        tok, index = children
+        return ast.Index(self._span(meta), ast.Name(_tok_span(self.source, tok), str(tok)), index)
+
     def binop(self, meta, children):
         left, op, right = children
         return ast.BinOp(self._span(meta), str(op), left, right)
@@ -90,6 +94,12 @@ class _ToAst(Transformer):
     def if_exp(self, meta, children):
         then, cond, other = children
         return ast.IfExp(self._span(meta), cond, then, other)
+
+    def call(self, meta, children):
+        tok, *args = children
+        span = _tok_span(self.source, tok)
+        func_span = Span(span.source, span.line, span.column, span.end_line, span.end_column - 1)
+        return ast.Call(self._span(meta), str(tok)[:-1], func_span, tuple(a for a in args if a is not None))
 
     def dims(self, meta, children):
         if len(children) == 1 and isinstance(children[0], Token):
@@ -137,10 +147,15 @@ class _ToAst(Transformer):
         )
 
     def labeled(self, meta, children):
-        label, unit = children
+        label, index, unit = children
         from dataclasses import replace
 
-        return replace(unit, span=self._span(meta), label=str(label), label_span=_tok_span(self.source, label))
+        extra = {"label_index": index} if index is not None else {}
+        return replace(unit, span=self._span(meta), label=str(label), label_span=_tok_span(self.source, label), **extra)
+
+    def for_stmt(self, meta, children):
+        var, start, stop, (body, _) = children
+        return ast.For(self._span(meta), str(var), _tok_span(self.source, var), start, stop, body)
 
     def guarded(self, meta, children):
         from dataclasses import replace

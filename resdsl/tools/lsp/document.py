@@ -188,6 +188,8 @@ class Analysis(HoverAnswers, DefinitionAnswers, CompletionAnswers, OutlineAnswer
         return None
 
     def _in_statement(self, defn: ast.Definition, stmt: ast.Statement, line: int, col: int) -> Hit:
+        if isinstance(stmt, ast.For):
+            return self._in_loop(defn, stmt, line, col)
         if isinstance(stmt, ast.Let):
             span = let_name_span(stmt, self.lines)
             if contains(span, line, col):
@@ -210,6 +212,16 @@ class Analysis(HoverAnswers, DefinitionAnswers, CompletionAnswers, OutlineAnswer
                 if contains(name.span, line, col):
                     return Hit("name", name.span, defn, stmt, name.id)
         return Hit("statement", stmt.span, defn, stmt)
+
+    def _in_loop(self, defn: ast.Definition, stmt: ast.For, line: int, col: int) -> Hit:
+        """A statement of a `for` body, a name in its bounds, or the loop itself."""
+        for inner in stmt.body:
+            if contains(inner.span, line, col):
+                return self._in_statement(defn, inner, line, col)
+        for name in names_in((stmt.start, stmt.stop)):
+            if contains(name.span, line, col):
+                return Hit("name", name.span, defn, stmt, name.id)
+        return Hit("loop", stmt.span, defn, stmt, stmt.var)
 
     # -- values --------------------------------------------------------------------------------------
 

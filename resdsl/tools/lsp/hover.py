@@ -7,7 +7,17 @@ from resdsl.diagnostics import Span
 from resdsl.ir.graph import value_node
 from resdsl.ir.ops import fmt_shape
 from resdsl.frontend.syntax import ast
-from resdsl.tools.lsp.spec_text import Hit, USE_OPTIONS, errors_in, markdown_text, shortcut_kinds, show_value, text_of
+from resdsl.tools.lsp.spec_text import (
+    LOOP_DOC,
+    USE_OPTIONS,
+    Hit,
+    errors_in,
+    labelled,
+    markdown_text,
+    shortcut_kinds,
+    show_value,
+    text_of,
+)
 
 
 class HoverAnswers:
@@ -77,6 +87,8 @@ class HoverAnswers:
             return (self._definition_md(defn) if defn else f"unknown shortcut kind `{hit.name}`"), hit.span
         if hit.kind == "path":
             return self._path_md(hit.name), hit.span
+        if hit.kind == "loop":
+            return LOOP_DOC, hit.span
         text = self._statement_md(hit.defn, hit.stmt)
         return (text, hit.stmt.span) if text else None
 
@@ -113,6 +125,8 @@ class HoverAnswers:
             head = f"parameter `{param.name}{default}` of {defn.kind} `{defn.name}`"
         elif let is not None:
             head = f"`let {let.name} = {text_of(let.value.span, self.lines)}`"
+        elif labelled(defn.body, hit.name) is not None:  # a value: a label, maybe a tuple (`parts`, `convs`)
+            return f"value of `{' '.join(text_of(labelled(defn.body, hit.name).span, self.lines).split())}`"
         else:
             return f"unknown name `{hit.name}`"
         values = self.values_of(defn, hit.name)

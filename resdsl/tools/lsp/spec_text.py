@@ -30,6 +30,10 @@ DEFINITION_KEYWORDS = {
     "shortcut": "shortcut name(...) { ... }: a shortcut branch a policy can name",
     "sequential": "sequential name(...) { ... }: layers numbered as nn.Sequential numbers them",
 }
+LOOP_DOC = (
+    "`for i in a .. b { ... }`: the body once for each i from a to b - 1, unrolled when compiled; "
+    "`convs[i]: conv ...` in it makes the ModuleList entries `convs.0`, `convs.1`, ..., and a value `let` is re-bound each round"
+)
 LAYER_REGISTRY = "resdsl/frontend/layers.py"  # the source name of spans into the layer kinds' declarations
 USE_OPTIONS = {"stride": "the stage's stride, given to its first block", "shortcut": "this use's shortcut policy: A, B, C, identity or none"}
 
@@ -101,8 +105,12 @@ def names_in(expr) -> list[ast.Name]:
             stack.append(e.operand)
         elif isinstance(e, ast.IfExp):
             stack += [e.other, e.cond, e.then]
+        elif isinstance(e, ast.Call):
+            stack.extend(reversed(e.args))
         elif isinstance(e, ast.Dims):
             stack.extend(reversed(e.items))
+        elif isinstance(e, ast.Index):  # `parts[i]`
+            stack += [e.index, e.base]
     return out
 
 
@@ -121,6 +129,18 @@ def expressions_of(stmt: ast.Statement) -> list:
     if isinstance(stmt, ast.ExpectShape):
         return [stmt.dims, stmt.when]
     return []
+
+
+def labelled(body, name: str) -> ast.Statement | None:
+    """The statement labelled `name` in a body or its `for` loops, or a value `let` in a loop."""
+    for stmt in body:
+        if getattr(stmt, "label", None) == name:
+            return stmt
+        if isinstance(stmt, ast.For):
+            found = next((s for s in stmt.body if isinstance(s, ast.Let) and s.name == name), None) or labelled(stmt.body, name)
+            if found is not None:
+                return found
+    return None
 
 
 _LET = re.compile(r"let\s+([A-Za-z_][A-Za-z0-9_]*)")

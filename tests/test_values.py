@@ -1,0 +1,197 @@
+"""Language 3: several values at once. `split`, `parts[i]`, `concat`, `sum`, `for` loops with
+indexed labels, value `let`s, and their diagnostics (located, with both shapes)."""
+
+from __future__ import annotations
+
+import pytest
+
+import resdsl
+from test_interpret import assert_same_network
+
+RES2 = """
+block b2(width, scale = 4, first = false, stride = 1) {
+    conv1: conv 1x1, width * scale
+    parts: split scale
+    for i in 0 .. scale - 1 {
+        let v = parts[i] if i == 0 or first else sp + parts[i]
+        convs[i]: conv 3x3, width, stride stride, from v
+        let sp = convs[i]
+    }
+    pool: avgpool 3x3, stride stride, padding 1, from parts[scale - 1] when first
+    concat convs, pool
+    conv3: conv 1x1, width * scale, relu off
+    add
+    relu
+}
+"""
+
+
+def _net(body: str, blocks: str = "", **params):
+    text = f"{blocks}\nnetwork t(first = false) {{\n    input 3x32x32\n    conv 3x3, 32\n{body}\n}}\n"
+    return resdsl.compile_text(text, "t.res", verify_ir=True, **params)
+
+
+def _block(body: str):
+    return _net("    layer1: b()", "block b() {\n" + body + "\n}")
+
+
+def _error(body: str) -> str:
+    with pytest.raises(resdsl.ResdslError) as err:
+        _block(body)
+    (diag,) = err.value.diagnostics
+    return f"{diag.span.line}:{diag.span.column} {diag.code} {diag.message}"
+
+
+def test_a_loop_unrolls_into_indexed_nodes_and_rebinds_its_value():
+    g = _net("    layer1: b2(8)", RES2).graph
+    block = [n for n in g if n.startswith("layer1.")]
+    assert block == [
+        "layer1.conv1", "layer1.bn1", "layer1.relu1", "layer1.parts",
+        "layer1.parts.0", "layer1.parts.1", "layer1.parts.2", "layer1.parts.3",
+        "layer1.convs.0", "layer1.bns.0", "layer1.relu.0",
+        "layer1.v.1", "layer1.convs.1", "layer1.bns.1", "layer1.relu.1",
+        "layer1.v.2", "layer1.convs.2", "layer1.bns.2", "layer1.relu.2",
+        "layer1.pool", "layer1.concat", "layer1.conv3", "layer1.bn3", "layer1.add", "layer1.relu2",
+    ]  # fmt: skip
+    assert g.nodes["layer1.v.2"]["inputs"] == ("layer1.relu.1", "layer1.parts.2")  # sp + parts[i]: sp re-bound
+    assert g.nodes["layer1.concat"]["inputs"] == ("layer1.relu.0", "layer1.relu.1", "layer1.relu.2", "layer1.pool")
+    assert g.nodes["layer1.parts.3"]["shape"] == (8, 32, 32)
+    assert g.nodes["layer1.concat"]["shape"] == (32, 32, 32)
+    assert g.nodes["layer1.pool"]["op"] == "identity"
+
+
+def test_the_first_block_pools_the_last_part_and_reads_each_part_alone():
+    g = _net("    layer1: b2(8, first = true, stride = 2)", RES2).graph
+    assert g.nodes["layer1.convs.1"]["inputs"] == ("layer1.parts.1",)
+    assert g.nodes["layer1.pool"]["op"] == "avgpool"
+    assert g.nodes["layer1.concat"]["shape"] == (32, 16, 16)
+
+
+def test_costs_of_split_concat_and_sum():
+    net = _net("    layer1: b2(8)", RES2)
+    g = net.graph
+    assert [g.nodes[n]["cost_params"] for n in ("layer1.parts", "layer1.parts.0", "layer1.concat")] == [0, 0, 0]
+    assert g.nodes["layer1.concat"]["cost_activations"] == 32 * 32 * 32
+    assert g.nodes["layer1.parts.0"]["cost_activations"] == 0
+    # 3x3 conv 32; conv1 1x1 32->32, 3 convs 3x3 8->8, conv3 1x1 32->32, with their batch norms
+    assert net.params == (3 * 32 * 9 + 64) + (32 * 32 + 64) + 3 * (8 * 8 * 9 + 16) + (32 * 32 + 64)
+    s = _block("    a: conv 1x1, 8\n    b: conv 1x1, 8, from input\n    c: conv 1x1, 8, from input\n    sum a, b, c").graph
+    assert s.nodes["layer1.sum"]["cost_element_ops"] == 2 * 8 * 32 * 32
+
+
+def test_split_that_does_not_divide():
+    assert _error("    parts: split 3\n    concat parts") == "2:5 E0210 `split 3` cannot divide 32 channels (32×32×32) into 3 equal parts"
+
+
+def test_concat_of_different_sizes_names_both():
+    body = "    parts: split 4\n    pooled: maxpool 2x2, stride 2, from parts[1]\n    concat parts[0], pooled"
+    assert _error(body) == "4:5 E0211 `concat` receives 8×32×32 (value 1) and 8×16×16 (value 2)"
+
+
+def test_sum_of_different_shapes_names_both():
+    body = "    for i in 0 .. 2 {\n        c[i]: conv 3x3, 8\n    }\n    sum c, input"
+    assert _error(body) == "5:5 E0211 `sum` receives 8×32×32 (value 1) and 32×32×32 (value 3)"
+
+
+def test_index_out_of_range_and_tuple_read_as_one():
+    assert _error("    parts: split 4\n    conv 3x3, 8, from parts[4]") == "3:29 E0212 index 4 is out of range: `parts` has 4 values (0 .. 3)"
+    assert _error("    parts: split 4\n    conv 3x3, 8, from parts") == "3:23 E0213 `parts` is 4 values; this reads one"
+    assert _error("    a: conv 3x3, 8\n    conv 3x3, 8, from a[0]") == "3:23 E0212 `a` is one value; it has no entries to index"
+
+
+def test_indexed_label_outside_a_loop_and_loop_outside_a_block():
+    assert _error("    a[0]: conv 3x3, 8") == "2:7 E0114 an indexed label belongs in a `for` loop"
+    with pytest.raises(resdsl.ResdslError, match=r"E0114.*a `for` loop belongs in a `block`"):
+        _net("    for i in 0 .. 2 {\n        conv 3x3, 8\n    }")
+
+
+def test_a_value_nothing_reads_is_warned_at_its_statement():
+    net = _block("    parts: split 4\n    side: conv 3x3, 8, from parts[1]\n    concat parts[0], parts[2], parts[3], parts[3]")
+    assert [(w.code, w.span.line, w.message) for w in net.warnings] == [
+        ("W0003", 3, "this statement's value is never read"),
+    ]
+    net = _block("    parts: split 2\n    concat parts[0], parts[0]")
+    assert [(w.code, w.span.line, w.message) for w in net.warnings] == [("W0003", 2, "part 1 of `parts` is never read")]
+
+
+def test_the_generated_class_splits_loops_over_module_lists_and_concatenates():
+    source = resdsl.generate_source(_net("    layer1: b2(8)", RES2))
+    init = source[source.index("        self.parts_size") : source.index("        self.conv3")]
+    assert init == (
+        "        self.parts_size = width\n"
+        "        self.convs = nn.ModuleList(\n"
+        "            [nn.Conv2d(width, width, kernel_size=3, stride=stride, padding=1, bias=False) for _ in range(scale - 1)],\n"
+        "        )\n"
+        "        self.bns = nn.ModuleList([nn.BatchNorm2d(width) for _ in range(scale - 1)])\n"
+        "        self.pool = (\n"
+        "            nn.AvgPool2d(kernel_size=3, stride=stride, padding=1)\n"
+        "            if first\n"
+        "            else nn.Identity()\n"
+        "        )\n"
+    )
+    forward = source[source.index("        parts = torch.split") : source.index("        out = self.conv3")]
+    assert forward == (
+        "        parts = torch.split(out, self.parts_size, 1)\n"
+        "        convs = []\n"
+        "        for i in range(len(self.convs)):\n"
+        "            v = parts[i] if i == 0 or self.first else sp + parts[i]\n"
+        "            convs_i = self.convs[i](v)\n"
+        "            convs_i = self.bns[i](convs_i)\n"
+        "            convs_i = self.relu(convs_i)\n"
+        "            convs.append(convs_i)\n"
+        "            sp = convs_i\n"
+        "        pool = self.pool(parts[self.scale - 1])\n"
+        "        out = torch.cat([*convs, pool], 1)\n"
+    )
+    assert "self.conv3 = nn.Conv2d(\n            width * (scale - 1) + width,\n" in source
+
+
+@pytest.mark.parametrize("first", [False, True])
+def test_the_built_module_equals_the_interpreter_and_keys_follow_the_loop(first):
+    import torch
+
+    from resdsl.backends.torch_build import weights_from_module
+    from resdsl.ir.interpret import interpret
+
+    net = _net(f"    layer1: b2(8, first = {str(first).lower()}, stride = {2 if first else 1})", RES2)
+    torch.manual_seed(0)
+    model = resdsl.build(net).eval()
+    with torch.no_grad():
+        for t in model.state_dict().values():
+            if t.dtype.is_floating_point:
+                t.copy_(torch.rand_like(t) + 0.5 if t.dim() == 1 else torch.randn_like(t) * 0.1)
+        x = torch.randn(2, 3, 32, 32)
+        torch.testing.assert_close(model(x), interpret(net, x, weights_from_module(net, model)))
+    keys = [k.rsplit(".", 1)[0] for k in model.state_dict() if k.startswith("layer1.") and k.endswith("weight") and "downsample" not in k]
+    assert keys == ["layer1.conv1", "layer1.bn1", "layer1.convs.0", "layer1.convs.1", "layer1.convs.2",
+                    "layer1.bns.0", "layer1.bns.1", "layer1.bns.2", "layer1.conv3", "layer1.bn3"]  # fmt: skip
+    # with the stride, the shortcut projects: its module comes last, as torchvision registers it
+    assert keys[-2:] == ["layer1.conv3", "layer1.bn3"] and [k for k in model.state_dict() if "downsample" in k][:1] == (
+        ["layer1.downsample.0.weight"] if first else []
+    )
+
+
+def test_an_index_label_numbers_the_rounds_from_0_and_loops_do_not_nest():
+    body = "    for i in 1 .. 3 {\n        c[i]: conv 3x3, 8\n    }"
+    assert _error(body) == "3:11 E0212 `c[...]` numbers the loop's rounds from 0: this round is 0, the index 1"
+    body = "    for i in 0 .. 2 {\n        for j in 0 .. 2 {\n            conv 3x3, 8\n        }\n    }"
+    assert _error(body) == "3:9 E0114 `for` loops do not nest"
+    with pytest.raises(resdsl.ResdslError, match=r"E0214.*round 1 of `c` reads 8 channels, round 0 read 32"):
+        _block("    for i in 0 .. 2 {\n        c[i]: conv 3x3, 8\n    }")
+    net = _net("    layer1: b(1)", "block b(a) {\n    for i in a .. a + 2 {\n        c[i - a]: conv 3x3, 8, dilation i, from input\n    }\n    concat c\n}")
+    assert [n for n in net.graph if n.startswith("layer1.c.")] == ["layer1.c.0", "layer1.c.1"]
+    assert net.graph.nodes["layer1.c.1"]["params"]["dilation"] == (2, 2)
+    assert_same_network(net)
+
+
+def test_the_diagram_draws_the_parts_as_branches_joined_at_the_concat():
+    from resdsl.backends.draw import draw
+
+    source = draw(_net("    layer1: b2(8)", RES2), detail="unit", fold=False).source
+    into = sorted(line.strip() for line in source.split("\n") if '-> "layer1.concat"' in line)
+    assert into == [
+        '"layer1.convs.0" -> "layer1.concat"', '"layer1.convs.1" -> "layer1.concat"', '"layer1.convs.2" -> "layer1.concat"',
+        '"layer1.parts" -> "layer1.concat" [label="8×32×32"]',
+    ]  # fmt: skip
+    assert '"layer1.concat" [label="‖"' in source and '"layer1.parts" [label="split 4"' in source
+    assert '"layer1.convs.0" -> "layer1.v.1"' in source  # each part's result is added to the next part
