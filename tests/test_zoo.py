@@ -207,7 +207,7 @@ def test_the_zoo_table_names_every_timm_model_once():
         by_module.setdefault(m["module"], []).append(m["name"])
     assert {k: sorted(v) for k, v in by_module.items()} == zoo.names_by_module()
     assert not set(zoo.ZOO) & set(zoo.UNCOVERED)
-    assert len(TIMM_ZOO) == 168 and len(zoo.ZOO) == 75
+    assert len(TIMM_ZOO) == 168 and len(zoo.ZOO) == 84
     assert zoo.META_ONLY <= set(zoo.ZOO)
 
 
@@ -223,7 +223,7 @@ def test_zoo_model_has_timms_state_dict_layout(name):
     assert LAYOUT_GROUPS(layout) == expected["groups"]
 
 
-@pytest.mark.parametrize("name", ["resnet101d", "seresnext26d_32x4d", "resnet10t", "resnetrs50", "resnet50"])
+@pytest.mark.parametrize("name", ["resnet101d", "seresnext26d_32x4d", "resnet10t", "resnetrs50", "resnet50", "legacy_seresnet18"])
 def test_a_timm_name_resolves_wherever_a_spec_is_named(name):
     from click.testing import CliRunner
 

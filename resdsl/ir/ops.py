@@ -234,7 +234,7 @@ def _bn_torch(a: dict, dims: list[Dims]) -> str:
 
 def _maxpool_torch(a: dict, dims: list[Dims]) -> str:
     return f"nn.MaxPool2d(kernel_size={_pair(a['kernel'])}, stride={_pair(a['stride'])}" + _kwargs(
-        [("padding", _pair(a["padding"]), "0")]
+        [("padding", _pair(a["padding"]), "0"), ("ceil_mode", a["ceil"], "False")]
     ) + ")"
 
 
@@ -323,7 +323,7 @@ def _linear_run(p: dict, xs: list, w: dict):
 
 
 def _maxpool_run(p: dict, xs: list, w: dict):
-    return _functional().max_pool2d(xs[0], p["kernel"], p["stride"], p["padding"])
+    return _functional().max_pool2d(xs[0], p["kernel"], p["stride"], p["padding"], ceil_mode=p["ceil"])
 
 
 def _avgpool_run(p: dict, xs: list, w: dict):
