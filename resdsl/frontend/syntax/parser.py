@@ -12,7 +12,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
 from resdsl.frontend import resources
-from resdsl.diagnostics import ResdslError, SourceMap, Span
+from resdsl.diagnostics import Diagnostic, ResdslError, SourceMap, Span
 from resdsl.frontend.syntax import ast, errors
 
 
@@ -73,7 +73,10 @@ class _ToAst(Transformer):
         left, op, right = children
         return ast.BinOp(self._span(meta), str(op), left, right)
 
-    compare = binop
+    def compare(self, meta, children):
+        if str(children[1]) == "~":  # `expect` takes its operator apart; anywhere else it has no value
+            raise errors.LiteralError(Diagnostic("E0001", "`~` compares only in `expect ... within N%`", self._span(meta), help="write `==`, or move the comparison to an `expect`"))
+        return self.binop(meta, children)
 
     def or_op(self, meta, children):
         return ast.BinOp(self._span(meta), "or", children[0], children[1])
