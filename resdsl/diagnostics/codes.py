@@ -61,6 +61,7 @@ _TABLE = [
     Code("E0207", "rounding mismatch", "on an odd size the branch and the shortcut round the stride differently (e.g. 7 → 3 vs 7 → 4)", "conv 2x2, w, stride 2, padding 0 on a 7×7 input"),
     Code("E0208", "needs C×H×W", "a convolution or pooling after `linear`, whose output is a flat vector", "fc: linear 10 then conv 3x3, 16"),
     Code("E0209", "division by zero", "`/`, `//` or `%` by zero", "conv 3x3, 16 / 0"),
+    Code("E0210", "instances flatten different sizes", "one class implements every instance of a block, so a `flatten` in it must see the same H×W in each", "block b(s) { conv 3x3, 4, stride s; flatten; linear 4 } used with s = 1 and 2"),
     # --- size limits ---------------------------------------------------------------------------
     Code("E0301", "size limit", "the spec passes a size limit: statements, layers, parameters, activations, or blocks nested too deeply; raise with --max-statements/--max-nodes/--max-params/--max-activations", "layer1: basic(64) x 10000000"),
     # --- expectations --------------------------------------------------------------------------
