@@ -123,7 +123,10 @@ def _instantiate(g: nx.DiGraph, block: BlockInfo, name: str, channels: int, stri
         for n in nodes:
             data = g.nodes[n]
             data.update(scope=add_data["scope"], origin=policy(block.policy).origin(name))
-            data["shape"] = tuple(OPS[data["op"]].infer(data["params"], [g.nodes[i]["shape"] for i in data["inputs"]]))
+            shapes = [g.nodes[i]["shape"] for i in data["inputs"]]
+            if any(s is None for s in shapes):  # a mistake in the definition, reported at an earlier instance
+                raise ShapeError("", "")
+            data["shape"] = tuple(OPS[data["op"]].infer(data["params"], shapes))
     except ShapeError as err:
         # undo all the failed definition made, nested blocks included: no pass may meet a half
         g.remove_nodes_from([n for n in g.nodes if n not in nodes_before])
