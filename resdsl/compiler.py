@@ -20,7 +20,7 @@ from resdsl.frontend.expressions import Value
 from resdsl.ir.verify import verify
 from resdsl.passes import PASSES
 from resdsl.frontend.syntax import ast
-from resdsl.frontend.syntax.parser import parse
+from resdsl.frontend.syntax.parser import no_cycle_collection, parse
 from resdsl.frontend.syntax.reader import decode, statement_limit
 
 PRELUDE = "prelude.res"
@@ -145,7 +145,7 @@ def compile_text(
     elaborator block depth; a RecursionError past those guards still becomes a diagnostic.
     """
     try:
-        with suggestion_budget():  # bounded did-you-mean work, however many names are misspelt
+        with suggestion_budget(), no_cycle_collection():  # bounded did-you-mean work; no GC passes over the AST
             return _compile(text, source, limits or Limits(), verify_ir, keep_going, params)
     except RecursionError:
         raise ResdslError(

@@ -104,7 +104,7 @@ class _Body:
             st.sampled_from(
                 [
                     "relu", "sigmoid", "identity", "batchnorm", "batchnorm, relu on", "dropout p", "dropout 0.25",
-                    "drop_path p", "drop_path 0.1", "maxpool 3x3, stride 1", "avgpool 3x3, stride 1, padding 1",
+                    "drop_path p", "drop_path 0.1", "maxpool 3x3, stride 1", "maxpool 3x3, stride 1, ceil on", "avgpool 3x3, stride 1, padding 1",
                     "avgpool 3x3, stride 1, padding 1, ceil on, count_pad off",
                 ]
             )

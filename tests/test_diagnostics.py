@@ -217,3 +217,14 @@ def test_a_diagnostic_takes_only_a_registered_code_of_its_severity():
     with pytest.raises(ValueError, match="E0203 has severity 'warning'"):
         Diagnostic("E0203", "an error reported as a warning", severity="warning")
     assert Diagnostic("W0001", "promoted by --werror", severity="error").severity == "error"
+
+
+def test_a_branch_no_parameter_takes_is_written_out_not_folded(tmp_path):
+    """`w if c else 1 / 0` in a block: the compiler never evaluates the `else`, and neither may the
+    code generator's constant folding (it used to raise the E0209 as an internal error)."""
+    spec = tmp_path / "net.res"
+    spec.write_text("block b(w, c = true) {\n    conv 3x3, (w if c else 1 / 0)\n    add\n}\n\nnetwork net {\n    input 3x8x8\n    conv 3x3, 16\n    b(16)\n}\n")
+    target = tmp_path / "net.py"
+    result = CliRunner().invoke(main, ["build", str(spec), "-o", str(target)])
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert "self.bn1 = nn.BatchNorm2d(w if c else 1 // 0)" in target.read_text(encoding="utf-8")

@@ -41,7 +41,7 @@ EXAMPLES = {
     "identity": "avgpool 2x2, stride 2 when false",
     "dropout": "conv 3x3, 4; dropout 0.5",
     "drop_path": "b: gate(4)",
-    "maxpool": "maxpool 3x3, stride 2",
+    "maxpool": "maxpool 3x3, stride 2, ceil on",
     "avgpool": "avgpool 3x3, stride 2, ceil on, count_pad off",
     "global_avgpool": "avgpool",
     "flatten": "avgpool; flatten",

@@ -333,7 +333,7 @@ class _BodyEmitter:
             c, rank = self.dims(unit.operands[0]).features, 1
         if unit.guard is not None:  # where the guard is false the unit is an identity
             before, before_rank = self.channels.get(unit.operands[0], ("in_channels", 3))
-            c = c if c == before else f"({c} if {unit.guard} else {before})"
+            c = c if c == before else f"({_operand(c)} if {unit.guard} else {before})"
             rank = rank if rank == before_rank else before_rank
         self.channels[unit.name] = (c, rank)
 
@@ -404,7 +404,7 @@ class _BodyEmitter:
                         xs = [target]
                 if op.shared and unit.name not in self.attrs:
                     module = f"self.{unit.op}"
-                    call = f"torch.{unit.op}({xs[0]})" if later(unit.operands[0]) else op.forward(module, xs)
+                    call = f"torch.{unit.op}({xs[0]})" if any(map(later, self._aliases(unit.operands[0]))) else op.forward(module, xs)
                 else:
                     call = op.forward(f"self.{self.attrs[unit.name]}" if unit.name in self.attrs else "", xs)
                 if unit.flag:
@@ -413,6 +413,16 @@ class _BodyEmitter:
             var[unit.name] = target
         result = var[self.units[-1].name] if self.units else "x"
         return lines, result
+
+    def _aliases(self, ref: str) -> list[str]:
+        """`ref` and the values it may be the very tensor of: an in-place op on it changes them
+        too. Identities, eval-mode dropouts, views, skipped units and blocks pass a tensor on."""
+        producers, out = {u.name: u for u in self.units}, [ref]
+        while (u := producers.get(out[-1])) is not None and u.operands and (
+            u.op == "block" or u.flag or u.guard or OPS[u.op].passthrough or OPS[u.op].outputs == 0
+        ):
+            out.append(u.operands[0])
+        return out
 
     def _residual(self, kind: _DefinitionInfo, target: str, xs: list[str], source: str) -> list[str]:
         branch, identity = xs
@@ -432,6 +442,17 @@ class _BodyEmitter:
 def _class_name(helper: str) -> str:
     """The name of the class a helper's source defines (`class DropPath(nn.Module):` -> DropPath)."""
     return helper.split("class ", 1)[1].split("(", 1)[0]
+
+
+def _operand(source: str) -> str:
+    """`source` parenthesized where it is a bare conditional (`a if c else b`), so that it can be
+    the first operand of another: `(a if c else b) if g else d`, not `a if c else b if g else d`."""
+    depth = 0
+    for i, ch in enumerate(source):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0 and source.startswith(" if ", i):
+            return f"({source})"
+    return source
 
 
 def _instances(kind: _DefinitionInfo) -> list[tuple[str, str]]:

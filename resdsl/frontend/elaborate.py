@@ -467,6 +467,11 @@ class Elaborator:
         policy = self.g.graph["policy"]
         if "shortcut" in options:
             value = options["shortcut"].value
+            while isinstance(value, ast.IfExp):  # `shortcut (conv3 if deep else B)`: a parameter chooses
+                cond = self.eval(value.cond, env)
+                if not isinstance(cond, bool):
+                    self.fail("E0115", f"`if` needs `true` or `false`, got {cond}", value.cond.span)
+                value = value.then if cond else value.other
             if not isinstance(value, ast.Name):
                 self.fail("E0112", "write the shortcut kind as a name: A, B, C, identity or none", value.span)
             policy = self.policy(value.id, value.span)

@@ -266,8 +266,12 @@ def to_python(
 
 def _to_python(expr: ast.Expr, rename, env, kinds) -> tuple[str, int]:
     if not _free_names(expr):
-        value = evaluate(expr, env)
-        return literal(value), 9 if not (isinstance(value, (int, float)) and value < 0) else _PRECEDENCE["neg"]
+        try:
+            value = evaluate(expr, env)
+        except EvalError:  # a branch no value of the parameters took (`w if c else 1 / 0`): written out
+            value = None
+        if value is not None:
+            return literal(value), 9 if not (isinstance(value, (int, float)) and value < 0) else _PRECEDENCE["neg"]
     if isinstance(expr, ast.Name):
         return rename(expr.id), 9
     if isinstance(expr, ast.UnaryOp):

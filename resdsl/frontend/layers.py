@@ -217,8 +217,12 @@ LAYER_KINDS: dict[str, LayerKind] = {
         LayerKind(
             "maxpool",
             (_KERNEL,),
-            (_STRIDE, Arg("padding", "pair", 0, _pool_padding, doc="default keeps the size for odd kernels")),
-            _pool("maxpool"),
+            (
+                _STRIDE,
+                Arg("padding", "pair", 0, _pool_padding, doc="default keeps the size for odd kernels"),
+                Arg("ceil", "bool", default=_const(False), doc="round the output size up (PyTorch's ceil_mode)"),
+            ),
+            _pool("maxpool", ("kernel", "stride", "padding", "ceil")),
             "maxpool",
             doc="max pooling",
             example="maxpool 3x3, stride 2",

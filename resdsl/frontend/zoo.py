@@ -196,9 +196,21 @@ UNCOVERED = {
     **{name: ("regnet", "pre-activation RegNet (RegNetV): the quantised width rule and pre-activation stages") for name in ("regnetv_040", "regnetv_064")},
     **{name: ("regnet", "RegNetZ: inverted bottlenecks with SiLU (activation as a value) and the quantised width rule") for name in (
         "regnetz_005", "regnetz_040", "regnetz_040_h")},
-    **{name: ("senet", "the legacy SENet layout (`layer0`, `se_module`, `last_linear`) needs a max pool with `ceil_mode` (`pool0`), which `maxpool` lacks") for name in (
-        "legacy_senet154", "legacy_seresnet18", "legacy_seresnet34", "legacy_seresnet50", "legacy_seresnet101",
-        "legacy_seresnet152", "legacy_seresnext26_32x4d", "legacy_seresnext50_32x4d", "legacy_seresnext101_32x4d")},
+}
+
+_SENET = {
+    # the legacy layout (`layer0`, `pool0` rounding up, `se_module`, `last_linear`)
+    "timm_legacy_senet": {
+        "legacy_seresnet18": {**BASIC, **R18},
+        "legacy_seresnet34": {**BASIC, **R34},
+        "legacy_seresnet50": {},
+        "legacy_seresnet101": R101,
+        "legacy_seresnet152": R152,
+        "legacy_seresnext26_32x4d": {**R26, **_x(32, 4)},
+        "legacy_seresnext50_32x4d": _x(32, 4),
+        "legacy_seresnext101_32x4d": {**R101, **_x(32, 4)},
+        "legacy_senet154": {**R152, "groups": 64, "senet": True},
+    },
 }
 
 # Covered models the reference tier compares on the meta device only (keys and shapes): the
@@ -209,7 +221,7 @@ META_ONLY = frozenset({"resnext101_32x32d"})
 
 def _zoo() -> dict[str, ZooEntry]:
     out = {}
-    for module, families in (("resnet", _RESNET), ("resnetv2", _RESNETV2), ("res2net", _RES2NET)):
+    for module, families in (("resnet", _RESNET), ("resnetv2", _RESNETV2), ("res2net", _RES2NET), ("senet", _SENET)):
         for spec, names in families.items():
             for name, params in names.items():
                 out[name] = ZooEntry(name, module, spec, dict(params))

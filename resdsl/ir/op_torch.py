@@ -53,7 +53,7 @@ def bn_torch(a: dict, dims: list[Dims]) -> str:
 
 def maxpool_torch(a: dict, dims: list[Dims]) -> str:
     return f"nn.MaxPool2d(kernel_size={pair(a['kernel'])}, stride={pair(a['stride'])}" + kwargs(
-        [("padding", pair(a["padding"]), "0")]
+        [("padding", pair(a["padding"]), "0"), ("ceil_mode", a["ceil"], "False")]
     ) + ")"
 
 

@@ -230,7 +230,7 @@ def _linear_run(p: dict, xs: list, w: dict):
 
 
 def _maxpool_run(p: dict, xs: list, w: dict):
-    return _functional().max_pool2d(xs[0], p["kernel"], p["stride"], p["padding"])
+    return _functional().max_pool2d(xs[0], p["kernel"], p["stride"], p["padding"], ceil_mode=p["ceil"])
 
 
 def _avgpool_run(p: dict, xs: list, w: dict):

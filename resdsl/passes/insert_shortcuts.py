@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from resdsl.diagnostics import Diagnostic, Reporter
+from resdsl.diagnostics import Diagnostic, Note, Reporter
 from resdsl.ir.graph import BlockInfo, set_inputs
 from resdsl.ir.ops import OPS, ShapeError, fmt_shape
 from resdsl.ir.policies import policy
@@ -123,7 +123,10 @@ def _instantiate(g: nx.DiGraph, block: BlockInfo, name: str, channels: int, stri
         for n in nodes:
             data = g.nodes[n]
             data.update(scope=add_data["scope"], origin=policy(block.policy).origin(name))
-            data["shape"] = tuple(OPS[data["op"]].infer(data["params"], [g.nodes[i]["shape"] for i in data["inputs"]]))
+            shapes = [g.nodes[i]["shape"] for i in data["inputs"]]
+            if any(s is None for s in shapes):  # a mistake in the definition, reported at an earlier instance
+                raise ShapeError("", "")
+            data["shape"] = tuple(OPS[data["op"]].infer(data["params"], shapes))
     except ShapeError as err:
         # undo all the failed definition made, nested blocks included: no pass may meet a half
         g.remove_nodes_from([n for n in g.nodes if n not in nodes_before])
@@ -189,6 +192,25 @@ def _warn(g: nx.DiGraph, block: BlockInfo, stride: int, sb: tuple, sx: tuple, re
             reporter.report(node_location(g, node, diag))
 
 
+def _is_shortcut(g: nx.DiGraph, block: BlockInfo, name: str, reporter: Reporter) -> bool:
+    """Whether `name` (the definition a policy builds) is a `shortcut`; E0105 at the spec's own
+    definition of that name otherwise (a `block projection` hides the prelude's shortcut)."""
+    defn = g.graph["definitions"][name]
+    if defn.kind == "shortcut":
+        return True
+    if not any(d.code == "E0105" and d.span == defn.name_span for d in reporter.diagnostics):
+        reporter.report(
+            Diagnostic(
+                "E0105",
+                f"this {defn.kind} is named `{name}`, the shortcut that `shortcut {block.policy}` builds",
+                defn.name_span,
+                notes=(Note(f"block {block.path} needs the shortcut here", block.site),),
+                help=f"rename the {defn.kind}; a spec may replace `{name}` only with a `shortcut` definition",
+            )
+        )
+    return False
+
+
 def shortcut_for(g: nx.DiGraph, block: BlockInfo, reporter: Reporter) -> None:
     branch, x = g.nodes[block.add]["inputs"]
     sb, sx = g.nodes[branch]["shape"], g.nodes[x]["shape"]
@@ -199,6 +221,8 @@ def shortcut_for(g: nx.DiGraph, block: BlockInfo, reporter: Reporter) -> None:
         block.shortcut = "none"
         return
     if sb is None or sx is None or rule.definition is None or (sb == sx and not rule.everywhere):
+        return
+    if not _is_shortcut(g, block, rule.definition, reporter):
         return
     sx = g.nodes[block.shortcut_from]["shape"]  # what the shortcut definition reads
     stride = _stride(sb, sx, branch_stride(g, block))
