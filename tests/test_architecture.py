@@ -178,8 +178,8 @@ MAX_FUNCTION_LINES = 60
 # Known exceptions and their size today: a ratchet. A listed one may shrink (lower its number
 # here) but not grow, and no new one may appear. The goal is an empty dict.
 OVERSIZE = {
-    "resdsl/backends/torch_source.py": 820,
-    "resdsl/frontend/elaborate.py": 623,
+    "resdsl/backends/torch_source.py": 769,
+    "resdsl/frontend/elaborate.py": 604,
 }
 
 
@@ -212,10 +212,10 @@ def test_no_module_or_function_grows_past_its_size():
 def test_the_size_ratchet_sees_a_new_long_function_and_a_grown_module(tmp_path):
     fake = tmp_path / "resdsl"
     (fake / "frontend").mkdir(parents=True)
-    (fake / "frontend" / "elaborate.py").write_text("x = 1\n" * 624)
+    (fake / "frontend" / "elaborate.py").write_text("x = 1\n" * (OVERSIZE["resdsl/frontend/elaborate.py"] + 1))
     (fake / "long.py").write_text("def f():\n" + "    x = 1\n" * 60)
     (fake / "short.py").write_text("def g():\n" + "    x = 1\n" * 59)
     assert _oversize_problems(_sizes(fake)) == [
-        "resdsl/frontend/elaborate.py: 624 lines, was 623",
+        f"resdsl/frontend/elaborate.py: {OVERSIZE['resdsl/frontend/elaborate.py'] + 1} lines, was {OVERSIZE['resdsl/frontend/elaborate.py']}",
         "resdsl/long.py:f: 61 lines (split it)",
     ]

@@ -30,15 +30,16 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from resdsl.backends import torch_values
+from resdsl.backends.python_lines import INDENT
+from resdsl.backends.python_lines import Writer as _Writer
 from resdsl.backends.namespace import Namespace, class_name, doc_text
 from resdsl.compiler import Network
 from resdsl.frontend.expressions import EvalError, evaluate, kind_of, literal, static_kind, to_python
 from resdsl.ir.graph import BlockInfo, enclosing_block, value_node
 from resdsl.ir.ops import OPS, Dims, fmt_shape
-from resdsl.frontend.plan import Planned, given_arguments, plan
+from resdsl.frontend.plan import Planned, given_arguments, is_residual_add, plan
 from resdsl.frontend.syntax import ast
 
-INDENT = "    "
 
 
 @dataclass
@@ -60,7 +61,7 @@ class _DefinitionInfo:
 
     @property
     def has_add(self) -> bool:
-        return any(_is_residual_add(i) for i in plan(self.definition).items)
+        return any(is_residual_add(i) for i in plan(self.definition).items)
 
     @property
     def emit_add(self) -> bool:
@@ -73,79 +74,6 @@ class _DefinitionInfo:
     @property
     def downsample_arg(self) -> bool:
         return self.emit_add and bool(self.shortcuts & {"projection", "zero_pad"})
-
-
-def _is_residual_add(item: Planned) -> bool:
-    return item.kind is not None and item.kind.name == "add" and item.arg.get("other") is None
-
-
-def _split_args(args: str) -> list[str]:
-    """Top-level comma-separated arguments of a call's argument text."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(args):
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(args[start:i].strip())
-            start = i + 1
-    parts.append(args[start:].strip())
-    return [p for p in parts if p]
-
-
-def _closing(text: str, start: int) -> int:
-    """The index of the bracket closing the one at `start` (-1 if none)."""
-    depth = 0
-    for i in range(start, len(text)):
-        if text[i] in "([{":
-            depth += 1
-        elif text[i] in ")]}":
-            depth -= 1
-            if depth == 0:
-                return i
-    return -1
-
-
-class _Writer:
-    """Lines of Python; a call too long for one line is split one argument per line."""
-
-    WIDTH = 100
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def line(self, text: str = "", depth: int = 0) -> None:
-        head, _, rest = text.partition("(")
-        long = len(INDENT * depth + text) > self.WIDTH
-        if long and " = " in head and " if " in text and _closing(text, len(head)) != len(text) - 1:
-            target, _, value = text.partition(" = ")  # `x = A if c else B`, as black writes it
-            then, _, other = value.rpartition(" else ")
-            then, _, cond = then.rpartition(" if ")
-            self.lines.append(INDENT * depth + target + " = (")
-            for part in (then, f"if {cond}", f"else {other}"):
-                self.line(part, depth + 1)
-            self.lines.append(INDENT * depth + ")")
-            return
-        call = head.rstrip()[-1:].isidentifier() or head.rstrip()[-1:] in ".]"  # `f(`, not `= (`
-        if long and (" = " in head or head.startswith("return ")) and _closing(text, len(head)) == len(text) - 1 and not call:
-            self.lines.append(INDENT * depth + head + "(")  # a parenthesized expression: no commas
-            self.lines.append(INDENT * (depth + 1) + rest[:-1])
-            self.lines.append(INDENT * depth + ")")
-            return
-        if long and (" = " in head or head.startswith("return ")) and _closing(text, len(head)) == len(text) - 1:
-            self.lines.append(INDENT * depth + head + "(")
-            for arg in _split_args(rest[:-1]):
-                self.line(arg + ",", depth + 1)
-            self.lines.append(INDENT * depth + ")")
-            return
-        self.lines.append(INDENT * depth + text if text else "")
-
-    def block(self, text: str) -> None:
-        self.lines += text.rstrip().split("\n")
-
-    def text(self) -> str:
-        return "\n".join(self.lines).rstrip() + "\n"
 
 
 def attribute_names(definition: ast.Definition) -> dict[str, str]:
@@ -274,7 +202,7 @@ class _BodyEmitter:
                 continue
             args = item.arg
             guard = None if stmt.guard is None or self.prefix is not None else self.py(stmt.guard)
-            if _is_residual_add(item):
+            if is_residual_add(item):
                 source = value(args["from"].id) if args.get("from") is not None else "input"
                 self.units.append(_Unit(item, "add", item.names[0], [prev, "input"], shortcut_ref=source))
                 prev = item.names[0]
@@ -391,7 +319,7 @@ class _BodyEmitter:
             target = carry if carried(i, unit.name) else ns.name(unit.item.value_name or unit.name)
             if unit.op == "block":
                 lines.append(f"{target} = self.{self.attrs[unit.name]}({xs[0]})")
-            elif OPS[unit.op].joins and _is_residual_add(unit.item) and kind is not None:
+            elif OPS[unit.op].joins and is_residual_add(unit.item) and kind is not None:
                 lines += self._residual(kind, target, xs, var[unit.shortcut_ref])
             else:
                 op = OPS[unit.op]
@@ -463,7 +391,7 @@ def _instances(kind: _DefinitionInfo) -> list[tuple[str, str]]:
 
 
 def _shortcut_reads_a_value(definition: ast.Definition) -> bool:
-    return any(_is_residual_add(i) and i.arg.get("from") is not None for i in plan(definition).items)
+    return any(is_residual_add(i) and i.arg.get("from") is not None for i in plan(definition).items)
 
 
 def _unit_params(item: Planned, name: str) -> dict:
@@ -817,7 +745,7 @@ class TorchSourceGenerator:
                 continue
             units = {name: (unit, item) for item in plan(kind.definition).items for unit, name in zip(item.units, item.names)}
             order = [name for item in plan(kind.definition).items for name in item.names]
-            add = next(i.names[0] for i in plan(kind.definition).items if _is_residual_add(i))
+            add = next(i.names[0] for i in plan(kind.definition).items if is_residual_add(i))
             ref = order[order.index(add) - 1] if order.index(add) else None
             while ref in units and OPS[units[ref][0].op].passthrough and units[ref][1].stmt.guard is None:
                 ref = order[order.index(ref) - 1] if order.index(ref) else None

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from resdsl.frontend import layers, loops
+from resdsl.frontend import layers, loops, wording
 from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean, relocate, short_number
 from resdsl.frontend.expressions import EvalError, Value, evaluate, kind_of
 from resdsl.ir.graph import BlockInfo, StageInfo, add_node, new_graph
 from resdsl.ir.policies import POLICIES
-from resdsl.frontend.plan import SEQUENTIAL_KINDS, plan
+from resdsl.frontend.plan import SEQUENTIAL_KINDS, is_residual_add, plan
 from resdsl.frontend.syntax import ast
 
 # Names a stage's block arguments may use (unless the spec defines them itself).
@@ -84,7 +84,7 @@ class Elaborator:
         """An integer in [minimum, maximum]; `maximum` keeps sizes within what PyTorch takes."""
         value = self.eval(expr, env)
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail("E0115", f"{what} must be an integer, got {_show(value)}", expr.span)
+            self.fail("E0115", f"{what} must be an integer, got {wording.show(value)}", expr.span)
         if minimum is not None and value < minimum:
             adjective = "positive" if minimum == 1 else f"at least {minimum}"
             self.fail("E0201", f"{what} must be {adjective}, got {short_number(value)}", expr.span)
@@ -125,7 +125,7 @@ class Elaborator:
         """Whether a block use counts for `net_index` and `net_blocks`: a block whose body has the
         residual `add` (timm's stochastic-depth rule counts residual blocks, not a deep stem)."""
         defn = self.definitions.get(stmt.block)
-        return defn is not None and any(_is_residual_add(item) for item in plan(defn).items)
+        return defn is not None and any(is_residual_add(item) for item in plan(defn).items)
 
     def _count_blocks(self, net: ast.Definition, env: dict) -> int:
         """The network's top-level residual blocks, for `net_blocks`; a failing count is reported later."""
@@ -181,7 +181,7 @@ class Elaborator:
         elif isinstance(value, float) and not math.isfinite(value):
             problem = f"parameter `{p.name}` was set to {value}, which is not a finite number"
         elif default is not None and kind_of(value) != kind_of(default) and not (kind_of(default) == "number" and kind_of(value) == "int"):
-            problem = f"parameter `{p.name}` takes {_a(kind_of(default))}, got {_show(value)}"
+            problem = f"parameter `{p.name}` takes {wording.article(kind_of(default))}, got {wording.show(value)}"
         if problem:
             self.report(Diagnostic("E0115", problem, p.span, label="declared here"))
         return not problem
@@ -309,7 +309,7 @@ class Elaborator:
             raise _Abort
         args = item.arg
         guarded_off = stmt.guard is not None and not self.guard(stmt.guard, env)
-        residual = _is_residual_add(item)
+        residual = is_residual_add(item)
         source = cursor
         if args.get("from") is not None and not residual:
             source = loops.read(self, args["from"], values, env)
@@ -334,7 +334,7 @@ class Elaborator:
     def guard(self, expr: ast.Expr, env: dict) -> bool:
         value = self.eval(expr, env)
         if not isinstance(value, bool):
-            self.fail("E0115", f"`when` needs a condition (true or false), got {_show(value)}", expr.span)
+            self.fail("E0115", f"`when` needs a condition (true or false), got {wording.show(value)}", expr.span)
         return value
 
     def arg_value(self, kind: layers.LayerKind, name: str, expr, env):
@@ -346,12 +346,12 @@ class Elaborator:
         if arg.type == "bool":
             value = self.eval(expr, env)
             if not isinstance(value, bool):
-                self.fail("E0115", f"{what} must be `on` or `off`, got {_show(value)}", expr.span)
+                self.fail("E0115", f"{what} must be `on` or `off`, got {wording.show(value)}", expr.span)
             return value
         if arg.type == "float":
             value = self.eval(expr, env)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                self.fail("E0115", f"{what} must be a number, got {_show(value)}", expr.span)
+                self.fail("E0115", f"{what} must be a number, got {wording.show(value)}", expr.span)
             if not 0 <= value < 1:
                 self.fail("E0201", f"{what} must be at least 0 and below 1, got {value:g}", expr.span)
             return float(value)
@@ -487,7 +487,7 @@ class Elaborator:
     def _too_big(self, stmt, count, per_block):
         self.fail(
             "E0301",
-            f"this expands to {_about(count * per_block)} layers, past the limit of {self.limits.max_nodes:,}",
+            f"this expands to {wording.about(count * per_block)} layers, past the limit of {self.limits.max_nodes:,}",
             stmt.repeat.span if stmt.repeat is not None else stmt.span,
             help="lower the repeat count, or raise the limit with --max-nodes (API: limits=Limits(max_nodes=...))",
         )
@@ -552,7 +552,7 @@ class Elaborator:
         names = [p.name for p in params]
         defined_here = (Note(f"`{defn.name}` is defined here", defn.name_span),)
         if len(pos) > len(params):
-            self.fail("E0110", f"block `{defn.name}` takes {_n(len(params), 'argument')}, got {len(pos)}", stmt.args[len(params)].span, notes=defined_here)
+            self.fail("E0110", f"block `{defn.name}` takes {wording.count(len(params), 'argument')}, got {len(pos)}", stmt.args[len(params)].span, notes=defined_here)
         bound = dict(zip(names, pos))
         spans = {name: arg.span for name, arg in zip(names, stmt.args)}
         for name, (value, node) in kw.items():
@@ -591,15 +591,10 @@ class Elaborator:
         if (kind_of(value) == "bool") != (kind_of(default) == "bool"):
             self.fail(
                 "E0115",
-                f"parameter `{param.name}` of block `{defn.name}` takes {_a(kind_of(default))}, got {_show(value)}",
+                f"parameter `{param.name}` of block `{defn.name}` takes {wording.article(kind_of(default))}, got {wording.show(value)}",
                 span,
                 notes=(Note("declared here", param.span),),
             )
-
-
-def _is_residual_add(item) -> bool:
-    """A planned statement that is the block's residual `add` (an `add` without `other`)."""
-    return item.kind is not None and item.kind.name == "add" and item.arg.get("other") is None
 
 
 def _join(*parts) -> str:
@@ -607,22 +602,3 @@ def _join(*parts) -> str:
     for part in parts:
         flat.extend(part if isinstance(part, tuple) else [part])
     return ".".join(flat)
-
-
-def _about(n: int) -> str:
-    text = short_number(n)  # "12,345" or "about 10^40"
-    return text if text.startswith("about") else f"about {text}"
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _show(value: Value) -> str:
-    if isinstance(value, bool):
-        return f"`{str(value).lower()}`"
-    return f"{kind_of(value)} {value}" if isinstance(value, float) else str(value)
-
-
-def _a(kind: str) -> str:
-    return {"int": "an integer", "bool": "`true` or `false`", "number": "a number"}[kind]

@@ -216,3 +216,8 @@ def _duplicates(items: tuple[Planned, ...]) -> list[Diagnostic]:
             else:
                 first[name] = item.stmt
     return problems
+
+
+def is_residual_add(item: Planned) -> bool:
+    """A planned statement that is the block's residual `add` (an `add` without `other`)."""
+    return item.kind is not None and item.kind.name == "add" and item.arg.get("other") is None
