@@ -88,7 +88,10 @@ class _Body:
             opts.append("stride stride")
             self.strided = True
         if self.draw(st.booleans()):
-            opts.append(self.draw(st.sampled_from(["bn off", "relu off", "bias on", "bn off, relu off", "groups 2", "dilation 2"])))
+            opts.append(self.draw(st.sampled_from(["bn off", "relu off", "bias on", "bn off, relu off", "groups 2", "dilation 2", "VALUE"])))
+            if opts[-1] == "VALUE":  # norm and activation values: written in place, or parameters
+                opts[-1] = self.draw(st.sampled_from(["norm groupnorm(2)", "norm nm, act ac", "norm batchnorm", "act hardswish", f"act {self.draw(st.sampled_from(ACTS))}"]))
+                self.tags.add("conv:value")
             self.tags.add("conv:option")
         guard = "" if stride else self.guard("conv")
         stmt = f"conv {size}, {chans}" + "".join(f", {o}" for o in opts) + guard
@@ -104,7 +107,7 @@ class _Body:
                 [
                     "relu", "sigmoid", "identity", "batchnorm", "batchnorm, relu on", "dropout p", "dropout 0.25",
                     "drop_path p", "drop_path 0.1", "maxpool 3x3, stride 1", "avgpool 3x3, stride 1, padding 1",
-                    "avgpool 3x3, stride 1, padding 1, ceil on, count_pad off",
+                    "avgpool 3x3, stride 1, padding 1, ceil on, count_pad off", "norm nm", "act ac",
                 ]
             )
         )
@@ -202,6 +205,7 @@ class _Body:
         return self.lines
 
 
+ACTS = ["relu", "relu6", "leaky_relu", "silu", "gelu", "hardswish", "hardsigmoid", "mish", "tanh", "sigmoid"]
 GUARDS = ["flag", "not flag", "stride == 2", "(stride == 2) == true", "stride > 1", "w > 4", "p > 0.0", "(w == 4) == false"]
 
 
@@ -218,7 +222,7 @@ def specs(draw) -> Drawn:
         kind = draw(st.sampled_from(["block", "sequential"]))
         if kind == "block":
             body = _Body(draw, tags, None, GUARDS).body(residual=draw(st.booleans()))
-            defs.append("block inner(w, stride = 1, flag = true, p = 0.0) {\n" + "".join(f"    {b}\n" for b in body) + "}")
+            defs.append("block inner(w, stride = 1, flag = true, p = 0.0, nm = groupnorm(2), ac = silu) {\n" + "".join(f"    {b}\n" for b in body) + "}")
         else:
             defs.append("sequential inner(w, stride = 1, flag = true) {\n    conv 3x3, w\n    conv 1x1, w, bn off when flag\n}")
         tags.add(f"def:{kind}")
@@ -237,6 +241,7 @@ def specs(draw) -> Drawn:
         stem = f"stem: stem({width}, stride {draw(st.sampled_from([1, 2]))})".replace(", stride ", ", stride = ")
     else:
         stem = f"conv 3x3, {width}" + draw(st.sampled_from(["", ", stride 2"]))
+        stem += f", act {draw(st.sampled_from(ACTS))}" if draw(st.booleans()) else ""  # a value in the network class
 
     policy = draw(st.sampled_from(["A", "B", "C", "identity", "none", "avg_down", "conv_projection", "mine"]))
     tags.add(f"policy:{policy}")
@@ -249,7 +254,8 @@ def specs(draw) -> Drawn:
         tags.add("def:shortcut")
 
     body = _Body(draw, tags, inner, GUARDS).body(residual=True)
-    defs.append("block blk(w, stride = 1, flag = true, p = 0.0) {\n" + "".join(f"    {b}\n" for b in body) + "}")
+    act = draw(st.sampled_from(ACTS))  # the block's activation parameter: every activation in time
+    defs.append(f"block blk(w, stride = 1, flag = true, p = 0.0, nm = groupnorm(2), ac = {act}) {{\n" + "".join(f"    {b}\n" for b in body) + "}")
     tags.add("def:block")
 
     net = [f"input 3x{size}x{size}", f"shortcut {'mine' if policy == 'mine' else policy}"]

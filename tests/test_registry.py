@@ -48,6 +48,16 @@ EXAMPLES = {
     "add": "b: gate(4)",
     "mul": "b: gate(4)",
     "pad_channels": "b: padded(4) x 2, stride 2",
+    # norm and activation values (resdsl.frontend.layer_values): in a block class, a factory
+    "groupnorm": "b: valued(4, norm = groupnorm(2))",
+    "relu6": "conv 3x3, 4, act relu6",
+    "leaky_relu": "conv 3x3, 4; act leaky_relu",
+    "silu": "b: valued(4, act = silu)",
+    "gelu": "conv 3x3, 4, norm groupnorm(4), act gelu",
+    "hardswish": "conv 3x3, 4, act hardswish",
+    "hardsigmoid": "conv 3x3, 4, act hardsigmoid",
+    "mish": "conv 3x3, 4, act mish",
+    "tanh": "conv 3x3, 4, act tanh",
 }
 
 BLOCKS = """
@@ -59,6 +69,12 @@ block gate(w) {
     mul from input, g
     drop_path 0.2
     add input
+}
+block valued(w, norm = batchnorm, act = relu) {
+    conv 3x3, w, norm norm, act act
+    norm norm
+    add
+    act act
 }
 block padded(w, stride = 1) {
     conv 3x3, w * 2, stride stride
@@ -182,3 +198,11 @@ network n(w = 3, r = 2.0) {
     assert "w / r > 1" in resdsl.generate_source(net)
     assert resdsl.build(net).blk.conv1.out_channels == 16
     assert assert_translations_hold(net) > 0
+
+
+def test_language_reference_value_table_is_the_registry():
+    from resdsl.frontend.layer_values import markdown_table as values_table
+
+    text = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+    start = text.index("<!-- values -->\n") + len("<!-- values -->\n")
+    assert text[start : text.index("<!-- /values -->")] == values_table()

@@ -34,6 +34,7 @@ from resdsl.compiler import Network
 from resdsl.frontend.expressions import EvalError, evaluate, kind_of, literal, static_kind, to_python
 from resdsl.ir.graph import BlockInfo, enclosing_block, value_node
 from resdsl.ir.ops import OPS, Dims, fmt_shape
+from resdsl.backends.layer_value_source import FACTORY_TYPES, SLOT_OPS, UNIT_OPS, factory_imports, from_op
 from resdsl.frontend.plan import Planned, given_arguments, plan
 from resdsl.frontend.syntax import ast
 
@@ -155,7 +156,7 @@ def attribute_names(definition: ast.Definition) -> dict[str, str]:
         if isinstance(item.stmt, ast.BlockUse):
             out[item.names[0]] = attrs.name(item.names[0])
         for unit, name in zip(item.units, item.names):
-            if OPS[unit.op].torch is not None and (not OPS[unit.op].shared or item.stmt.guard is not None):
+            if UNIT_OPS[unit.op].torch is not None and (not UNIT_OPS[unit.op].shared or item.stmt.guard is not None):
                 out[name] = attrs.name(name)  # a guarded unit is its own module (or an identity)
     return out
 
@@ -283,7 +284,7 @@ class _BodyEmitter:
             for i, (unit, name) in enumerate(zip(item.units, item.names)):
                 op = unit.op
                 data = self.node(name)
-                if data is not None:
+                if data is not None and (unit.op not in SLOT_OPS or data["op"] == "identity"):
                     op = data["op"]  # a guard the network resolved: identity
                 operands = [first] + (extra if i == 0 else [])
                 if op == "identity" and unit.op != "identity":
@@ -341,6 +342,8 @@ class _BodyEmitter:
 
     def unit_args(self, unit: _Unit) -> dict:
         data = self.node(unit.name)
+        if data is not None and unit.op in SLOT_OPS:  # a norm or activation: the value it resolved to
+            return {"kind": literal(from_op(data["op"], data["params"]))}
         if data is not None:  # concrete: the IR's values
             return {k: tuple(literal(x) for x in v) if isinstance(v, tuple) else literal(v) for k, v in data["params"].items()}
         item_args = unit.item.arg
@@ -352,7 +355,7 @@ class _BodyEmitter:
             if unit.op == "block":
                 self.track(unit, {})
                 continue
-            op = OPS[unit.op]
+            op = UNIT_OPS[unit.op]
             args = self.unit_args(unit)
             if op.torch is not None:
                 ctor = op.torch(args, [self.dims(r) for r in unit.operands])
@@ -396,7 +399,7 @@ class _BodyEmitter:
             elif unit.op == "add" and _is_residual_add(unit.item) and kind is not None:
                 lines += self._residual(kind, target, xs, var[unit.shortcut_ref])
             else:
-                op = OPS[unit.op]
+                op = UNIT_OPS[unit.op]
                 before = xs[0]
                 if self.flattens_first(unit):
                     if unit.flag:
@@ -535,6 +538,9 @@ class TorchSourceGenerator:
         used = "\n".join(sections)
         if "math." in used:  # a spec's `log2`, `floor`, ... (resdsl.frontend.functions)
             w.line("import math")
+        for line in factory_imports(used):  # norm and activation values
+            w.line(line)
+        if "math." in used or factory_imports(used):
             w.line()
         w.line("import torch")
         w.line("from torch import nn")
@@ -565,6 +571,7 @@ class TorchSourceGenerator:
                 late.append(p)
                 continue
             annotation = {bool: "bool", float: "float"}.get(type(value), "int")
+            annotation = FACTORY_TYPES.get(kind_of(value), annotation)
             sig.append(f"{rename(p.name)}: {annotation} = {literal(value)}")
         return sig, late
 
@@ -690,7 +697,7 @@ class TorchSourceGenerator:
                         w.line(line, depth + 1)
                     w.line(")", depth)
                 continue
-            op = OPS[unit.op]
+            op = UNIT_OPS[unit.op]
             if op.shared and unit.name not in body.attrs:
                 if unit.op not in shared_made:
                     w.line(f"self.{unit.op} = {unit.ctor}", depth)
@@ -798,9 +805,9 @@ class TorchSourceGenerator:
             order = [name for item in plan(kind.definition).items for name in item.names]
             add = next(i.names[0] for i in plan(kind.definition).items if _is_residual_add(i))
             ref = order[order.index(add) - 1] if order.index(add) else None
-            while ref in units and OPS[units[ref][0].op].passthrough and units[ref][1].stmt.guard is None:
+            while ref in units and UNIT_OPS[units[ref][0].op].passthrough and units[ref][1].stmt.guard is None:
                 ref = order[order.index(ref) - 1] if order.index(ref) else None
-            if ref in units and OPS[units[ref][0].op].normalizes and units[ref][1].stmt.guard is None:
+            if ref in units and UNIT_OPS[units[ref][0].op].normalizes and units[ref][1].stmt.guard is None:
                 targets.append((kind.cls, attribute_names(kind.definition)[ref]))
         return targets
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from resdsl.frontend import layers
+from resdsl.frontend import layer_values, layers
 from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean, relocate, short_number
 from resdsl.frontend.expressions import EvalError, Value, evaluate, kind_of
 from resdsl.ir.graph import BlockInfo, StageInfo, add_node, new_graph
@@ -311,6 +311,8 @@ class Elaborator:
             operands = (source,) + (extra if i == 0 else ())
             params = {k: self.arg_value(item.kind, a, args[a], env) for k, a in unit.params.items()}
             op = unit.op
+            if op in layer_values.SLOTS:  # the value decides the op
+                op, params = layer_values.concrete(params["kind"])
             if guarded_off:
                 op, params, operands = "identity", {}, operands[:1]
             source = add_node(self.g, _join(scope, name), op, operands, params, span=stmt.span, site=self.site, scope=scope)
@@ -334,6 +336,11 @@ class Elaborator:
             value = self.eval(expr, env)
             if not isinstance(value, bool):
                 self.fail("E0115", f"{what} must be `on` or `off`, got {_show(value)}", expr.span)
+            return value
+        if arg.type in layer_values.SLOTS:
+            value = self.eval(expr, env)
+            if layer_values.category_of(value) != arg.type:
+                self.fail("E0115", f"{what} takes {layer_values.WORDS[arg.type]}, got {layer_values.describe(value)}", expr.span, help=layer_values.choices(arg.type))
             return value
         if arg.type == "float":
             value = self.eval(expr, env)
@@ -507,6 +514,7 @@ class Elaborator:
         reported at the statement that made the block.
         """
         env: dict[str, Value] = {"channels": channels, "stride": stride}
+        env.update(layer_values.inherited(self._unique_params(defn), block.args))  # the block's norm
         self.site = block.site
         self.stack.append(defn.name)
         self.paths.append(block.path)

@@ -126,10 +126,10 @@ _CONV_PARAMS = {k: k for k in ("kernel", "stride", "padding", "dilation", "group
 
 def _conv(args: dict) -> list[Unit]:
     units = [Unit("conv", "main", _CONV_PARAMS)]
-    if args["bn"].value:
-        units.append(Unit("bn", "bn"))
+    if args["bn"].value:  # `norm VALUE`: a slot the value fills (resdsl.frontend.layer_values)
+        units.append(Unit("bn", "bn") if args.get("norm") is None else Unit("norm", "bn", {"kind": "norm"}))
     if args["relu"].value:
-        units.append(Unit("relu", "relu"))
+        units.append(Unit("relu", "relu") if args.get("act") is None else Unit("act", "relu", {"kind": "act"}))
     return units
 
 
@@ -151,6 +151,12 @@ def _single(op: str, **params: str) -> Callable[[dict], list[Unit]]:
     return lambda args: [Unit(op, "main", dict(params))]
 
 
+def _none(args, at):
+    return None
+
+
+_none.shown = "none"
+_NONE = _none
 _STRIDE = Arg("stride", "pair", 1, _const(1), doc="step of the window")
 _KERNEL = Arg("kernel", "pair", 1, doc="window size, `3x3` or `3`")
 _P = Arg("p", "float", doc="probability, 0 <= p < 1")
@@ -169,6 +175,8 @@ LAYER_KINDS: dict[str, LayerKind] = {
                 Arg("bias", "bool", default=_const(False), doc="a bias term (off: the batch norm has one)"),
                 Arg("bn", "bool", default=_const(True), structural=True, doc="batch norm after the conv"),
                 Arg("relu", "bool", default=_const(True), structural=True, doc="ReLU after the batch norm"),
+                Arg("norm", "norm", default=_NONE, doc="the norm in place of batch norm, a value: `groupnorm(32)`, a parameter"),
+                Arg("act", "act", default=_NONE, doc="the activation in place of ReLU, a value: `silu`, a parameter"),
             ),
             _conv,
             "conv",
@@ -185,6 +193,25 @@ LAYER_KINDS: dict[str, LayerKind] = {
             numbered=True,
             doc="batch norm (BatchNorm1d after `linear`)",
             example="batchnorm",
+        ),
+        LayerKind(
+            "norm",
+            (Arg("kind", "norm", doc="a norm value: `batchnorm`, `groupnorm(32)`, a parameter"),),
+            (),
+            lambda a: [Unit("norm", "main", {"kind": "kind"})],
+            "bn",
+            numbered=True,
+            doc="the norm a value names (a parameter: one class serves every value)",
+            example="norm groupnorm(32)",
+        ),
+        LayerKind(
+            "act",
+            (Arg("kind", "act", doc="an activation value: `relu`, `silu`, a parameter"),),
+            (),
+            lambda a: [Unit("act", "main", {"kind": "kind"})],
+            "act",
+            doc="the activation a value names",
+            example="act silu",
         ),
         LayerKind("relu", (), (), _single("relu"), "relu", doc="ReLU (one shared module per class, as torchvision)", example="relu"),
         LayerKind("sigmoid", (), (), _single("sigmoid"), "sigmoid", doc="logistic sigmoid (a gate)", example="sigmoid"),

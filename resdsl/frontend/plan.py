@@ -184,6 +184,8 @@ def _names(drafts: list[dict]) -> list[list[str]]:
 
 
 def _base(draft: dict, unit: layers.Unit) -> str:
+    if unit.op == "act":  # an activation value: act1, act2 (timm's names)
+        return "act"
     if unit.role == "relu" or unit.op == "relu":
         return "relu"
     if unit.role == "bn":

@@ -28,7 +28,7 @@ from resdsl.ir.ops import OPS
 TENSORS = ("weight", "bias", "running_mean", "running_var")  # what a node may own, by state_dict name
 
 # which tensors each op needs, and the param that switches a bias on
-_NEEDS = {"conv": ("weight",), "linear": ("weight",), "bn": ("weight", "bias", "running_mean", "running_var")}
+_NEEDS = {"conv": ("weight",), "linear": ("weight",), "bn": ("weight", "bias", "running_mean", "running_var"), "groupnorm": ("weight", "bias")}
 
 
 class MissingWeight(KeyError):
@@ -38,7 +38,7 @@ class MissingWeight(KeyError):
 def _owned(g: nx.DiGraph, node: str, weights: Mapping, used: set | None) -> dict:
     data = g.nodes[node]
     op = data["op"]
-    need = list(_NEEDS.get("bn" if OPS[op].normalizes else op, ()))
+    need = list(_NEEDS.get(op, _NEEDS["bn"] if OPS[op].normalizes else ()))
     if data["params"].get("bias"):
         need.append("bias")
     out = {}
