@@ -174,7 +174,7 @@ class Elaborator:
     def _override_ok(self, p: ast.Param, value, default: Value | None) -> bool:
         """A value set from outside (`--set`, keyword of `load`) must be of its default's kind."""
         problem = ""
-        if not isinstance(value, (bool, int, float)):
+        if not isinstance(value, (bool, int, float, layer_values.LayerValue)):
             problem = f"parameter `{p.name}` takes an integer, a number, `true` or `false`, but was set to {type(value).__name__} {value!r}"
         elif isinstance(value, float) and not math.isfinite(value):
             problem = f"parameter `{p.name}` was set to {value}, which is not a finite number"
@@ -615,4 +615,4 @@ def _show(value: Value) -> str:
 
 
 def _a(kind: str) -> str:
-    return {"int": "an integer", "bool": "`true` or `false`", "number": "a number"}[kind]
+    return {"int": "an integer", "bool": "`true` or `false`", "number": "a number", **layer_values.WORDS}[kind]

@@ -347,6 +347,11 @@ def parse_literal(text: str) -> Value | None:
         return None
     if isinstance(default, ast.Literal):
         return default.value
+    if isinstance(default, (ast.Name, ast.Call)):  # a norm or activation: `groupnorm(32)`, `silu`
+        try:
+            return evaluate(default, {})
+        except EvalError:
+            return None
     if isinstance(default, ast.UnaryOp) and default.op == "-" and isinstance(default.operand, ast.Literal):
         return -default.operand.value
     return None
