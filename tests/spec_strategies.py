@@ -88,9 +88,9 @@ class _Body:
             opts.append("stride stride")
             self.strided = True
         if self.draw(st.booleans()):
-            opts.append(self.draw(st.sampled_from(["bn off", "relu off", "bias on", "bn off, relu off", "groups 2", "dilation 2", "VALUE"])))
+            opts.append(self.draw(st.sampled_from(["bn off", "relu off", "bias on", "bn off, relu off", "VALUE", "groups 2", "dilation 2"])))
             if opts[-1] == "VALUE":  # norm and activation values: written in place, or parameters
-                opts[-1] = self.draw(st.sampled_from(["norm groupnorm(2)", "norm nm, act ac", "norm batchnorm", "act hardswish", f"act {self.draw(st.sampled_from(ACTS))}"]))
+                opts[-1] = self.draw(st.sampled_from(["norm groupnorm(2), act gelu", "norm nm, act ac", "norm batchnorm", f"act {_spread(ACTS, ''.join(self.lines) + size + chans)}"]))
                 self.tags.add("conv:value")
             self.tags.add("conv:option")
         guard = "" if stride else self.guard("conv")
@@ -131,7 +131,12 @@ class _Body:
         if chans == "c_in" or target is None:
             return
         self.lines.append("avgpool")
-        self.lines.append(f"conv 1x1, {chans}, bias on, bn off, relu off" + self.guard("gate_conv"))
+        if self.draw(st.booleans()):  # squeeze and excitation's 1x1 conv, or ECA's conv across the channels
+            self.lines.append(f"conv 1x1, {chans}, bias on, bn off, relu off" + self.guard("gate_conv"))
+        else:
+            self.lines.insert(len(self.lines) - 1, "blur_pool, stride 1")  # before the pool: the map's size is kept
+            self.lines.append(f"channel_conv {self.draw(st.sampled_from([1, 3, 5]))}" + self.guard("gate_conv"))
+            self.tags |= {"stmt:channel_conv", "stmt:blur_pool"}
         self.lines.append("sigmoid")
         self.cur = _Value(self.cur.channels, self.cur.strided, True)
         stmt = f"mul {target}" + self.guard("mul", p=0.5)
@@ -206,6 +211,12 @@ class _Body:
 
 
 ACTS = ["relu", "relu6", "leaky_relu", "silu", "gelu", "hardswish", "hardsigmoid", "mish", "tanh", "sigmoid"]
+def _spread(choices: list[str], text: str) -> str:
+    """A choice that follows from what was drawn already: Hypothesis draws early list items far
+    more often, and every activation must be generated within one run."""
+    return choices[sum(map(ord, text)) % len(choices)]
+
+
 GUARDS = ["flag", "not flag", "stride == 2", "(stride == 2) == true", "stride > 1", "w > 4", "p > 0.0", "(w == 4) == false"]
 
 
@@ -241,7 +252,7 @@ def specs(draw) -> Drawn:
         stem = f"stem: stem({width}, stride {draw(st.sampled_from([1, 2]))})".replace(", stride ", ", stride = ")
     else:
         stem = f"conv 3x3, {width}" + draw(st.sampled_from(["", ", stride 2"]))
-        stem += f", act {draw(st.sampled_from(ACTS))}" if draw(st.booleans()) else ""  # a value in the network class
+        stem += f", act {_spread(ACTS, ''.join(defs) + stem)}" if draw(st.booleans()) else ""  # a value in the network class
 
     policy = draw(st.sampled_from(["A", "B", "C", "identity", "none", "avg_down", "conv_projection", "mine"]))
     tags.add(f"policy:{policy}")
@@ -254,7 +265,7 @@ def specs(draw) -> Drawn:
         tags.add("def:shortcut")
 
     body = _Body(draw, tags, inner, GUARDS).body(residual=True)
-    act = draw(st.sampled_from(ACTS))  # the block's activation parameter: every activation in time
+    act = _spread(ACTS, "".join(defs) + "".join(body))  # the block's activation parameter: every activation in time
     defs.append(f"block blk(w, stride = 1, flag = true, p = 0.0, nm = groupnorm(2), ac = {act}) {{\n" + "".join(f"    {b}\n" for b in body) + "}")
     tags.add("def:block")
 

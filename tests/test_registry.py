@@ -58,6 +58,8 @@ EXAMPLES = {
     "hardsigmoid": "conv 3x3, 4, act hardsigmoid",
     "mish": "conv 3x3, 4, act mish",
     "tanh": "conv 3x3, 4, act tanh",
+    "channel_conv": "b: eca(4)",
+    "blur_pool": "conv 3x3, 4; blur_pool",
 }
 
 BLOCKS = """
@@ -75,6 +77,14 @@ block valued(w, norm = batchnorm, act = relu) {
     norm norm
     add
     act act
+}
+block eca(w) {
+    conv 3x3, w
+    avgpool
+    conv: channel_conv 3
+    sigmoid
+    mul input
+    add
 }
 block padded(w, stride = 1) {
     conv 3x3, w * 2, stride stride

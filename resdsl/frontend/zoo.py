@@ -46,6 +46,7 @@ TIERED = {"tiered": True}
 SE = {"se": True}
 AA = {"aa": True}
 RS = {"stem_pool": True, "se": True, "se_div": 4}  # ResNet-RS: SE with rd_ratio 0.25
+ECA = {"eca": True}
 GN = {"norm": LayerValue("groupnorm", (32,))}  # GroupNorm(32) in place of every batch norm
 
 
@@ -128,6 +129,14 @@ _RESNET = {
         "resnetrs270": {**_layers(4, 29, 53, 4), **RS},
         "resnetrs350": {**_layers(4, 36, 72, 4), **RS},
         "resnetrs420": {**_layers(4, 44, 87, 4), **RS},
+        "ecaresnet26t": {**R26, **TIERED, **ECA},
+        "ecaresnet50d": ECA,
+        "ecaresnet50t": {**TIERED, **ECA},
+        "ecaresnet101d": {**R101, **ECA},
+        "ecaresnet200d": {**R200, **ECA},
+        "ecaresnet269d": {**_layers(3, 30, 48, 8), **ECA},
+        "ecaresnext26t_32x4d": {**R26, **_x(32, 4), **TIERED, **ECA},
+        "ecaresnext50t_32x4d": {**_x(32, 4), **TIERED, **ECA},
     },
 }
 
@@ -157,9 +166,7 @@ _BLUR = "a fixed-filter blur pool (BlurPool2d: a buffer that is not saved, refle
 
 # name -> (timm module, what the language lacks)
 UNCOVERED = {
-    **{name: ("resnet", _ECA) for name in (
-        "ecaresnet26t", "ecaresnet50d", "ecaresnet50t", "ecaresnet101d", "ecaresnet200d", "ecaresnet269d",
-        "ecaresnetlight", "ecaresnext26t_32x4d", "ecaresnext50t_32x4d")},
+    "ecaresnetlight": ("resnet", "ECA with the 7x7 stem and average-pool shortcuts: no family spec has that pair yet"),
     "ecaresnet50d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
     "ecaresnet101d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
     **{name: ("resnet", _BLUR) for name in ("resnetblur18", "resnetblur50", "resnetblur50d", "resnetblur101d")},

@@ -2,6 +2,6 @@
 
 from resdsl.ir.graph import BlockInfo, StageInfo, add_node, topo_order
 from resdsl.ir.verify import verify
-from resdsl.ir import value_ops  # noqa: F401  (adds the norm and activation ops to OPS)
+from resdsl.ir import pool_gate_ops, value_ops  # noqa: F401  (add their ops to OPS)
 
 __all__ = ["BlockInfo", "StageInfo", "add_node", "topo_order", "verify"]

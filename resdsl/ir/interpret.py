@@ -28,7 +28,7 @@ from resdsl.ir.ops import OPS
 TENSORS = ("weight", "bias", "running_mean", "running_var")  # what a node may own, by state_dict name
 
 # which tensors each op needs, and the param that switches a bias on
-_NEEDS = {"conv": ("weight",), "linear": ("weight",), "bn": ("weight", "bias", "running_mean", "running_var"), "groupnorm": ("weight", "bias")}
+_NEEDS = {"conv": ("weight",), "linear": ("weight",), "bn": ("weight", "bias", "running_mean", "running_var"), "groupnorm": ("weight", "bias"), "channel_conv": ("weight",)}
 
 
 class MissingWeight(KeyError):
