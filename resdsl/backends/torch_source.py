@@ -389,10 +389,11 @@ class _BodyEmitter:
         def carried(i: int, ref: str) -> bool:
             return uses.get(ref, []) in ([], [i + 1]) and (i + 1 >= len(self.units) or self.units[i + 1].operands[0] == ref)
 
+        same = _aliases(self.units)
         lines: list[str] = []
         for i, unit in enumerate(self.units):
             xs = [var[r] for r in unit.operands]
-            later = lambda ref: any(j > i for j in uses.get(ref, []))  # noqa: E731
+            later = lambda ref: any(j > i for r in same.get(ref, (ref,)) for j in uses.get(r, []))  # noqa: E731
             target = carry if carried(i, unit.name) else ns.name(unit.item.value_name or unit.name)
             if unit.op == "block":
                 lines.append(f"{target} = self.{self.attrs[unit.name]}({xs[0]})")
@@ -432,6 +433,19 @@ class _BodyEmitter:
         if kind.emit_add:
             return [f"{target} = {branch} + {shortcut}"]
         return [f"{target} = {branch}"] if branch != target else []
+
+
+def _aliases(units: list[_Unit]) -> dict[str, tuple[str, ...]]:
+    """The refs naming the same tensor as each ref: a passthrough module (nn.Identity, dropout
+    and drop path in eval) returns its input itself, so an in-place op on its output changes it."""
+    root: dict[str, str] = {}
+    for unit in units:
+        if unit.op != "block" and unit.operands and UNIT_OPS[unit.op].passthrough:
+            root[unit.name] = root.get(unit.operands[0], unit.operands[0])
+    groups: dict[str, list[str]] = {}
+    for name, r in root.items():
+        groups.setdefault(r, [r]).append(name)
+    return {name: tuple(group) for group in groups.values() for name in group}
 
 
 def _class_name(helper: str) -> str:
