@@ -89,7 +89,10 @@ class _Body:
             opts.append("stride stride")
             self.strided = True
         if self.draw(st.booleans()):
-            opts.append(self.draw(st.sampled_from(["bn off", "relu off", "bias on", "bn off, relu off", "groups 2", "dilation 2"])))
+            opts.append(self.draw(st.sampled_from(["bn off", "relu off", "bias on", "bn off, relu off", "VALUE", "groups 2", "dilation 2"])))
+            if opts[-1] == "VALUE":  # norm and activation values: written in place, or parameters
+                opts[-1] = self.draw(st.sampled_from(["norm groupnorm(2), act gelu", "norm nm, act ac", "norm batchnorm", "act mish", "act hardswish", f"act {_spread(ACTS, ''.join(self.lines) + size + chans)}"]))
+                self.tags.add("conv:value")
             self.tags.add("conv:option")
         guard = "" if stride else self.guard("conv")
         stmt = f"conv {size}, {chans}" + "".join(f", {o}" for o in opts) + guard
@@ -105,7 +108,7 @@ class _Body:
                 [
                     "relu", "sigmoid", "identity", "batchnorm", "batchnorm, relu on", "dropout p", "dropout 0.25",
                     "drop_path p", "drop_path 0.1", "maxpool 3x3, stride 1", "maxpool 3x3, stride 1, ceil on", "avgpool 3x3, stride 1, padding 1",
-                    "avgpool 3x3, stride 1, padding 1, ceil on, count_pad off",
+                    "avgpool 3x3, stride 1, padding 1, ceil on, count_pad off", "norm nm", "act ac",
                 ]
             )
         )
@@ -129,7 +132,12 @@ class _Body:
         if chans == "c_in" or target is None:
             return
         self.lines.append("avgpool")
-        self.lines.append(f"conv 1x1, {chans}, bias on, bn off, relu off" + self.guard("gate_conv"))
+        if self.draw(st.booleans()):  # squeeze and excitation's 1x1 conv, or ECA's conv across the channels
+            self.lines.append(f"conv 1x1, {chans}, bias on, bn off, relu off" + self.guard("gate_conv"))
+        else:
+            self.lines.insert(len(self.lines) - 1, "blur_pool, stride 1")  # before the pool: the map's size is kept
+            self.lines.append(f"channel_conv {self.draw(st.sampled_from([1, 3, 5]))}" + self.guard("gate_conv"))
+            self.tags |= {"stmt:channel_conv", "stmt:blur_pool"}
         self.lines.append("sigmoid")
         self.cur = _Value(self.cur.channels, self.cur.strided, True)
         stmt = f"mul {target}" + self.guard("mul", p=0.5)
@@ -228,6 +236,13 @@ class _Body:
         return self.lines
 
 
+ACTS = ["relu", "relu6", "leaky_relu", "silu", "gelu", "hardswish", "hardsigmoid", "mish", "tanh", "sigmoid"]
+def _spread(choices: list[str], text: str) -> str:
+    """A choice that follows from what was drawn already: Hypothesis draws early list items far
+    more often, and every activation must be generated within one run."""
+    return choices[sum(map(ord, text)) % len(choices)]
+
+
 GUARDS = ["flag", "not flag", "stride == 2", "(stride == 2) == true", "stride > 1", "w > 4", "p > 0.0", "(w == 4) == false"]
 
 
@@ -244,7 +259,7 @@ def specs(draw) -> Drawn:
         kind = draw(st.sampled_from(["block", "sequential"]))
         if kind == "block":
             body = _Body(draw, tags, None, GUARDS).body(residual=draw(st.booleans()))
-            defs.append("block inner(w, stride = 1, flag = true, p = 0.0) {\n" + "".join(f"    {b}\n" for b in body) + "}")
+            defs.append("block inner(w, stride = 1, flag = true, p = 0.0, nm = groupnorm(2), ac = silu) {\n" + "".join(f"    {b}\n" for b in body) + "}")
         else:
             defs.append("sequential inner(w, stride = 1, flag = true) {\n    conv 3x3, w\n    conv 1x1, w, bn off when flag\n}")
         tags.add(f"def:{kind}")
@@ -263,6 +278,9 @@ def specs(draw) -> Drawn:
         stem = f"stem: stem({width}, stride {draw(st.sampled_from([1, 2]))})".replace(", stride ", ", stride = ")
     else:
         stem = f"conv 3x3, {width}" + draw(st.sampled_from(["", ", stride 2"]))
+        # a value in the network class; non-negative, as ReLU's: a guarded `relu` in a block acts
+        # in place on an `identity` of the block input (a known aliasing limit, see the notes)
+        stem += f", act {_spread(['relu6', 'hardsigmoid'], ''.join(defs) + stem)}" if draw(st.booleans()) else ""
 
     policy = draw(st.sampled_from(["A", "B", "C", "identity", "none", "avg_down", "conv_projection", "mine"]))
     tags.add(f"policy:{policy}")
@@ -275,7 +293,8 @@ def specs(draw) -> Drawn:
         tags.add("def:shortcut")
 
     body = _Body(draw, tags, inner, GUARDS).body(residual=True)
-    defs.append("block blk(w, stride = 1, flag = true, p = 0.0) {\n" + "".join(f"    {b}\n" for b in body) + "}")
+    act = _spread(ACTS, "".join(defs) + "".join(body))  # the block's activation parameter: every activation in time
+    defs.append(f"block blk(w, stride = 1, flag = true, p = 0.0, nm = groupnorm(2), ac = {act}) {{\n" + "".join(f"    {b}\n" for b in body) + "}")
     tags.add("def:block")
 
     net = [f"input 3x{size}x{size}", f"shortcut {'mine' if policy == 'mine' else policy}"]

@@ -96,6 +96,10 @@ def test_static_totals_equal_the_reference(name):
 # --- differential: the built module --------------------------------------------------------------
 
 
+# group norm and the activations given as values: one operation per element, as batch norm and ReLU
+VALUE_OPS = ("native_group_norm", "silu", "gelu", "hardtanh", "leaky_relu", "hardswish", "hardsigmoid", "mish", "tanh")
+
+
 class ElementOps(TorchDispatchMode):
     """Counts what the "all" convention defines, from the aten ops a forward pass runs."""
 
@@ -110,14 +114,14 @@ class ElementOps(TorchDispatchMode):
         name = func.overloadpacket.__name__
         first = out[0] if isinstance(out, tuple) else out
         self.ops[name] += 1
-        if name in ("native_batch_norm", "_native_batch_norm_legit_no_training", "relu_", "relu", "add", "add_", "sigmoid", "mul"):
+        if name in ("native_batch_norm", "_native_batch_norm_legit_no_training", "relu_", "relu", "add", "add_", "sigmoid", "mul") + VALUE_OPS:
             self.element_ops += first.numel()
         elif name in ("max_pool2d_with_indices", "max_pool2d", "avg_pool2d"):
             self.element_ops += first.numel() * math.prod(args[1])
         elif name in ("mean", "_adaptive_avg_pool2d"):
             self.element_ops += args[0].numel()
         if name in ("convolution", "native_batch_norm", "_native_batch_norm_legit_no_training", "relu_", "relu", "add", "add_", "sigmoid", "mul",
-                    "max_pool2d_with_indices", "max_pool2d", "avg_pool2d", "mean", "_adaptive_avg_pool2d", "addmm", "constant_pad_nd", "cat"):
+                    "max_pool2d_with_indices", "max_pool2d", "avg_pool2d", "mean", "_adaptive_avg_pool2d", "addmm", "constant_pad_nd", "cat") + VALUE_OPS:
             self.activations += first.numel()
         return out
 
@@ -144,6 +148,30 @@ def test_static_counts_equal_the_built_module(name):
     assert (element_ops, activations) == (cost.element_ops, cost.activations)
 
 
+# group norm, activations as values, ECA's channel_conv and a blur pool (docs/costs.md)
+VALUES = """
+block eca_block(w, norm = batchnorm, act = relu) {
+    conv 3x3, w, norm norm, act act
+    blur: blur_pool
+    conv 3x3, w, norm norm, relu off
+    avgpool
+    conv: channel_conv 5
+    sigmoid
+    mul blur
+    add
+    act act
+}
+network values(norm = groupnorm(4), act = silu) {
+    input 3x16x16
+    shortcut C
+    conv 3x3, 16, norm norm, act gelu
+    eca_block(32, norm = norm, act = act) x 2
+    avgpool
+    fc: linear 10
+}
+"""
+
+
 @pytest.mark.parametrize(
     "load",
     [
@@ -151,8 +179,9 @@ def test_static_counts_equal_the_built_module(name):
         lambda: compile_text(NESTED, "nested.res"),
         lambda: resdsl.load("cifar_resnet", n=2, classes=100),
         lambda: compile_text((ROOT / "specs" / "resnet18.res").read_text().replace("shortcut B", "shortcut C").replace("expect", "# expect"), "c.res"),
+        lambda: compile_text(VALUES, "values.res"),
     ],
-    ids=["preact-dilated", "nested-blocks", "cifar-n2", "resnet18-option-C"],
+    ids=["preact-dilated", "nested-blocks", "cifar-n2", "resnet18-option-C", "norms-activations-eca-blur"],
 )
 def test_static_counts_equal_the_built_module_beyond_the_bundled_specs(load):
     net = load()

@@ -9,6 +9,7 @@ the IR holds (the `/` miscompile and its class).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,18 @@ EXAMPLES = {
     "part": "b: halves(4)",
     "concat": "b: halves(4)",
     "sum": "b: halves(4)",
+    # norm and activation values (resdsl.frontend.layer_values): in a block class, a factory
+    "groupnorm": "b: valued(4, norm = groupnorm(2))",
+    "relu6": "conv 3x3, 4, act relu6",
+    "leaky_relu": "conv 3x3, 4; act leaky_relu",
+    "silu": "b: valued(4, act = silu)",
+    "gelu": "conv 3x3, 4, norm groupnorm(4), act gelu",
+    "hardswish": "conv 3x3, 4, act hardswish",
+    "hardsigmoid": "conv 3x3, 4, act hardsigmoid",
+    "mish": "conv 3x3, 4, act mish",
+    "tanh": "conv 3x3, 4, act tanh",
+    "channel_conv": "b: eca(4)",
+    "blur_pool": "conv 3x3, 4; blur_pool",
 }
 
 BLOCKS = """
@@ -74,6 +87,20 @@ block halves(w) {
     conv 1x1, w // 2
     concat branch, input
     conv 1x1, w, relu off
+    add
+}
+block valued(w, norm = batchnorm, act = relu) {
+    conv 3x3, w, norm norm, act act
+    norm norm
+    add
+    act act
+}
+block eca(w) {
+    conv 3x3, w
+    avgpool
+    conv: channel_conv 3
+    sigmoid
+    mul input
     add
 }
 block padded(w, stride = 1) {
@@ -160,7 +187,7 @@ def assert_translations_hold(net) -> int:
         env = {rename(k): v for k, v in args.items()}
         for stmt in d.body:
             if isinstance(stmt, ast.Let):
-                env[rename(stmt.name)] = eval(to_python(stmt.value, rename, kinds=kinds), {}, dict(env))  # noqa: S307
+                env[rename(stmt.name)] = eval(to_python(stmt.value, rename, kinds=kinds), {"math": math}, dict(env))  # noqa: S307
         for item in plan(d).items:
             for unit, name in zip(item.units, item.names):
                 node = f"{prefix}.{name}"
@@ -169,7 +196,7 @@ def assert_translations_hold(net) -> int:
                 for key, arg in unit.params.items():
                     expr = item.arg[arg]
                     exprs = expr if isinstance(expr, tuple) else (expr,)
-                    values = tuple(eval(to_python(e, rename, kinds=kinds), {}, dict(env)) for e in exprs)  # noqa: S307
+                    values = tuple(eval(to_python(e, rename, kinds=kinds), {"math": math}, dict(env)) for e in exprs)  # noqa: S307
                     held = g.nodes[node]["params"][key]
                     held = held if isinstance(held, tuple) else (held,)
                     assert values == held and [type(v) for v in values] == [type(h) for h in held], (node, key, values, held)
@@ -198,3 +225,11 @@ network n(w = 3, r = 2.0) {
     assert "w / r > 1" in resdsl.generate_source(net)
     assert resdsl.build(net).blk.conv1.out_channels == 16
     assert assert_translations_hold(net) > 0
+
+
+def test_language_reference_value_table_is_the_registry():
+    from resdsl.frontend.layer_values import markdown_table as values_table
+
+    text = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+    start = text.index("<!-- values -->\n") + len("<!-- values -->\n")
+    assert text[start : text.index("<!-- /values -->")] == values_table()

@@ -32,11 +32,13 @@ import networkx as nx
 from resdsl.backends import torch_values
 from resdsl.backends.python_lines import INDENT
 from resdsl.backends.python_lines import Writer as _Writer
+from resdsl.backends.module_paths import attribute_names, module_path  # noqa: F401  (module_path: public here too)
 from resdsl.backends.namespace import Namespace, class_name, doc_text
 from resdsl.compiler import Network
 from resdsl.frontend.expressions import EvalError, evaluate, kind_of, literal, static_kind, to_python
 from resdsl.ir.graph import BlockInfo, enclosing_block, value_node
-from resdsl.ir.ops import OPS, Dims, fmt_shape
+from resdsl.ir.ops import GUARDED_OFF, OPS, Dims, fmt_shape
+from resdsl.backends.layer_value_source import FACTORY_TYPES, SLOT_OPS, UNIT_OPS, factory_imports, from_op
 from resdsl.frontend.plan import Planned, given_arguments, is_residual_add, plan
 from resdsl.frontend.syntax import ast
 
@@ -74,42 +76,6 @@ class _DefinitionInfo:
     @property
     def downsample_arg(self) -> bool:
         return self.emit_add and bool(self.shortcuts & {"projection", "zero_pad"})
-
-
-def attribute_names(definition: ast.Definition) -> dict[str, str]:
-    """Local node name -> Python attribute, for every module-owning unit of a body."""
-    attrs = Namespace(module_attrs=True)
-    out: dict[str, str] = {}
-    for item in plan(definition).items:
-        if isinstance(item.stmt, ast.BlockUse):
-            out[item.names[0]] = attrs.name(item.names[0])
-        for unit, name in zip(item.units, item.names):
-            if OPS[unit.op].torch is not None and (not OPS[unit.op].shared or item.stmt.guard is not None):
-                out[name] = attrs.name(name)  # a guarded unit is its own module (or an identity)
-    return out
-
-
-def module_path(net: Network, node_id: str) -> str:
-    """The attribute path in the built module of the IR node or block `node_id`.
-
-    Equal to `node_id` unless a label was renamed by the namespace (`training: conv` is
-    `self.training_`); code that reaches into a built model by IR path goes through here.
-    """
-    g = net.graph
-    definition, block, ir, out = g.graph["network"], None, [], []
-    stages = g.graph["stage_index"]
-    for segment in node_id.split("."):
-        ir.append(segment)
-        path = ".".join(ir)
-        synthetic = block is not None and any(n == path or n.startswith(path + ".") for n in block.shortcut_nodes)
-        numbered = definition is None or definition.kind in ("sequential", "shortcut")
-        out.append(segment if numbered or synthetic else attribute_names(definition).get(segment, segment))
-        if path in g.graph["blocks"]:
-            block = g.graph["blocks"][path]
-            definition = g.graph["definitions"][block.definition]
-        elif path in stages:
-            definition = None  # the next segment is an index into the nn.Sequential
-    return ".".join(out)
 
 
 def _fold(calls: list[str]) -> list[str]:
@@ -212,7 +178,7 @@ class _BodyEmitter:
             for i, (unit, name) in enumerate(zip(item.units, item.names)):
                 op = unit.op
                 data = self.node(name)
-                if data is not None:
+                if data is not None and (unit.op not in SLOT_OPS or data["op"] == GUARDED_OFF):
                     op = data["op"]  # a guard the network resolved: identity
                 operands = [first] + (extra if i == 0 else [])
                 if op != unit.op:  # resolved to the identity: its first operand only
@@ -267,6 +233,8 @@ class _BodyEmitter:
 
     def unit_args(self, unit: _Unit) -> dict:
         data = self.node(unit.name)
+        if data is not None and unit.op in SLOT_OPS:  # a norm or activation: the value it resolved to
+            return {"kind": literal(from_op(data["op"], data["params"]))}
         if data is not None:  # concrete: the IR's values
             return {k: tuple(literal(x) for x in v) if isinstance(v, tuple) else literal(v) for k, v in data["params"].items()}
         item_args = unit.item.arg
@@ -278,7 +246,7 @@ class _BodyEmitter:
             if unit.op == "block":
                 self.track(unit, {})
                 continue
-            op = OPS[unit.op]
+            op = UNIT_OPS[unit.op]
             args = self.unit_args(unit)
             if op.torch is not None:
                 ctor = op.torch(args, [self.dims(r) for r in unit.operands])
@@ -294,7 +262,7 @@ class _BodyEmitter:
 
     def flattens_first(self, unit: _Unit) -> bool:
         """A `linear` on a C×H×W value: the forward flattens before calling it."""
-        return OPS[unit.op].flattens_input and self.dims(unit.operands[0]).rank != 1
+        return UNIT_OPS[unit.op].flattens_input and self.dims(unit.operands[0]).rank != 1
 
     # --- forward -----------------------------------------------------------------------------
 
@@ -312,17 +280,18 @@ class _BodyEmitter:
         def carried(i: int, ref: str) -> bool:
             return uses.get(ref, []) in ([], [i + 1]) and (i + 1 >= len(self.units) or self.units[i + 1].operands[0] == ref)
 
+        same = _aliases(self.units)
         lines: list[str] = []
         for i, unit in enumerate(self.units):
             xs = [var[r] for r in unit.operands]
-            later = lambda ref: any(j > i for j in uses.get(ref, []))  # noqa: E731
+            later = lambda ref: any(j > i for r in same.get(ref, (ref,)) for j in uses.get(r, []))  # noqa: E731
             target = carry if carried(i, unit.name) else ns.name(unit.item.value_name or unit.name)
             if unit.op == "block":
                 lines.append(f"{target} = self.{self.attrs[unit.name]}({xs[0]})")
-            elif OPS[unit.op].joins and is_residual_add(unit.item) and kind is not None:
+            elif UNIT_OPS[unit.op].joins and is_residual_add(unit.item) and kind is not None:
                 lines += self._residual(kind, target, xs, var[unit.shortcut_ref])
             else:
-                op = OPS[unit.op]
+                op = UNIT_OPS[unit.op]
                 before = xs[0]
                 if self.flattens_first(unit):
                     if unit.flag:
@@ -347,7 +316,7 @@ class _BodyEmitter:
         too. Identities, eval-mode dropouts, views, skipped units and blocks pass a tensor on."""
         producers, out = {u.name: u for u in self.units}, [ref]
         while (u := producers.get(out[-1])) is not None and u.operands and (
-            u.op == "block" or u.flag or u.guard or OPS[u.op].passthrough or OPS[u.op].outputs == 0
+            u.op == "block" or u.flag or u.guard or UNIT_OPS[u.op].passthrough or UNIT_OPS[u.op].outputs == 0
         ):
             out.append(u.operands[0])
         return out
@@ -365,6 +334,19 @@ class _BodyEmitter:
         if kind.emit_add:
             return [f"{target} = {branch} + {shortcut}"]
         return [f"{target} = {branch}"] if branch != target else []
+
+
+def _aliases(units: list[_Unit]) -> dict[str, tuple[str, ...]]:
+    """The refs naming the same tensor as each ref: a passthrough module (nn.Identity, dropout
+    and drop path in eval) returns its input itself, so an in-place op on its output changes it."""
+    root: dict[str, str] = {}
+    for unit in units:
+        if unit.op != "block" and unit.operands and UNIT_OPS[unit.op].passthrough:
+            root[unit.name] = root.get(unit.operands[0], unit.operands[0])
+    groups: dict[str, list[str]] = {}
+    for name, r in root.items():
+        groups.setdefault(r, [r]).append(name)
+    return {name: tuple(group) for group in groups.values() for name in group}
 
 
 def _class_name(helper: str) -> str:
@@ -482,6 +464,9 @@ class TorchSourceGenerator:
         used = "\n".join(sections)
         if "math." in used:  # a spec's `log2`, `floor`, ... (resdsl.frontend.functions)
             w.line("import math")
+        for line in factory_imports(used):  # norm and activation values
+            w.line(line)
+        if "math." in used or factory_imports(used):
             w.line()
         w.line("import torch")
         w.line("from torch import nn")
@@ -512,6 +497,7 @@ class TorchSourceGenerator:
                 late.append(p)
                 continue
             annotation = {bool: "bool", float: "float"}.get(type(value), "int")
+            annotation = FACTORY_TYPES.get(kind_of(value), annotation)
             sig.append(f"{rename(p.name)}: {annotation} = {literal(value)}")
         return sig, late
 
@@ -551,7 +537,7 @@ class TorchSourceGenerator:
         body.collect()
         body.constructors()
         units = body.units
-        ctors = [body.attrs[u.name] if u.op == "block" else u.ctor or OPS[u.op].torch({}, []) for u in units]
+        ctors = [body.attrs[u.name] if u.op == "block" else u.ctor or UNIT_OPS[u.op].torch({}, []) for u in units]
         channels = body.channels[body.units[-1].name][0] if body.units else "in_channels"
         labelled = any(not u.name.isdigit() for u in units)
         if not labelled and not kind.nested:
@@ -639,7 +625,7 @@ class TorchSourceGenerator:
                         w.line(line, depth + 1)
                     w.line(")", depth)
                 continue
-            op = OPS[unit.op]
+            op = UNIT_OPS[unit.op]
             if op.shared and unit.name not in body.attrs:
                 if unit.op not in shared_made:
                     w.line(f"self.{unit.op} = {unit.ctor}", depth)
@@ -747,9 +733,9 @@ class TorchSourceGenerator:
             order = [name for item in plan(kind.definition).items for name in item.names]
             add = next(i.names[0] for i in plan(kind.definition).items if is_residual_add(i))
             ref = order[order.index(add) - 1] if order.index(add) else None
-            while ref in units and OPS[units[ref][0].op].passthrough and units[ref][1].stmt.guard is None:
+            while ref in units and UNIT_OPS[units[ref][0].op].passthrough and units[ref][1].stmt.guard is None:
                 ref = order[order.index(ref) - 1] if order.index(ref) else None
-            if ref in units and OPS[units[ref][0].op].normalizes and units[ref][1].stmt.guard is None:
+            if ref in units and UNIT_OPS[units[ref][0].op].normalizes and units[ref][1].stmt.guard is None:
                 targets.append((kind.cls, attribute_names(kind.definition)[ref]))
         return targets
 

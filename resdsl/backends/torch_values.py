@@ -22,7 +22,8 @@ from resdsl.frontend.expressions import to_python
 from resdsl.frontend.loops import is_value_expr
 from resdsl.frontend.plan import plan
 from resdsl.frontend.syntax import ast
-from resdsl.ir.ops import OPS, Dims
+from resdsl.ir.norm_act_ops import UNIT_OPS
+from resdsl.ir.ops import Dims
 
 
 def uses_values(definition: ast.Definition) -> bool:
@@ -32,7 +33,7 @@ def uses_values(definition: ast.Definition) -> bool:
         stmt = item.stmt
         if isinstance(stmt, ast.For) or isinstance(stmt, ast.Let) and is_value_expr(stmt.value, labels):
             return True
-        if item.kind is not None and (layers.gathers(item.kind) or any(OPS[u.op].parts for u in item.units)):
+        if item.kind is not None and (layers.gathers(item.kind) or any(UNIT_OPS[u.op].parts for u in item.units)):
             return True
         if isinstance(stmt, ast.Layer) and any(isinstance(v, ast.Index) for v in item.arg.values()):
             return True
@@ -233,7 +234,7 @@ class _ValuesClass:
         return xs[0]
 
     def unit(self, item, unit, name: str, xs: list[_Value], target: str) -> _Value:
-        op = OPS[unit.op]
+        op = UNIT_OPS[unit.op]
         args = {k: self.py(item.arg[a]) for k, a in unit.params.items()}
         channels = xs[0].channels
         guard = item.stmt.guard

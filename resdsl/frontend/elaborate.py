@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from resdsl.frontend import layers, loops, wording
+from resdsl.frontend import layer_values, layers, loops, wording
 from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean, relocate, short_number
 from resdsl.frontend.expressions import EvalError, Value, evaluate, kind_of
-from resdsl.ir.graph import BlockInfo, StageInfo, add_node, new_graph
+from resdsl.ir.graph import BlockInfo, StageInfo, add_node, join_path, new_graph
+from resdsl.ir.ops import GUARDED_OFF
 from resdsl.ir.policies import POLICIES
 from resdsl.frontend.plan import SEQUENTIAL_KINDS, is_residual_add, plan
 from resdsl.frontend.syntax import ast
@@ -29,9 +30,7 @@ STAGE_NAMES = {
     "net_blocks": "the number of residual blocks in the network (a stem's `sequential` is not one)",
 }
 
-
 MAX_INT = 2**31 - 1  # the largest size, stride or channel count a spec may give (PyTorch's int32)
-
 
 _FAILED = "$failed"  # env key (not a name a spec can write): lets whose value was an error
 
@@ -176,7 +175,7 @@ class Elaborator:
     def _override_ok(self, p: ast.Param, value, default: Value | None) -> bool:
         """A value set from outside (`--set`, keyword of `load`) must be of its default's kind."""
         problem = ""
-        if not isinstance(value, (bool, int, float)):
+        if not isinstance(value, (bool, int, float, layer_values.LayerValue)):
             problem = f"parameter `{p.name}` takes an integer, a number, `true` or `false`, but was set to {type(value).__name__} {value!r}"
         elif isinstance(value, float) and not math.isfinite(value):
             problem = f"parameter `{p.name}` was set to {value}, which is not a finite number"
@@ -323,9 +322,11 @@ class Elaborator:
             operands = (source,) + (extra if i == 0 else ())
             params = {k: self.arg_value(item.kind, a, args[a], env) for k, a in unit.params.items()}
             op = unit.op
+            if op in layer_values.SLOTS:  # the value decides the op
+                op, params = layer_values.concrete(params["kind"])
             if guarded_off:
-                op, params, operands = "identity", {}, operands[:1]
-            source = add_node(self.g, _join(scope, name), op, operands, params, span=stmt.span, site=self.site, scope=scope)
+                op, params, operands = GUARDED_OFF, {}, operands[:1]
+            source = add_node(self.g, join_path(scope, name), op, operands, params, span=stmt.span, site=self.site, scope=scope)
             if frame:
                 frame.info.nodes.append(source)
             loops.make_parts(self, source, scope, frame)
@@ -348,6 +349,11 @@ class Elaborator:
             if not isinstance(value, bool):
                 self.fail("E0115", f"{what} must be `on` or `off`, got {wording.show(value)}", expr.span)
             return value
+        if arg.type in layer_values.SLOTS:
+            value = self.eval(expr, env)
+            if layer_values.category_of(value) != arg.type:
+                self.fail("E0115", f"{what} takes {layer_values.WORDS[arg.type]}, got {layer_values.describe(value)}", expr.span, help=layer_values.choices(arg.type))
+            return value
         if arg.type == "float":
             value = self.eval(expr, env)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -368,7 +374,7 @@ class Elaborator:
         # inserted, reads the `from` value (a pre-activated input) instead.
         source = self.resolve(args["from"], values) if args.get("from") is not None else frame.info.input
         node = add_node(
-            self.g, _join(scope, name), "add", (cursor, frame.info.input), {"residual": True}, span=stmt.span, site=self.site, scope=scope
+            self.g, join_path(scope, name), "add", (cursor, frame.info.input), {"residual": True}, span=stmt.span, site=self.site, scope=scope
         )
         frame.info.add = node
         frame.info.shortcut_from = source
@@ -391,7 +397,7 @@ class Elaborator:
         count = repeat or 1
         if count > self.limits.max_nodes:
             self._too_big(stmt, count, 1)
-        path = _join(scope, name)
+        path = join_path(scope, name)
         stage = None
         if repeat is not None:
             stage = StageInfo(name=path, definition=defn.name, repeat=repeat, stride=stride, policy=policy, span=stmt.span, scope=scope)
@@ -406,7 +412,7 @@ class Elaborator:
                 args = {k.name: (self.eval(k.value, use_env), k) for k in stmt.kwargs}
                 if i == 0 and stride is not None:
                     args["stride"] = (stride, options["stride"])
-                block_path = _join(scope, name, str(i)) if repeat is not None else path
+                block_path = join_path(scope, name, str(i)) if repeat is not None else path
                 cursor = self.instantiate(defn, stmt, pos, args, block_path, cursor, policy, stage, i)
             finally:
                 if not scope and self._residual(stmt):
@@ -525,6 +531,7 @@ class Elaborator:
         reported at the statement that made the block.
         """
         env: dict[str, Value] = {"channels": channels, "stride": stride}
+        env.update(layer_values.inherited(self._unique_params(defn), block.args))  # the block's norm
         self.site = block.site
         self.stack.append(defn.name)
         self.paths.append(block.path)
@@ -595,10 +602,3 @@ class Elaborator:
                 span,
                 notes=(Note("declared here", param.span),),
             )
-
-
-def _join(*parts) -> str:
-    flat: list[str] = []
-    for part in parts:
-        flat.extend(part if isinstance(part, tuple) else [part])
-    return ".".join(flat)

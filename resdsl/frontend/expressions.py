@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 
 from resdsl.diagnostics import Span, did_you_mean, short_number
 from resdsl.frontend.functions import FUNCTIONS
+from resdsl.frontend.layer_values import VALUE_KINDS, LayerValue, python_call, python_source
 from resdsl.frontend.syntax import ast
 
 Value = int | float | bool
@@ -29,6 +30,8 @@ class EvalError(Exception):
 
 
 def kind_of(value: Value) -> str:
+    if isinstance(value, LayerValue):
+        return value.category
     if isinstance(value, bool):
         return "bool"
     return "int" if isinstance(value, int) else "number"
@@ -125,6 +128,8 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value]) -> Value:
     if isinstance(expr, ast.Literal):
         return _finite(expr.value, expr)
     if isinstance(expr, ast.Name):
+        if expr.id not in env and expr.id in VALUE_KINDS:
+            return _layer_value(expr, [])
         if expr.id not in env:
             known = [k for k in env if k.isidentifier()]
             raise EvalError("E0107", f"unknown name `{expr.id}`", expr.span, did_you_mean(expr.id, known), name=expr.id)
@@ -151,11 +156,30 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value]) -> Value:
         if expr.op == "~":
             raise EvalError("E0001", "`~` compares only in `expect ... within N%`", expr.span)
         return _arith(expr.op, a, b, expr)
+    if isinstance(expr, ast.Call) and expr.func in VALUE_KINDS:
+        return _layer_value(expr, [evaluate(arg, env) for arg in expr.args])
     if isinstance(expr, ast.Call):
         return _call(expr, [evaluate(arg, env) for arg in expr.args])
     if isinstance(expr, ast.Dims):
         raise EvalError("E0115", "dimensions are not a single value here", expr.span)
     raise TypeError(f"cannot evaluate {type(expr).__name__}")  # compiler bug
+
+
+def _layer_value(expr: ast.Name | ast.Call, values: list[Value]) -> LayerValue:
+    """`silu`, `groupnorm(32)`: a norm or activation value, its arguments checked."""
+    kind = VALUE_KINDS[expr.id if isinstance(expr, ast.Name) else expr.func]
+    want = len(kind.params)
+    if len(values) != want:
+        example = f"`{kind.name}(32)`" if want else f"`{kind.name}`"
+        raise EvalError("E0109" if len(values) < want else "E0110", f"`{kind.name}` takes {_count(want, want)}, got {len(values)}", expr.span, help=f"for example {example}")
+    for value, arg, name in zip(values, getattr(expr, "args", ()), kind.params):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise EvalError("E0115", f"`{kind.name}`'s {name} must be a positive integer, got {_show_value(value)}", arg.span)
+    return LayerValue(kind.name, tuple(values))
+
+
+def _show_value(value: Value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def function_of(expr: ast.Call):
@@ -216,6 +240,8 @@ def _children(expr: ast.Expr) -> tuple[ast.Expr, ...]:
 
 
 def literal(value: Value) -> str:
+    if isinstance(value, LayerValue):
+        return python_source(value)
     return repr(value)
 
 
@@ -272,8 +298,12 @@ def _to_python(expr: ast.Expr, rename, env, kinds) -> tuple[str, int]:
             value = None
         if value is not None:
             return literal(value), 9 if not (isinstance(value, (int, float)) and value < 0) else _PRECEDENCE["neg"]
+    if isinstance(expr, ast.Name) and expr.id not in kinds and expr.id in VALUE_KINDS:
+        return literal(LayerValue(expr.id)), 9
     if isinstance(expr, ast.Name):
         return rename(expr.id), 9
+    if isinstance(expr, ast.Call) and expr.func in VALUE_KINDS:
+        return python_call(expr.func, [_to_python(arg, rename, env, kinds)[0] for arg in expr.args]), 9
     if isinstance(expr, ast.UnaryOp):
         prec = _PRECEDENCE["neg" if expr.op == "-" else "not"]
         text, p = _to_python(expr.operand, rename, env, kinds)
@@ -321,6 +351,11 @@ def parse_literal(text: str) -> Value | None:
         return None
     if isinstance(default, ast.Literal):
         return default.value
+    if isinstance(default, (ast.Name, ast.Call)):  # a norm or activation: `groupnorm(32)`, `silu`
+        try:
+            return evaluate(default, {})
+        except EvalError:
+            return None
     if isinstance(default, ast.UnaryOp) and default.op == "-" and isinstance(default.operand, ast.Literal):
         return -default.operand.value
     return None

@@ -27,10 +27,10 @@ import functools
 from collections import Counter
 from dataclasses import dataclass
 
-from resdsl.frontend import layers
+from resdsl.frontend import binding, layers
 from resdsl.diagnostics import Diagnostic, Note
 from resdsl.frontend.syntax import ast
-from resdsl.ir.ops import OPS
+from resdsl.ir.norm_act_ops import UNIT_OPS
 
 SEQUENTIAL_KINDS = ("sequential", "shortcut")
 
@@ -94,7 +94,7 @@ def plan(definition: ast.Definition) -> BodyPlan:
         if isinstance(stmt, ast.Layer):
             draft["kind"] = layers.lookup(stmt.op)
             if draft["kind"] is not None:
-                draft["args"], draft["problems"] = layers.bind(draft["kind"], stmt)
+                draft["args"], draft["problems"] = binding.bind(draft["kind"], stmt)
                 if not draft["problems"]:
                     draft["units"] = draft["kind"].expand(draft["args"])
         if sequential:
@@ -185,9 +185,12 @@ def _names(drafts: list[dict]) -> list[list[str]]:
 
 
 def _base(draft: dict, unit: layers.Unit) -> str:
+    op = UNIT_OPS[unit.op]
+    if op.base:  # an activation value: act1, act2 (timm's names)
+        return op.base
     if unit.role == "relu":
         return "relu"
-    if OPS[unit.op].shared:  # one module per class: named after its op (torchvision's `relu`)
+    if op.shared:  # one module per class: named after its op (torchvision's `relu`)
         return unit.op
     if unit.role == "bn":
         return "bn"

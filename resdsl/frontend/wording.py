@@ -4,6 +4,7 @@ integer". Shared wording, so that every message says them alike."""
 from __future__ import annotations
 
 from resdsl.diagnostics import short_number
+from resdsl.frontend import layer_values
 from resdsl.frontend.expressions import Value, kind_of
 
 
@@ -23,4 +24,4 @@ def show(value: Value) -> str:
 
 
 def article(kind: str) -> str:
-    return {"int": "an integer", "bool": "`true` or `false`", "number": "a number"}[kind]
+    return {"int": "an integer", "bool": "`true` or `false`", "number": "a number", **layer_values.WORDS}[kind]

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from resdsl.frontend.layer_values import LayerValue
+
 TIMM_VERSION = "1.0.31"
 
 # timm's modules, in the order docs/zoo.md lists them.
@@ -44,6 +46,8 @@ TIERED = {"tiered": True}
 SE = {"se": True}
 AA = {"aa": True}
 RS = {"stem_pool": True, "se": True, "se_div": 4}  # ResNet-RS: SE with rd_ratio 0.25
+ECA = {"eca": True}
+GN = {"norm": LayerValue("groupnorm", (32,))}  # GroupNorm(32) in place of every batch norm
 
 
 def _x(groups: int, base_width: int) -> dict:
@@ -78,6 +82,7 @@ _RESNET = {
         "seresnext101_32x8d": {**R101, **_x(32, 8), **SE},
         "seresnext101_64x4d": {**R101, **_x(64, 4), **SE},
         "resnetaa50": AA,
+        "resnet50_gn": GN,
     },
     # deep stem (C: 32, 32, 64; S: 64, 64, 128), 1x1 projection shortcuts
     "timm_resnet_c": {
@@ -124,6 +129,14 @@ _RESNET = {
         "resnetrs270": {**_layers(4, 29, 53, 4), **RS},
         "resnetrs350": {**_layers(4, 36, 72, 4), **RS},
         "resnetrs420": {**_layers(4, 44, 87, 4), **RS},
+        "ecaresnet26t": {**R26, **TIERED, **ECA},
+        "ecaresnet50d": ECA,
+        "ecaresnet50t": {**TIERED, **ECA},
+        "ecaresnet101d": {**R101, **ECA},
+        "ecaresnet200d": {**R200, **ECA},
+        "ecaresnet269d": {**_layers(3, 30, 48, 8), **ECA},
+        "ecaresnext26t_32x4d": {**R26, **_x(32, 4), **TIERED, **ECA},
+        "ecaresnext50t_32x4d": {**_x(32, 4), **TIERED, **ECA},
     },
 }
 
@@ -170,13 +183,10 @@ _BLUR = "a fixed-filter blur pool (BlurPool2d: a buffer that is not saved, refle
 
 # name -> (timm module, what the language lacks)
 UNCOVERED = {
-    **{name: ("resnet", _ECA) for name in (
-        "ecaresnet26t", "ecaresnet50d", "ecaresnet50t", "ecaresnet101d", "ecaresnet200d", "ecaresnet269d",
-        "ecaresnetlight", "ecaresnext26t_32x4d", "ecaresnext50t_32x4d")},
+    "ecaresnetlight": ("resnet", "ECA with the 7x7 stem and average-pool shortcuts: no family spec has that pair yet"),
     "ecaresnet50d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
     "ecaresnet101d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
     **{name: ("resnet", _BLUR) for name in ("resnetblur18", "resnetblur50", "resnetblur50d", "resnetblur101d")},
-    "resnet50_gn": ("resnet", "GroupNorm in place of batch norm (norm as a value)"),
     "test_resnet": ("resnet", "not yet written: a different block kind per stage (basic, basic, bottleneck, basic)"),
     **{name: ("resnetv2", "BiT: weight-standardised convs (StdConv2d) and GroupNorm (norm as a value)") for name in (
         "resnetv2_50x1_bit", "resnetv2_50x3_bit", "resnetv2_101x1_bit", "resnetv2_101x3_bit", "resnetv2_152x2_bit", "resnetv2_152x4_bit")},

@@ -1,6 +1,12 @@
-"""The graph IR: a networkx DiGraph whose schema is documented in `resdsl.ir.graph`."""
+"""The graph IR: a networkx DiGraph whose schema is documented in `resdsl.ir.graph`.
 
-from resdsl.ir import ops_values  # noqa: F401  registers the ops of several values in OPS
+The op registry `resdsl.ir.ops.OPS` is one table written in four files; importing `resdsl.ir`
+registers them all: `ops` (convolutions, pools, joins), `ops_values` (split, part, concat, sum),
+`norm_act_ops` (group norm and the activations a norm/act value names) and `pool_gate_ops`
+(ECA's channel conv, the blur pool).
+"""
+
+from resdsl.ir import norm_act_ops, ops_values, pool_gate_ops  # noqa: F401  (they add their ops to OPS)
 from resdsl.ir.graph import BlockInfo, StageInfo, add_node, topo_order
 from resdsl.ir.verify import verify
 

@@ -158,3 +158,12 @@ def outermost_blocks(g: nx.DiGraph) -> list[BlockInfo]:
     `sequential`; not the blocks inside them)."""
     blocks = g.graph["blocks"]
     return [info for path, info in blocks.items() if enclosing_block(g, path) is None]
+
+
+def join_path(*parts) -> str:
+    """An IR id from its segments, each a string or a tuple of them: ("layer1", "0"), "conv1"
+    -> "layer1.0.conv1"."""
+    flat: list[str] = []
+    for part in parts:
+        flat.extend(part if isinstance(part, tuple) else [part])
+    return ".".join(flat)

@@ -319,12 +319,18 @@ op's meaning in torch.nn.functional, independent of the emitters (`resdsl.ir.int
     flattens_input: bool = False  # flattens a C×H×W operand, makes a vector; in a block it needs C×1×1
     channels_param: str = ""  # the param that sets the output's channels (features for a vector)
     tensors: tuple[str, ...] = ()  # state_dict tensors a node always owns (a true `bias` param adds one)
+    base: str = ""  # an unlabelled node's name stem where it is not its layer kind's (`act1`: timm's)
     stacks_channels: bool = False  # its output's channels are its operands' channels added up (concat)
     picks_part: bool = False  # one entry of a split's tuple, its `index` param saying which
     parts: Callable[[dict], int] | None = None  # a tuple of values: how many `part` nodes read it (`split`)
 
 
 _BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
+
+# The op a statement becomes where its `when` guard is false: the identity, so the block's
+# numbering and generated class stay the same (the elaborator makes it, the code generator
+# recognises it).
+GUARDED_OFF = "identity"
 
 OPS: dict[str, OpDef] = {
     op.name: op

@@ -32,6 +32,7 @@ _WORDS = {
     "NAME": "a name",
     "CALL_NAME": "a block use such as `basic(64)`",
     "FUNC_CALL": "a function call such as `log2(c)`",
+    "VALUE_CALL": "a norm such as `groupnorm(32)`",
     "INT": "an integer",
     "FLOAT": "a number",
     "NUMBER": "a number",
@@ -42,7 +43,7 @@ _WORDS = {
     "$END": "the end of the file",
 }
 # Tokens that start an expression, and tokens that continue one: each group is one phrase.
-_VALUE_START = {"LPAR", "MINUS", "NAME", "FUNC_CALL", "INT", "FLOAT", "NUMBER", "TRUE", "FALSE", "ON", "OFF", "NOT", "DIMS"}
+_VALUE_START = {"LPAR", "MINUS", "NAME", "FUNC_CALL", "VALUE_CALL", "INT", "FLOAT", "NUMBER", "TRUE", "FALSE", "ON", "OFF", "NOT", "DIMS"}
 _OPERATORS = {"ADD_OP", "MUL_OP", "CMP_OP", "AND", "OR", "IF"}
 _OPERATOR_TEXTS = {"=="}  # anonymous terminals (Lark names them __ANON_n): found by their text
 _LINE_END = {"_NL", "SEMICOLON"}
