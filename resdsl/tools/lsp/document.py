@@ -53,7 +53,11 @@ DEFINITION_KEYWORDS = {
     "sequential": "sequential name(...) { ... }: layers numbered as nn.Sequential numbers them",
 }
 LAYER_REGISTRY = "resdsl/frontend/layers.py"  # the source name of spans into the layer kinds' declarations
-USE_OPTIONS = {"stride": "the stage's stride, given to its first block", "shortcut": "this use's shortcut policy: A, B, C, identity or none"}
+USE_OPTIONS = {
+    "stride": "the stage's stride, given to its first block",
+    "shortcut": "this use's shortcut policy: A, B, C, identity or none",
+    "names": "the stage's first block's name, the others counting up from its number: `names b1` (b1, b2, ...)",
+}
 
 
 def shortcut_kinds() -> dict[str, str]:
@@ -783,6 +787,8 @@ class Analysis:
             if item is None:
                 break
             stmt = item.stmt
+            if isinstance(stmt, ast.BlockUse) and parts and any(o.name == "names" for o in stmt.options):
+                parts.pop(0)  # a named stage's block (`s1.b1`), as a numbered one's index above
             found = stmt.label_span or getattr(stmt, "block_span", None) or getattr(stmt, "op_span", None) or stmt.span
             defn = self.definitions.get(stmt.block) if isinstance(stmt, ast.BlockUse) else None
         return [found] if found is not None else []
