@@ -223,7 +223,7 @@ def test_zoo_model_has_timms_state_dict_layout(name):
     assert LAYOUT_GROUPS(layout) == expected["groups"]
 
 
-@pytest.mark.parametrize("name", ["resnet101d", "seresnext26d_32x4d", "resnet10t", "resnetrs50", "resnet50"])
+@pytest.mark.parametrize("name", ["resnet101d", "seresnext26d_32x4d", "resnet10t", "resnetrs50", "resnet50", "regnety_032"])
 def test_a_timm_name_resolves_wherever_a_spec_is_named(name):
     from click.testing import CliRunner
 
