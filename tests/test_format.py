@@ -272,6 +272,8 @@ CASES = [
     ("network n {\n  relu # b\n  conv 3x3, 64\n  add # c\n}", "network n {\n    relu  # b\n    conv 3x3, 64\n    add   # c\n}\n"),
     ("network n {\n  relu # b\n  # own line\n  add # c\n}", "network n {\n    relu  # b\n    # own line\n    add  # c\n}\n"),
     ("network n {  # header\n  relu  # body\n}  # end", "network n {  # header\n    relu     # body\n}            # end\n"),
+    # a function call opens like a block use: no space after its parenthesis
+    ("block b(w) { let d = min( max( ceil( w / 3.0), 0), w)\n  conv 1x1, d }", "block b(w) {\n    let d = min(max(ceil(w / 3.0), 0), w)\n    conv 1x1, d\n}\n"),
     # whitespace at the ends: no trailing spaces, no leading blank lines, one final newline
     ("\n\n  # top   \nnetwork n {\n  relu   \n}\n\n\n", "# top\nnetwork n {\n    relu\n}\n"),
     ("", ""),

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import resdsl
+from resdsl.backends.torch_source import module_path
 from conftest import ROOT
 from test_shapes import assert_shapes_match_module
 
@@ -91,6 +92,19 @@ def test_repeat_count_from_an_expression_and_unicode_times():
 def test_semicolons_comments_and_unlabelled_stage_names():
     net = net_of("input 3x8x8; conv 3x3, 4  # a comment\n# a line comment\nbasic(4) x 1; basic(8) x 1, stride 2")
     assert [s.name for s in net.graph.graph["stages"]] == ["layer1", "layer2"]
+
+
+def test_a_stage_option_names_its_blocks_from_a_first_name():
+    """`names b1`: timm's RegNet numbering (`s1.b1`, `s1.b2`), in the IR, the module and the source."""
+    spec = "network t {\n    input 3x8x8\n    conv 3x3, 4\n    s1: basic(4) x 2, names b1\n    s2: basic(8) x 1, stride 2, names blk7\n}\n"
+    net = resdsl.compile_text(spec, "t.res")
+    assert [s.blocks for s in net.graph.graph["stages"]] == [["s1.b1", "s1.b2"], ["s2.blk7"]]
+    keys = [k for k in resdsl.build(net).state_dict() if k.endswith(".conv1.weight")]
+    assert keys == ["s1.b1.conv1.weight", "s1.b2.conv1.weight", "s2.blk7.conv1.weight"]
+    source = resdsl.generate_source(net)
+    assert source.split("import torch")[0].endswith('"""\n\nimport collections\n\n')
+    assert '        self.s1 = nn.Sequential(collections.OrderedDict([\n            ("b1", Basic(4, 4)),\n            ("b2", Basic(4, 4)),\n        ]))\n' in source
+    assert module_path(net, "s2.blk7.conv1") == "s2.blk7.conv1"
 
 
 def test_v1_and_v15_bottlenecks_differ_only_in_stride_placement():

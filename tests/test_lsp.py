@@ -236,6 +236,31 @@ def test_definitions_of_own_blocks_values_and_labels(server, tmp_path):
     assert target("linear classes", len("linear c")) == [(uri, (classes_line, classes_col + 4, classes_line, classes_col + 11))]
 
 
+NAMED = """\
+network named {
+    input 3x32x32
+    conv 3x3, 16
+    s1: basic(16) x 2, names b1
+    expect shape s1.b2.conv2 == 16x32x32
+}
+"""
+
+
+def test_an_expect_path_through_a_named_stage_reaches_the_blocks_layer(server, tmp_path):
+    """`s1.b2.conv2`: the stage `s1`, its block `b2` (`names b1`), then the block's conv2 (the prelude's `basic`)."""
+    uri = _uri(tmp_path, "named.res")
+    server.open(uri, NAMED)
+    assert server.wait_diagnostics(uri, version=1) == []
+    line, col = _where(NAMED, "s1.b2.conv2")
+    [loc] = server.definition(uri, line, col + len("s1.b2.c"))
+    assert loc.uri == resources.prelude_path().as_uri()
+    pline, pcol = _where(resources.prelude_path().read_text(encoding="utf-8"), "conv 3x3, width, relu off  #")
+    assert _range(loc.range)[:2] == (pline, pcol)
+    line, _ = _where(NAMED, "s1: basic")
+    options = {i.label: i for i in server.completion(uri, line, len("    s1: basic(16) x 2, ")).items}
+    assert {"stride", "shortcut", "names"} <= set(options) and "b1, b2" in options["names"].detail
+
+
 # --- completion, symbols, formatting ----------------------------------------------------------------
 
 

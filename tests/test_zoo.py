@@ -207,7 +207,7 @@ def test_the_zoo_table_names_every_timm_model_once():
         by_module.setdefault(m["module"], []).append(m["name"])
     assert {k: sorted(v) for k, v in by_module.items()} == zoo.names_by_module()
     assert not set(zoo.ZOO) & set(zoo.UNCOVERED)
-    assert len(TIMM_ZOO) == 168 and len(zoo.ZOO) == 102
+    assert len(TIMM_ZOO) == 168 and len(zoo.ZOO) == 
     assert zoo.META_ONLY <= set(zoo.ZOO)
 
 
@@ -223,7 +223,7 @@ def test_zoo_model_has_timms_state_dict_layout(name):
     assert LAYOUT_GROUPS(layout) == expected["groups"]
 
 
-@pytest.mark.parametrize("name", ["resnet101d", "seresnext26d_32x4d", "resnet10t", "resnetrs50", "resnet50", "legacy_seresnet18"])
+@pytest.mark.parametrize("name", ["resnet101d", "seresnext26d_32x4d", "resnet10t", "resnetrs50", "resnet50", "legacy_seresnet18", "regnety_032"])
 def test_a_timm_name_resolves_wherever_a_spec_is_named(name):
     from click.testing import CliRunner
 
@@ -272,3 +272,33 @@ def test_the_family_specs_share_their_block_definitions():
     assert v2[0][v2[0].index("# timm's stem:") :] == v2[1][v2[1].index("# timm's stem:") :]
     r2 = [bundled_specs()[n].read_text(encoding="utf-8") for n in ("timm_res2net", "timm_res2net_d")]
     assert r2[0][r2[0].index("# timm's Bottle2neck") :] == r2[1][r2[1].index("# timm's Bottle2neck") :]
+
+
+def _regnet_stages(w0, wa, wm, depth, group_size, group_min_ratio=0.0, **_):
+    """The paper's rule block by block (Radosavovic et al. 2020): widths w0 + wa·j quantised to
+    w0·wm^e and to multiples of 8; equal widths form a stage; each width then rounded to a
+    multiple of its group size (torchvision's rule where group_min_ratio is set)."""
+    import math
+
+    exps = [round(math.log((w0 + wa * j) / w0) / math.log(wm)) for j in range(depth)]
+    widths = [round(w0 * wm**e / 8) * 8 for e in exps]
+    stages = []
+    for w in sorted(set(widths)):
+        g = min(group_size, w)
+        if group_min_ratio:
+            adjusted = int(w + g / 2) // g * g
+            adjusted += g if adjusted < group_min_ratio * w else 0
+        else:
+            adjusted = round(w / g) * g
+        stages.append((widths.count(w), adjusted, adjusted // g))
+    return stages
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in zoo.ZOO.items() if e.spec == "timm_regnet"))
+def test_regnet_stage_depths_and_widths_follow_the_papers_rule(name):
+    """The spec's closed-form stage depths and its lets give what the rule gives block by block."""
+    net = resdsl.load(name)
+    stages = net.graph.graph["stages"]
+    built = [(len(s.blocks), net.graph.nodes[f"{s.name}.b1.conv3.conv"]["shape"][0], net.graph.nodes[f"{s.name}.b1.conv2.conv"]["params"]["groups"]) for s in stages]
+    assert [s.name for s in stages] == ["s1", "s2", "s3", "s4"]
+    assert built == _regnet_stages(**zoo.ZOO[name].params)

@@ -466,7 +466,9 @@ class TorchSourceGenerator:
             w.line("import math")
         for line in factory_imports(used):  # norm and activation values
             w.line(line)
-        if "math." in used or factory_imports(used):
+        if "collections.OrderedDict(" in used:  # a stage whose blocks are named (`names b1`)
+            w.line("import collections")
+        if "math." in used or factory_imports(used) or "collections.OrderedDict(" in used:
             w.line()
         w.line("import torch")
         w.line("from torch import nn")
@@ -619,11 +621,11 @@ class TorchSourceGenerator:
                 elif unit.item.stmt.repeat is None:
                     w.line(f"self.{attr} = {self.use_call(unit)}", depth)
                 else:  # a stage: one construction per line, as a person writes it
-                    stage = self.g.graph["stage_index"][unit.name]
-                    w.line(f"self.{attr} = nn.Sequential(", depth)
-                    for line in _fold([self.instance_call(self.g.graph["blocks"][b]) for b in stage.blocks]):
+                    lines = self.stage_lines(self.g.graph["stage_index"][unit.name])
+                    w.line(f"self.{attr} = {lines[0]}", depth)
+                    for line in lines[1:-1]:
                         w.line(line, depth + 1)
-                    w.line(")", depth)
+                    w.line(lines[-1], depth)
                 continue
             op = UNIT_OPS[unit.op]
             if op.shared and unit.name not in body.attrs:
@@ -668,9 +670,17 @@ class TorchSourceGenerator:
         path = f"{scope}.{unit.name}" if scope else unit.name
         if unit.item.stmt.repeat is None:
             return self.instance_call(self.g.graph["blocks"][path])
-        stage = self.g.graph["stage_index"][path]
+        lines = self.stage_lines(self.g.graph["stage_index"][path])
+        return lines[0] + " ".join(lines[1:-1]).rstrip(",") + lines[-1]
+
+    def stage_lines(self, stage) -> list[str]:
+        """A stage's nn.Sequential: its opening, a line per block (runs folded), its closing;
+        blocks named other than 0, 1, ... (`names b1`) by name, in an OrderedDict."""
         calls = [self.instance_call(self.g.graph["blocks"][b]) for b in stage.blocks]
-        return "nn.Sequential(" + " ".join(_fold(calls)).rstrip(",") + ")"
+        names = [b.rsplit(".", 1)[-1] for b in stage.blocks]
+        if names == [str(i) for i in range(len(names))]:
+            return ["nn.Sequential(", *_fold(calls), ")"]
+        return ["nn.Sequential(collections.OrderedDict([", *(f'("{n}", {c}),' for n, c in zip(names, calls)), "]))"]
 
     def instance_call(self, info: BlockInfo) -> str:
         kind = self.kinds[info.definition]

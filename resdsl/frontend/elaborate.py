@@ -10,6 +10,7 @@ user's spec that used it, with a note pointing into the definition.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import networkx as nx
@@ -398,6 +399,7 @@ class Elaborator:
         if count > self.limits.max_nodes:
             self._too_big(stmt, count, 1)
         path = join_path(scope, name)
+        first = self.stage_names(stmt, options, repeat)
         stage = None
         if repeat is not None:
             stage = StageInfo(name=path, definition=defn.name, repeat=repeat, stride=stride, policy=policy, span=stmt.span, scope=scope)
@@ -412,7 +414,7 @@ class Elaborator:
                 args = {k.name: (self.eval(k.value, use_env), k) for k in stmt.kwargs}
                 if i == 0 and stride is not None:
                     args["stride"] = (stride, options["stride"])
-                block_path = join_path(scope, name, str(i)) if repeat is not None else path
+                block_path = join_path(scope, name, f"{first[0]}{first[1] + i}") if repeat is not None else path
                 cursor = self.instantiate(defn, stmt, pos, args, block_path, cursor, policy, stage, i)
             finally:
                 if not scope and self._residual(stmt):
@@ -426,6 +428,18 @@ class Elaborator:
                 if before + per_block * count > self.limits.max_nodes:
                     self._too_big(stmt, count, per_block)
         return cursor
+
+    def stage_names(self, stmt: ast.BlockUse, options: dict, repeat) -> tuple[str, int]:
+        """(prefix, first number) of a stage's block names: ("", 0), or `names b1`'s ("b", 1)."""
+        opt = options.get("names")
+        if opt is None:
+            return "", 0
+        if repeat is None:
+            self.fail("E0111", "`names` numbers the blocks of a stage; this block use has no `x N`", opt.name_span, help="write `block(...) x N, names b1`")
+        match = re.fullmatch(r"([A-Za-z_]\w*?)(\d+)", opt.value.id) if isinstance(opt.value, ast.Name) else None
+        if match is None:
+            self.fail("E0115", "`names` takes the first block's name: a name ending in its number, e.g. `names b1`", opt.value.span)
+        return match[1], int(match[2])
 
     def stage_env(self, env: dict, index: int, scope: tuple) -> dict:
         """`env` plus the names of `STAGE_NAMES` a block use's arguments may read."""
@@ -467,8 +481,8 @@ class Elaborator:
         """(shortcut policy, stage stride or None, options by name) of a block use."""
         options = {}
         for opt in stmt.options:
-            if opt.name not in ("stride", "shortcut"):
-                self.fail("E0111", f"a block use has no option `{opt.name}`", opt.name_span, help=did_you_mean(opt.name, ["stride", "shortcut"]) or "its options are stride and shortcut")
+            if opt.name not in ("stride", "shortcut", "names"):
+                self.fail("E0111", f"a block use has no option `{opt.name}`", opt.name_span, help=did_you_mean(opt.name, ["stride", "shortcut", "names"]) or "its options are stride, shortcut and names")
             options[opt.name] = opt
         policy = self.g.graph["policy"]
         if "shortcut" in options:

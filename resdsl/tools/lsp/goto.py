@@ -66,6 +66,8 @@ class DefinitionAnswers:
             if item is None:
                 break
             stmt = item.stmt
+            if isinstance(stmt, ast.BlockUse) and parts and any(o.name == "names" for o in stmt.options):
+                parts.pop(0)  # a named stage's block (`s1.b1`), as a numbered one's index above
             found = stmt.label_span or getattr(stmt, "block_span", None) or getattr(stmt, "op_span", None) or stmt.span
             defn = self.definitions.get(stmt.block) if isinstance(stmt, ast.BlockUse) else None
         return [found] if found is not None else []

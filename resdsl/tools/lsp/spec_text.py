@@ -35,7 +35,11 @@ LOOP_DOC = (
     "`convs[i]: conv ...` in it makes the ModuleList entries `convs.0`, `convs.1`, ..., and a value `let` is re-bound each round"
 )
 LAYER_REGISTRY = "resdsl/frontend/layers.py"  # the source name of spans into the layer kinds' declarations
-USE_OPTIONS = {"stride": "the stage's stride, given to its first block", "shortcut": "this use's shortcut policy: A, B, C, identity or none"}
+USE_OPTIONS = {
+    "stride": "the stage's stride, given to its first block",
+    "shortcut": "this use's shortcut policy: A, B, C, identity or none",
+    "names": "the stage's first block's name, the others counting up from its number: `names b1` (b1, b2, ...)",
+}
 
 
 def shortcut_kinds() -> dict[str, str]:
