@@ -175,6 +175,10 @@ _RES2NET = {
     "timm_res2net_d": {
         "res2net50d": {},
         "res2net101d": R101,
+    },
+}
+
+
 def _r(w0: int, wa: float, wm: float, depth: int, group_size: int, **extra) -> dict:
     """timm's RegNetCfg numbers: the design-space parameters the widths and depths follow from."""
     return {"w0": w0, "wa": wa, "wm": wm, "depth": depth, "group_size": group_size, **extra}
