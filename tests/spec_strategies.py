@@ -103,15 +103,7 @@ class _Body:
         self.tags.add("stmt:conv")
 
     def simple(self) -> None:
-        stmt = self.draw(
-            st.sampled_from(
-                [
-                    "relu", "sigmoid", "identity", "batchnorm", "batchnorm, relu on", "dropout p", "dropout 0.25",
-                    "drop_path p", "drop_path 0.1", "maxpool 3x3, stride 1", "maxpool 3x3, stride 1, ceil on", "avgpool 3x3, stride 1, padding 1",
-                    "avgpool 3x3, stride 1, padding 1, ceil on, count_pad off", "norm nm", "act ac",
-                ]
-            )
-        )
+        stmt = self.draw(st.sampled_from(SIMPLE))
         self.tags.add(f"stmt:{stmt.split(',')[0].split(' ')[0]}")
         if stmt.startswith("batchnorm, relu"):
             self.tags.add("stmt:bn_relu")
@@ -236,6 +228,12 @@ class _Body:
         return self.lines
 
 
+# The one-layer statements `simple` draws (tests/test_interpret.py also runs each once, explicitly).
+SIMPLE = [
+    "relu", "sigmoid", "identity", "batchnorm", "batchnorm, relu on", "dropout p", "dropout 0.25",
+    "drop_path p", "drop_path 0.1", "maxpool 3x3, stride 1", "maxpool 3x3, stride 1, ceil on", "avgpool 3x3, stride 1, padding 1",
+    "avgpool 3x3, stride 1, padding 1, ceil on, count_pad off", "norm nm", "act ac",
+]
 ACTS = ["relu", "relu6", "leaky_relu", "silu", "gelu", "hardswish", "hardsigmoid", "mish", "tanh", "sigmoid"]
 def _spread(choices: list[str], text: str) -> str:
     """A choice that follows from what was drawn already: Hypothesis draws early list items far

@@ -21,7 +21,7 @@ from collections import Counter
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 import resdsl
 from resdsl.backends.torch_source import module_path
@@ -30,7 +30,7 @@ from resdsl.diagnostics import Limits, ResdslError
 from resdsl.backends.torch_build import weights_from_module
 from resdsl.ir.interpret import interpret
 from resdsl.ir.ops import OPS
-from spec_strategies import specs
+from spec_strategies import ACTS, SIMPLE, Drawn, specs
 
 SCALE = int(os.environ.get("RESDSL_PROPERTY_EXAMPLES", "1"))
 SEEN: Counter = Counter()  # construct or op -> accepted specs that used it
@@ -96,7 +96,23 @@ def _settings(examples: int):
     return settings(max_examples=examples * SCALE, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
+def _explicit_examples(test):
+    """One explicit example per activation value and per one-layer statement, whatever
+    Hypothesis draws: the coverage table below can then never miss one of them (the drawn
+    specs still mix them with everything else)."""
+    head = "network n(classes = 10) {\n    input 3x8x8\n    conv 3x3, 4\n    b: blk(4)\n    avgpool\n    fc: linear classes\n}\n"
+    for act in ACTS:
+        body = "    conv 3x3, w, act ac\n    conv 3x3, w, relu off\n    add\n    act ac\n"
+        test = example(Drawn(head + f"block blk(w, ac = {act}) {{\n{body}}}\n", set()))(test)
+    for stmt in SIMPLE:
+        tags = {f"stmt:{stmt.split(',')[0].split(' ')[0]}"} | ({"stmt:bn_relu"} if stmt.startswith("batchnorm, relu") else set())
+        body = f"    conv 3x3, w\n    {stmt}\n    conv 3x3, w, relu off\n    add\n"
+        test = example(Drawn(head + f"block blk(w, p = 0.1, nm = groupnorm(2), ac = silu) {{\n{body}}}\n", tags))(test)
+    return test
+
+
 @_settings(400)
+@_explicit_examples
 @given(specs())
 def test_generated_module_equals_the_interpreter(drawn):
     _property(drawn)

@@ -10,12 +10,11 @@ user's spec that used it, with a note pointing into the definition.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import networkx as nx
 
-from resdsl.frontend import layer_values, layers, loops, wording
+from resdsl.frontend import layer_values, layers, loops, stages, wording
 from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean, relocate, short_number
 from resdsl.frontend.expressions import EvalError, Value, evaluate, kind_of
 from resdsl.ir.graph import BlockInfo, StageInfo, add_node, join_path, new_graph
@@ -23,13 +22,6 @@ from resdsl.ir.ops import GUARDED_OFF
 from resdsl.ir.policies import POLICIES
 from resdsl.frontend.plan import SEQUENTIAL_KINDS, is_residual_add, plan
 from resdsl.frontend.syntax import ast
-
-# Names a stage's block arguments may use (unless the spec defines them itself).
-STAGE_NAMES = {
-    "index": "the block's position in its stage, from 0",
-    "net_index": "the block's position among the network's residual blocks, from 0",
-    "net_blocks": "the number of residual blocks in the network (a stem's `sequential` is not one)",
-}
 
 MAX_INT = 2**31 - 1  # the largest size, stride or channel count a spec may give (PyTorch's int32)
 
@@ -430,19 +422,13 @@ class Elaborator:
         return cursor
 
     def stage_names(self, stmt: ast.BlockUse, options: dict, repeat) -> tuple[str, int]:
-        """(prefix, first number) of a stage's block names: ("", 0), or `names b1`'s ("b", 1)."""
-        opt = options.get("names")
-        if opt is None:
-            return "", 0
-        if repeat is None:
-            self.fail("E0111", "`names` numbers the blocks of a stage; this block use has no `x N`", opt.name_span, help="write `block(...) x N, names b1`")
-        match = re.fullmatch(r"([A-Za-z_]\w*?)(\d+)", opt.value.id) if isinstance(opt.value, ast.Name) else None
-        if match is None:
-            self.fail("E0115", "`names` takes the first block's name: a name ending in its number, e.g. `names b1`", opt.value.span)
-        return match[1], int(match[2])
+        try:
+            return stages.stage_names(options, repeat)
+        except EvalError as err:
+            self.fail(err.code, err.message, err.span, help=err.help)
 
     def stage_env(self, env: dict, index: int, scope: tuple) -> dict:
-        """`env` plus the names of `STAGE_NAMES` a block use's arguments may read."""
+        """`env` plus the names of `stages.STAGE_NAMES` a block use's arguments may read."""
         names = {"index": index}
         if not scope:  # network level: positions among the network's blocks
             names |= {"net_index": self.net_index, "net_blocks": self.net_blocks}
