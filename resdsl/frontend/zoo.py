@@ -169,6 +169,19 @@ _ECA = "ECA attention (a 1-D conv across channels, kernel size from log2 of the 
 _BLUR = "a fixed-filter blur pool (BlurPool2d: a buffer that is not saved, reflect padding)"
 
 # name -> (timm module, what the language lacks)
+_RESNEST = {
+    "timm_resnest": {
+        "resnest14d": _layers(1, 1, 1, 1),
+        "resnest26d": R26,
+        "resnest50d": {},
+        "resnest101e": {**R101, "stem_width": 64},
+        "resnest200e": {**R200, "stem_width": 64},
+        "resnest269e": {**_layers(3, 30, 48, 8), "stem_width": 64},
+        "resnest50d_4s2x40d": {"base_width": 40, "cardinality": 2, "radix": 4, "pool_first": True},
+        "resnest50d_1s4x24d": {"base_width": 24, "cardinality": 4, "radix": 1, "pool_first": True},
+    },
+}
+
 UNCOVERED = {
     **{name: ("resnet", _ECA) for name in (
         "ecaresnet26t", "ecaresnet50d", "ecaresnet50t", "ecaresnet101d", "ecaresnet200d", "ecaresnet269d",
@@ -183,8 +196,6 @@ UNCOVERED = {
     "resnetv2_50d_gn": ("resnetv2", "GroupNorm with its activation (norm as a value)"),
     "resnetv2_50d_evos": ("resnetv2", "EvoNorm-S0 (a norm layer the language lacks)"),
     "resnetv2_50d_frn": ("resnetv2", "Filter Response Norm with TLU (a norm layer the language lacks)"),
-    **{name: ("resnest", "split attention: a sum over the radix groups and a softmax over the radix axis (RadixSoftmax)") for name in (
-        "resnest14d", "resnest26d", "resnest50d", "resnest50d_1s4x24d", "resnest50d_4s2x40d", "resnest101e", "resnest200e", "resnest269e")},
     **{name: ("sknet", "selective kernel: parallel paths, a softmax over the paths and their weighted sum") for name in (
         "skresnet18", "skresnet34", "skresnet50", "skresnet50d", "skresnext50_32x4d")},
     **{name: ("regnet", "RegNet's quantised width rule (`round`, `log`, lists) and its stage layout; not yet written") for name in (
@@ -209,7 +220,7 @@ META_ONLY = frozenset({"resnext101_32x32d"})
 
 def _zoo() -> dict[str, ZooEntry]:
     out = {}
-    for module, families in (("resnet", _RESNET), ("resnetv2", _RESNETV2), ("res2net", _RES2NET)):
+    for module, families in (("resnet", _RESNET), ("resnetv2", _RESNETV2), ("res2net", _RES2NET), ("resnest", _RESNEST)):
         for spec, names in families.items():
             for name, params in names.items():
                 out[name] = ZooEntry(name, module, spec, dict(params))

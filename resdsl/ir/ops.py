@@ -405,6 +405,7 @@ op's meaning in torch.nn.functional, independent of the emitters (`resdsl.ir.int
     outputs: int = 1  # tensors of the output's size it makes (activations): BN + ReLU makes two
     interpret: Callable[[dict, list, dict], object] | None = None  # eval-mode meaning (see above)
     parts: Callable[[dict], int] | None = None  # a tuple of values: how many `part` nodes read it (`split`)
+    out_channels: Callable[[dict, list[str]], str] | None = None  # generated code: output channels from args and operand channels (source); None: the first operand's
 
 
 OPS: dict[str, OpDef] = {
