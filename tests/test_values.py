@@ -4,6 +4,7 @@ indexed labels, value `let`s, and their diagnostics (located, with both shapes).
 from __future__ import annotations
 
 import pytest
+import torch
 
 import resdsl
 from test_interpret import assert_same_network
