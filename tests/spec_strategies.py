@@ -17,7 +17,7 @@ over 100 characters; `flatten; linear c` and `batchnorm, relu on` after `linear`
 block; floats (dropout p, drop_path); the stage's `index`, `net_index`, `net_blocks`; named
 values (`from`, `mul v`, `add v`, `add from pre`); shortcut policies A, B, C, identity, none,
 prelude and user definitions; Language 3: `split`, `parts[i]`, a `for` loop with an indexed label
-and a re-bound value `let`, `concat` of the loop's values, `sum`.
+and a re-bound value `let`, `concat` of the loop's values, `sum`; split attention (`softmax` over paths, `weighted_sum`).
 """
 
 from __future__ import annotations
@@ -167,9 +167,16 @@ class _Body:
                 f"concat br{n}",
             ]
             self.tags.update({"stmt:for", "stmt:concat", "stmt:let_value"})
-        else:
+        elif self.draw(st.booleans()):
             self.lines += [f"sum s{n}[0], s{n}[1]", "conv 1x1, w"]
             self.tags.add("stmt:sum")
+        else:  # split attention: the paths' sum pooled, a softmax over the paths, their weighted sum
+            groups = self.draw(st.sampled_from([1, 2]))
+            self.lines[-1:] = [
+                f"s{n}x: relu", f"s{n}: split 2", f"sum s{n}", "avgpool", f"conv 1x1, w, groups {groups}, bias on, bn off",
+                f"softmax 2, groups {groups}", f"weighted_sum s{n}x, 2", "conv 1x1, w",
+            ]
+            self.tags.update({"stmt:relu", "stmt:sum", "stmt:softmax", "stmt:weighted_sum"})
         self.cur = _Value("w", self.cur.strided)
         self.tags.update({"stmt:split", "stmt:index"})
 

@@ -116,7 +116,7 @@ def test_the_layering_test_sees_a_back_arrow(tmp_path, monkeypatch):
 
 # --- op names: the registry answers every question about an op ---------------------------------
 
-REGISTRY = {PACKAGE / "ir" / name for name in ("ops.py", "ops_values.py", "norm_act_ops.py", "pool_gate_ops.py")}  # one OPS, four files
+REGISTRY = {PACKAGE / "ir" / name for name in ("ops.py", "ops_values.py", "norm_act_ops.py", "pool_gate_ops.py", "ops_attention.py")}  # one OPS, five files
 _OP_ISH = re.compile(r"\bop\b|[\"']op[\"']")  # `op`, `unit.op`, `data["op"]`, `d.get("op")`
 _COMPARE = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
 

@@ -120,8 +120,12 @@ class ElementOps(TorchDispatchMode):
             self.element_ops += first.numel() * math.prod(args[1])
         elif name in ("mean", "_adaptive_avg_pool2d"):
             self.element_ops += args[0].numel()
+        elif name == "_softmax":  # exp, the sum, the division
+            self.element_ops += 3 * first.numel()
+        elif name == "sum":  # a reduction over paths: one addition per element it removes
+            self.element_ops += args[0].numel() - first.numel()
         if name in ("convolution", "native_batch_norm", "_native_batch_norm_legit_no_training", "relu_", "relu", "add", "add_", "sigmoid", "mul",
-                    "max_pool2d_with_indices", "max_pool2d", "avg_pool2d", "mean", "_adaptive_avg_pool2d", "addmm", "constant_pad_nd", "cat") + VALUE_OPS:
+                    "max_pool2d_with_indices", "max_pool2d", "avg_pool2d", "mean", "_adaptive_avg_pool2d", "addmm", "constant_pad_nd", "cat", "_softmax", "sum") + VALUE_OPS:
             self.activations += first.numel()
         return out
 

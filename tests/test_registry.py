@@ -65,6 +65,8 @@ EXAMPLES = {
     "tanh": "conv 3x3, 4, act tanh",
     "channel_conv": "b: eca(4)",
     "blur_pool": "conv 3x3, 4; blur_pool",
+    "softmax": "b: attend(4)",
+    "weighted_sum": "b: attend(4)",
 }
 
 BLOCKS = """
@@ -76,6 +78,19 @@ block gate(w) {
     mul from input, g
     drop_path 0.2
     add input
+}
+block attend(w) {
+    conv 3x3, w * 2
+    x: relu
+    paths: split 2
+    sum paths
+    avgpool
+    fc1: conv 1x1, 8, groups 2, bias on, bn off
+    fc2: conv 1x1, w * 2, groups 2, bias on, bn off, relu off
+    softmax 2, groups 2
+    weighted_sum x, 2
+    conv 1x1, w, relu off
+    add
 }
 block halves(w) {
     conv 3x3, w

@@ -4,6 +4,7 @@ indexed labels, value `let`s, and their diagnostics (located, with both shapes).
 from __future__ import annotations
 
 import pytest
+import torch
 
 import resdsl
 from test_interpret import assert_same_network
@@ -195,3 +196,41 @@ def test_the_diagram_draws_the_parts_as_branches_joined_at_the_concat():
     ]  # fmt: skip
     assert '"layer1.concat" [label="‖"' in source and '"layer1.parts" [label="split 4"' in source
     assert '"layer1.convs.0" -> "layer1.v.1"' in source  # each part's result is added to the next part
+
+
+# --- attention over paths: softmax and weighted_sum (SKNet, ResNeSt) ---------------------------
+
+ATTEND = """    x: conv 3x3, 16
+    paths: split 2
+    sum paths
+    avgpool
+    fc: conv 1x1, 16, groups 2, bias on, bn off, relu off
+    softmax 2, groups 2
+    weighted_sum x, 2
+    conv 1x1, 32, relu off
+    add"""
+
+
+def test_softmax_groups_that_do_not_divide_name_the_shape():
+    assert _error("    avgpool\n    softmax 3, groups 2") == "3:5 E0216 `softmax 3, groups 2` cannot read 32 channels (32×1×1) as 2 group(s) of 3 paths"
+
+
+def test_weighted_sum_of_mismatched_shapes_names_both():
+    body = "    x: conv 3x3, 16\n    avgpool\n    conv 1x1, 8, bias on, bn off, relu off\n    weighted_sum x, 2"
+    assert _error(body) == "5:5 E0217 `weighted_sum` receives weights 8×1×1 for paths 16×32×32"
+    assert _error("    avgpool\n    weighted_sum input, 3") == "3:5 E0217 `weighted_sum` cannot read 32×32×32 as 3 paths of equal channels (weights 32×1×1)"
+
+
+def test_split_attention_equals_timms_layout_by_hand():
+    """timm's RadixSoftmax (view (B, g, n, -1), transpose, softmax) and the radix-major weighted sum."""
+    net = _block(ATTEND)
+    model = resdsl.build(net).eval()
+    block = model.layer1
+    assert (net.params, type(block.softmax).__name__, block.softmax.paths, block.softmax.groups) == (3 * 9 * 32 + 64 + 32 * 9 * 16 + 32 + 4 * 16 + 16 + 8 * 32 + 64, "RadixSoftmax", 2, 2)
+    logits = torch.randn(3, 16, 1, 1)
+    want = logits.view(3, 2, 2, -1).transpose(1, 2).softmax(1).reshape(3, -1)  # timm's RadixSoftmax
+    assert torch.equal(block.softmax(logits).flatten(1), want)
+    x = torch.randn(3, 16, 4, 4)
+    weights = block.softmax(logits)
+    want = (x.reshape(3, 2, 8, 4, 4) * weights.reshape(3, 2, 8, 1, 1)).sum(1)
+    assert torch.equal(block.weighted_sum(weights, x), want)

@@ -47,6 +47,7 @@ class _Value:
     var: str
     channels: str
     count: str | None = None  # a tuple: how many values (Python source); None: one value
+    each: str | None = None  # an unpacked tuple (`*parts`): the channels of one of its values
 
 
 @dataclass
@@ -212,7 +213,7 @@ class _ValuesClass:
         v = self.value(expr)
         if v.count is not None and not isinstance(expr, ast.Index):
             count = f"({v.count})" if " " in v.count else v.count
-            return _Value(f"*{v.var}", f"{v.channels} * {count}" if v.count != "1" else v.channels)
+            return _Value(f"*{v.var}", f"{v.channels} * {count}" if v.count != "1" else v.channels, each=v.channels)
         return v
 
     def layer(self, item, cursor: _Value) -> _Value:
@@ -262,6 +263,10 @@ class _ValuesClass:
             module = ""
         if op.stacks_channels:
             channels = " + ".join(x.channels for x in xs)
+        if op.out_channels is not None:
+            channels = op.out_channels(args, [x.channels for x in xs])
+        if unit.op == "sum":  # values of one shape: one value's channels (an unpacked tuple's one entry)
+            channels = xs[0].each or xs[0].channels
         call = op.forward(module, [x.var for x in xs])
         if guard is not None and not own:  # where the guard is false: the identity, no `+` or `*`
             call = f"{call} if {self.fwd_py(guard)} else {xs[0].var}"

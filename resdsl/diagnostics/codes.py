@@ -67,6 +67,8 @@ _TABLE = [
     Code("E0213", "several values where one is read", "a tuple (a split, a loop's indexed label) where one value is needed", "conv 3x3, 16, from parts"),
     Code("E0214", "loop rounds differ", "a loop's layer reads other channels in a later round than in the first, so one ModuleList cannot hold the rounds", "for i in 0 .. 2 { c[i]: conv 3x3, 8 } after 32 channels"),
     Code("E0215", "instances flatten different sizes", "one class implements every instance of a block, so a `flatten` in it must see the same H×W in each", "block b(s) { conv 3x3, 4, stride s; flatten; linear 4 } used with s = 1 and 2"),
+    Code("E0216", "softmax groups do not divide", "`softmax n, groups g` of a channel count that is not a multiple of n·g", "softmax 2, groups 3 of 64 channels"),
+    Code("E0217", "weighted sum of mismatched shapes", "`weighted_sum x, n` whose weights are not x's channels ×1×1, or whose x does not split into n paths", "weights 128×1×1 for paths 64×56×56"),
     # --- size limits ---------------------------------------------------------------------------
     Code("E0301", "size limit", "the spec passes a size limit: statements, layers, parameters, activations, or blocks nested too deeply; raise with --max-statements/--max-nodes/--max-params/--max-activations", "layer1: basic(64) x 10000000"),
     # --- expectations --------------------------------------------------------------------------

@@ -174,6 +174,22 @@ VALUE_KINDS = (
     ),
 )
 
+# Attention over paths (SKNet, ResNeSt): see resdsl/ir/ops_attention.py for the layouts.
+_PATHS = Arg("paths", "int", 1, doc="number of paths")
+ATTENTION_KINDS = (
+    LayerKind(
+        "softmax", (_PATHS,), (Arg("groups", "int", 1, _const(1), doc="groups whose channels are read as (groups, paths, k) and written as (paths, groups, k)"),),
+        _single("softmax", paths="paths", groups="groups"), "softmax",
+        doc="softmax over paths for each channel (timm's RadixSoftmax); the channels are paths × groups × k", example="softmax 2, groups 4",
+    ),
+    LayerKind(
+        "weighted_sum", (replace(FROM, name="other", doc="the paths: N·C×H×W, path i its i-th C channels"), _PATHS), (),
+        _single("weighted_sum", paths="paths"), "weighted_sum",
+        doc="Σ_i w_i · x_i over the paths of `other`, with the weights w the previous value (N·C×1×1)", example="weighted_sum paths, 2",
+        reads=("other",),
+    ),
+)
+
 LAYER_KINDS: dict[str, LayerKind] = {
     kind.name: kind
     for kind in [
@@ -324,6 +340,7 @@ LAYER_KINDS: dict[str, LayerKind] = {
             example="pad_channels 32, stride 2",
         ),
         *VALUE_KINDS,
+        *ATTENTION_KINDS,
     ]
 }
 

@@ -227,6 +227,19 @@ _ECA = "ECA attention (a 1-D conv across channels, kernel size from log2 of the 
 _BLUR = "a fixed-filter blur pool (BlurPool2d: a buffer that is not saved, reflect padding)"
 
 # name -> (timm module, what the language lacks)
+_RESNEST = {
+    "timm_resnest": {
+        "resnest14d": _layers(1, 1, 1, 1),
+        "resnest26d": R26,
+        "resnest50d": {},
+        "resnest101e": {**R101, "stem_width": 64},
+        "resnest200e": {**R200, "stem_width": 64},
+        "resnest269e": {**_layers(3, 30, 48, 8), "stem_width": 64},
+        "resnest50d_4s2x40d": {"base_width": 40, "cardinality": 2, "radix": 4, "pool_first": True},
+        "resnest50d_1s4x24d": {"base_width": 24, "cardinality": 4, "radix": 1, "pool_first": True},
+    },
+}
+
 UNCOVERED = {
     "ecaresnetlight": ("resnet", "ECA with the 7x7 stem and average-pool shortcuts: no family spec has that pair yet"),
     "ecaresnet50d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
@@ -238,8 +251,6 @@ UNCOVERED = {
     "resnetv2_50d_gn": ("resnetv2", "GroupNorm with its activation (norm as a value)"),
     "resnetv2_50d_evos": ("resnetv2", "EvoNorm-S0 (a norm layer the language lacks)"),
     "resnetv2_50d_frn": ("resnetv2", "Filter Response Norm with TLU (a norm layer the language lacks)"),
-    **{name: ("resnest", "split attention: a sum over the radix groups and a softmax over the radix axis (RadixSoftmax)") for name in (
-        "resnest14d", "resnest26d", "resnest50d", "resnest50d_1s4x24d", "resnest50d_4s2x40d", "resnest101e", "resnest200e", "resnest269e")},
     **{name: ("sknet", "selective kernel: parallel paths, a softmax over the paths and their weighted sum") for name in (
         "skresnet18", "skresnet34", "skresnet50", "skresnet50d", "skresnext50_32x4d")},
     "regnety_040_sgn": ("regnet", "GroupNorm (16 channels a group) with SiLU in place of batch norm and ReLU (norm and activation as values)"),
@@ -272,7 +283,7 @@ META_ONLY = frozenset({"resnext101_32x32d", "regnety_1280", "regnety_2560"})
 
 def _zoo() -> dict[str, ZooEntry]:
     out = {}
-    for module, families in (("resnet", _RESNET), ("resnetv2", _RESNETV2), ("res2net", _RES2NET), ("regnet", _REGNET), ("senet", _SENET)):
+    for module, families in (("resnet", _RESNET), ("resnetv2", _RESNETV2), ("res2net", _RES2NET), ("resnest", _RESNEST), ("regnet", _REGNET), ("senet", _SENET)):
         for spec, names in families.items():
             for name, params in names.items():
                 out[name] = ZooEntry(name, module, spec, dict(params))

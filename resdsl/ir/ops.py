@@ -323,6 +323,7 @@ op's meaning in torch.nn.functional, independent of the emitters (`resdsl.ir.int
     stacks_channels: bool = False  # its output's channels are its operands' channels added up (concat)
     picks_part: bool = False  # one entry of a split's tuple, its `index` param saying which
     parts: Callable[[dict], int] | None = None  # a tuple of values: how many `part` nodes read it (`split`)
+    out_channels: Callable[[dict, list[str]], str] | None = None  # generated code: output channels from args and operand channels (source); None: the first operand's
 
 
 _BN_TENSORS = ("weight", "bias", "running_mean", "running_var")

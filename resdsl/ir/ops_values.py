@@ -75,7 +75,10 @@ def _sum_run(p: dict, xs: list, w: dict):
 
 
 def _sum_call(module: str, xs: list[str]) -> str:
-    """`a + b + c`; `sum([*paths, c])` where a tuple is among them (`*` unpacks it)."""
+    """`a + b + c`; `sum(paths[1:], paths[0])` for one tuple (k - 1 additions, as counted);
+    `sum([*paths, c])` where a tuple is among others (`*` unpacks it)."""
+    if len(xs) == 1 and xs[0].startswith("*"):
+        return f"sum({xs[0][1:]}[1:], {xs[0][1:]}[0])"
     return f"sum([{', '.join(xs)}])" if any(x.startswith("*") for x in xs) else " + ".join(xs)
 
 
