@@ -265,7 +265,7 @@ class _ValuesClass:
             channels = " + ".join(x.channels for x in xs)
         if op.out_channels is not None:
             channels = op.out_channels(args, [x.channels for x in xs])
-        if unit.op == "sum":  # values of one shape: one value's channels (an unpacked tuple's one entry)
+        if op.sums:  # values of one shape: one value's channels (an unpacked tuple's one entry)
             channels = xs[0].each or xs[0].channels
         call = op.forward(module, [x.var for x in xs])
         if guard is not None and not own:  # where the guard is false: the identity, no `+` or `*`

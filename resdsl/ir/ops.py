@@ -319,6 +319,7 @@ op's meaning in torch.nn.functional, independent of the emitters (`resdsl.ir.int
     flattens_input: bool = False  # flattens a C×H×W operand, makes a vector; in a block it needs C×1×1
     channels_param: str = ""  # the param that sets the output's channels (features for a vector)
     tensors: tuple[str, ...] = ()  # state_dict tensors a node always owns (a true `bias` param adds one)
+    sums: bool = False  # adds its operands, all of one shape: its size is one operand's (one tuple entry's)
     base: str = ""  # an unlabelled node's name stem where it is not its layer kind's (`act1`: timm's)
     stacks_channels: bool = False  # its output's channels are its operands' channels added up (concat)
     picks_part: bool = False  # one entry of a split's tuple, its `index` param saying which

@@ -98,6 +98,7 @@ VALUE_OPS = [
     OpDef(
         "sum", VARIADIC, _join_shape("sum", lambda s: s, "the values to add need the same shape"),
         element_ops=lambda p, inputs, out: (len(inputs) - 1) * math.prod(out), forward=_sum_call, interpret=_sum_run, label=lambda p: "+", role="add",
+        sums=True,
     ),
 ]
 
