@@ -45,6 +45,7 @@ BASIC = {"bottleneck": False}
 TIERED = {"tiered": True}
 SE = {"se": True}
 AA = {"aa": True}
+BLUR = {"blur": True}  # anti-aliasing by a blur pool (timm's BlurPool2d) where AA uses a 2x2 average pool
 RS = {"stem_pool": True, "se": True, "se_div": 4}  # ResNet-RS: SE with rd_ratio 0.25
 ECA = {"eca": True}
 GN = {"norm": LayerValue("groupnorm", (32,))}  # GroupNorm(32) in place of every batch norm
@@ -82,6 +83,8 @@ _RESNET = {
         "seresnext101_32x8d": {**R101, **_x(32, 8), **SE},
         "seresnext101_64x4d": {**R101, **_x(64, 4), **SE},
         "resnetaa50": AA,
+        "resnetblur18": {**BASIC, **R18, **BLUR},
+        "resnetblur50": BLUR,
         "resnet50_gn": GN,
     },
     # deep stem (C: 32, 32, 64; S: 64, 64, 128), 1x1 projection shortcuts
@@ -119,6 +122,8 @@ _RESNET = {
         "resnetaa34d": {**BASIC, **R34, **AA},
         "resnetaa50d": AA,
         "resnetaa101d": {**R101, **AA},
+        "resnetblur50d": BLUR,
+        "resnetblur101d": {**R101, **BLUR},
         "seresnetaa50d": {**AA, **SE},
         "seresnextaa101d_32x8d": {**R101, **_x(32, 8), **AA, **SE},
         "seresnextaa201d_32x8d": {**_layers(3, 24, 36, 4), **_x(32, 8), **AA, **SE, "stem_width": 64},
@@ -224,7 +229,6 @@ _REGNET = {
 }
 
 _ECA = "ECA attention (a 1-D conv across channels, kernel size from log2 of the channels)"
-_BLUR = "a fixed-filter blur pool (BlurPool2d: a buffer that is not saved, reflect padding)"
 
 # name -> (timm module, what the language lacks)
 _RESNEST = {
@@ -244,7 +248,6 @@ UNCOVERED = {
     "ecaresnetlight": ("resnet", "ECA with the 7x7 stem and average-pool shortcuts: no family spec has that pair yet"),
     "ecaresnet50d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
     "ecaresnet101d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
-    **{name: ("resnet", _BLUR) for name in ("resnetblur18", "resnetblur50", "resnetblur50d", "resnetblur101d")},
     "test_resnet": ("resnet", "not yet written: a different block kind per stage (basic, basic, bottleneck, basic)"),
     **{name: ("resnetv2", "BiT: weight-standardised convs (StdConv2d) and GroupNorm (norm as a value)") for name in (
         "resnetv2_50x1_bit", "resnetv2_50x3_bit", "resnetv2_101x1_bit", "resnetv2_101x3_bit", "resnetv2_152x2_bit", "resnetv2_152x4_bit")},
