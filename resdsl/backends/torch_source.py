@@ -32,6 +32,7 @@ import networkx as nx
 from resdsl.backends import torch_values
 from resdsl.backends.python_lines import INDENT
 from resdsl.backends.python_lines import Writer as _Writer
+from resdsl.backends.class_head import class_head
 from resdsl.backends.module_paths import attribute_names, module_path  # noqa: F401  (module_path: public here too)
 from resdsl.backends.namespace import Namespace, class_name, doc_text
 from resdsl.compiler import Network
@@ -564,29 +565,8 @@ class TorchSourceGenerator:
             return torch_values.block_class(self, kind, _Writer(), attribute_names(d))
         rename = self.python_names(d).name
         attrs = attribute_names(d)
-        sig, late = self._signature(kind, rename)
-        sig = ["self", "in_channels: int"] + sig
-        children = [i for i in plan(d).items if isinstance(i.stmt, ast.BlockUse)]
-        if children:
-            sig.append("*")  # nested blocks arrive built, by keyword: they may follow defaults
-        sig += [f"{attrs[child.names[0]]}: nn.Module" for child in children]
-        if kind.downsample_arg:
-            sig.append("downsample: nn.Module | None = None")
-        if kind.residual_arg:
-            sig.append("residual: bool = True")
         w = _Writer()
-        w.line(f"class {kind.cls}(nn.Module):")
-        self._docstring(kind, w, 1, "block")
-        w.line()
-        head = f"def __init__({', '.join(sig)}) -> None:"
-        if len(head) + 4 <= _Writer.WIDTH:
-            w.line(head, 1)
-        else:
-            w.line("def __init__(", 1)
-            for s in sig:
-                w.line(f"{s},", 2)
-            w.line(") -> None:", 1)
-        w.line("super().__init__()", 2)
+        late = class_head(self, kind, rename, attrs, w)
         self._lets(w, kind, rename, late, 2)
         body = _BodyEmitter(self, d, rename, self.param_kinds(kind), {}, None, _instances(kind))
         body.collect()

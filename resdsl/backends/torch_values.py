@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from resdsl.backends.class_head import class_head
 from resdsl.frontend import layers
 from resdsl.frontend.expressions import to_python
 from resdsl.frontend.loops import is_value_expr
@@ -305,27 +306,7 @@ def block_class(gen, kind, w, attrs: dict) -> str:
     """The class of a block that uses several values at once (see the module docstring)."""
     c = _ValuesClass(gen, kind, attrs)
     d = kind.definition
-    sig, late = gen._signature(kind, c.rename)
-    sig = ["self", "in_channels: int"] + sig
-    children = [i for i in plan(d).items if isinstance(i.stmt, ast.BlockUse)]
-    if children:
-        sig += ["*"] + [f"{attrs[child.names[0]]}: nn.Module" for child in children]
-    if kind.downsample_arg:
-        sig.append("downsample: nn.Module | None = None")
-    if kind.residual_arg:
-        sig.append("residual: bool = True")
-    w.line(f"class {kind.cls}(nn.Module):")
-    gen._docstring(kind, w, 1, "block")
-    w.line()
-    head = f"def __init__({', '.join(sig)}) -> None:"
-    if len(head) + 4 <= w.WIDTH:
-        w.line(head, 1)
-    else:
-        w.line("def __init__(", 1)
-        for part in sig:
-            w.line(f"{part},", 2)
-        w.line(") -> None:", 1)
-    w.line("super().__init__()", 2)
+    late = class_head(gen, kind, c.rename, attrs, w)
     for p in late:
         w.line(f"if {c.rename(p.name)} is None:", 2)
         w.line(f"{c.rename(p.name)} = {to_python(p.default, c.rename, kinds=c.kinds)}", 3)
