@@ -175,6 +175,29 @@ network values(norm = groupnorm(4), act = silu) {
 }
 """
 
+# sums of separate values, of a loop's tuple, and of both: k values are k - 1 additions and tensors
+SUMS = """
+block adds(w) {
+    conv 3x3, 3 * w
+    parts: split 3
+    s: sum parts[0], parts[1], parts[2]
+    for i in 0 .. 2 {
+        convs[i]: conv 1x1, w, from parts[i]
+    }
+    t: sum convs, s
+    sum convs
+    sum t, parts[0]
+}
+network sums {
+    input 3x8x8
+    shortcut C
+    conv 3x3, 6
+    adds(2)
+    avgpool
+    fc: linear 5
+}
+"""
+
 
 @pytest.mark.parametrize(
     "load",
@@ -184,8 +207,9 @@ network values(norm = groupnorm(4), act = silu) {
         lambda: resdsl.load("cifar_resnet", n=2, classes=100),
         lambda: compile_text((ROOT / "specs" / "resnet18.res").read_text().replace("shortcut B", "shortcut C").replace("expect", "# expect"), "c.res"),
         lambda: compile_text(VALUES, "values.res"),
+        lambda: compile_text(SUMS, "sums.res"),
     ],
-    ids=["preact-dilated", "nested-blocks", "cifar-n2", "resnet18-option-C", "norms-activations-eca-blur"],
+    ids=["preact-dilated", "nested-blocks", "cifar-n2", "resnet18-option-C", "norms-activations-eca-blur", "sums-of-values-and-tuples"],
 )
 def test_static_counts_equal_the_built_module_beyond_the_bundled_specs(load):
     net = load()

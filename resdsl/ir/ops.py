@@ -309,7 +309,9 @@ op's meaning in torch.nn.functional, independent of the emitters (`resdsl.ir.int
     passthrough: bool = False
     normalizes: bool = False  # a batch norm: zero-init's target, init's ones/zeros
     no_op: Callable[[dict], bool] = lambda params: False  # computes nothing here: not drawn
-    outputs: int = 1  # tensors of the output's size it makes (activations): BN + ReLU makes two
+    # tensors of the output's size it makes (activations): BN + ReLU makes two; or a rule of
+    # (params, operand shapes), as `sum` of k values, which writes k - 1 (Python adds pairwise)
+    outputs: int | Callable[[dict, list[Shape]], int] = 1
     interpret: Callable[[dict, list, dict], object] | None = None  # eval-mode meaning (see above)
     is_source: bool = False  # the network's input: no operand, no activation of its own, one per graph
     weighted: bool = False  # a weighted layer (conv, fc): counted in `layers` and in the drawing's title

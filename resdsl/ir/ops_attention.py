@@ -113,7 +113,7 @@ ATTENTION_OPS = [
         torch=lambda a, dims: f"WeightedSum({a['paths']})", helper=WEIGHTED_SUM_HELPER,
         forward=lambda module, xs: f"{module}({xs[0]}, {xs[1]})", interpret=_weighted_run,
         out_channels=lambda a, channels: f"({channels[1]}) // {a['paths']}",
-        label=lambda p: f"Σ w·x /{p['paths']}", role="add", outputs=lambda p: p["paths"] + 1,
+        label=lambda p: f"Σ w·x /{p['paths']}", role="add", outputs=lambda p, inputs: p["paths"] + 1,
     ),
 ]
 

@@ -8,7 +8,8 @@ tensor per node. `concat` and `sum` take any number of operands (`arity` -1).
 
 Costs: split and part are views (no parameters, operations or new tensors); `concat` writes
 its output once (one activation tensor, no arithmetic); `sum` of k values makes k - 1
-additions per output element.
+additions per output element and writes k - 1 tensors (Python adds pairwise: `a + b + c` makes
+`a + b`, then the total; `sum` of one value is that value).
 """
 
 from __future__ import annotations
@@ -75,11 +76,18 @@ def _sum_run(p: dict, xs: list, w: dict):
 
 
 def _sum_call(module: str, xs: list[str]) -> str:
-    """`a + b + c`; `sum(paths[1:], paths[0])` for one tuple (k - 1 additions, as counted);
-    `sum([*paths, c])` where a tuple is among others (`*` unpacks it)."""
-    if len(xs) == 1 and xs[0].startswith("*"):
-        return f"sum({xs[0][1:]}[1:], {xs[0][1:]}[0])"
-    return f"sum([{', '.join(xs)}])" if any(x.startswith("*") for x in xs) else " + ".join(xs)
+    """`a + b + c`; `sum(paths[1:], paths[0])` for one tuple; `sum([*paths[1:], c], paths[0])`
+    where a tuple (`*`) is among the operands. Python's `sum` starts from its second argument,
+    so k values make k - 1 additions and k - 1 tensors, as counted (from 0 it would make k)."""
+    first, rest = xs[0], xs[1:]
+    start = first
+    if first.startswith("*"):
+        start, rest = f"{first[1:]}[0]", [f"{first}[1:]", *rest]
+    if not any(x.startswith("*") for x in rest):
+        return " + ".join([start, *rest])
+    if len(rest) == 1:
+        return f"sum({rest[0][1:]}, {start})"
+    return f"sum([{', '.join(rest)}], {start})"
 
 
 VALUE_OPS = [
@@ -98,7 +106,7 @@ VALUE_OPS = [
     OpDef(
         "sum", VARIADIC, _join_shape("sum", lambda s: s, "the values to add need the same shape"),
         element_ops=lambda p, inputs, out: (len(inputs) - 1) * math.prod(out), forward=_sum_call, interpret=_sum_run, label=lambda p: "+", role="add",
-        sums=True,
+        sums=True, outputs=lambda p, inputs: len(inputs) - 1,  # `a + b + c` writes a + b, then the total
     ),
 ]
 

@@ -82,7 +82,7 @@ def network_cost(g: nx.DiGraph) -> Cost:
 def _node_costs(data: dict, inputs: list) -> tuple[int, int, int, int]:
     op = OPS[data["op"]]
     out = data["shape"]
-    activations = 0 if op.is_source or op.passthrough else _outputs(op, data["params"]) * math.prod(out)
+    activations = 0 if op.is_source or op.passthrough else _outputs(op, data["params"], inputs) * math.prod(out)
     return (
         op.params(data["params"], inputs, out),
         op.macs(data["params"], inputs, out),
@@ -140,6 +140,6 @@ def _check_limit(g: nx.DiGraph, attr: str, what: str, total: int, limit: int, fl
     reporter.report(node_location(g, largest, diag) if data["span"] else diag)
 
 
-def _outputs(op, params: dict) -> int:
-    """How many tensors of the output's size the op writes (a number, or a rule of its params)."""
-    return op.outputs(params) if callable(op.outputs) else op.outputs
+def _outputs(op, params: dict, inputs: list) -> int:
+    """How many tensors of the output's size the op writes (a number, or a rule of its params and operands)."""
+    return op.outputs(params, inputs) if callable(op.outputs) else op.outputs
