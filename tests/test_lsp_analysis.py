@@ -343,3 +343,20 @@ def test_hover_on_a_loop_its_statements_and_its_values():
     assert (text, span) == ("value of `parts: split scale`", Span("res2.res", 10, 37, 10, 42))
     text, _ = analysis.hover(*_at(RES2, "concat"))
     assert text.startswith("`concat VALUES`\n\nconcatenates values of equal H×W along the channels")
+
+
+def test_completion_in_a_loop_body_offers_its_index_lets_and_the_values_before_it():
+    text = (resources.bundled_specs()["timm_res2net"]).read_text(encoding="utf-8")
+    analysis = analyze(text, "timm_res2net.res")
+    line, col = _at(text, "from sp  # convs.i", len("from "))
+    names = {(c.label, c.kind) for c in analysis.completion(line, col) if c.kind in ("variable", "value")}
+    assert names == {
+        ("planes", "variable"), ("stride", "variable"), ("base_width", "variable"), ("scale", "variable"),
+        ("cardinality", "variable"), ("first", "variable"), ("width", "variable"),  # parameters and the block's let
+        ("conv1", "value"), ("parts", "value"),  # labels above the loop
+        ("i", "variable"), ("sp", "variable"),  # the loop's index and its own let
+    }
+    # after the loop, its indexed label is a value (the tuple `convs`); the index is out of scope
+    line, col = _at(text, "concat convs, pool", len("concat "))
+    after = {(c.label, c.kind) for c in analysis.completion(line, col) if c.kind in ("variable", "value")}
+    assert {("convs", "value"), ("pool", "value"), ("parts", "value")} <= after and ("i", "variable") not in after

@@ -35,7 +35,7 @@ class CompletionAnswers:
         call = _open_call(code)
         if call is not None:
             defn = self.definitions.get(call)
-            items = self._names(enclosing)
+            items = self._names(enclosing, line)
             if defn is not None:
                 items = [Candidate(p.name, "parameter", self.signature(defn), insert_text=f"{p.name} = ") for p in defn.params] + items
             return items
@@ -44,14 +44,14 @@ class CompletionAnswers:
         if head is None or statement.end() == len(code):
             return self._statement_starts(bool(statement and ":" in code))
         if statement["call"]:  # after a block use's `)`: its options
-            return [Candidate(k, "option", v, insert_text=f"{k} ") for k, v in USE_OPTIONS.items()] + self._names(enclosing)
+            return [Candidate(k, "option", v, insert_text=f"{k} ") for k, v in USE_OPTIONS.items()] + self._names(enclosing, line)
         kind = layers.lookup(head)
         option = re.search(r",\s*([A-Za-z_][A-Za-z0-9_]*)\s+[A-Za-z_]*$", code)
         if kind is not None and option and getattr(kind.arg(option[1]), "type", "") == "bool":
             return [Candidate("on", "value"), Candidate("off", "value")]
         if kind is not None and re.search(r",\s*[A-Za-z_]*$", code):
-            return [_option_candidate(kind, arg) for arg in kind.options] + self._names(enclosing)
-        return self._names(enclosing)
+            return [_option_candidate(kind, arg) for arg in kind.options] + self._names(enclosing, line)
+        return self._names(enclosing, line)
 
     def _statement_starts(self, labelled: bool) -> list[Candidate]:
         items = [_layer_candidate(kind) for kind in layers.LAYER_KINDS.values()]
@@ -68,12 +68,14 @@ class CompletionAnswers:
         snippet = f"{defn.name}(" + ", ".join(f"${{{i}:{name}}}" for i, name in enumerate(required, 1)) + ")$0"
         return Candidate(defn.name, "block", self.signature(defn), self._defined_at(defn), insert_text=f"{defn.name}(", snippet=snippet)
 
-    def _names(self, enclosing: ast.Definition | None) -> list[Candidate]:
+    def _names(self, enclosing: ast.Definition | None, line: int) -> list[Candidate]:
+        """The names an expression may read at `line`: the parameters, the `let`s, the labels of
+        earlier statements (values for `from`, `sum`, `concat`), and inside a `for` body its index
+        and its own lets and labels."""
         if enclosing is None:
             return []
         items = [Candidate(p.name, "variable", f"parameter of {enclosing.kind} {enclosing.name}") for p in enclosing.params]
-        items += [Candidate(s.name, "variable", "let") for s in enclosing.body if isinstance(s, ast.Let)]
-        return items
+        return items + _body_names(enclosing.body, line)
 
     def _enclosing(self, line: int, col: int) -> tuple[int, ast.Definition | None]:
         """Brace depth at the cursor and the definition around it (from the last AST that parsed)."""
@@ -93,6 +95,31 @@ class CompletionAnswers:
         if module is not None and header is not None:
             enclosing = next((d for d in module.definitions if d.name == header), None)
         return depth, enclosing
+
+
+def _body_names(body: tuple, line: int) -> list[Candidate]:
+    items, seen = [], set()
+
+    def add(candidate: Candidate) -> None:
+        if candidate.label not in seen:  # a name bound twice (`let sp` in a loop) is offered once
+            seen.add(candidate.label)
+            items.append(candidate)
+
+    for s in body:
+        if isinstance(s, ast.Let):
+            add(Candidate(s.name, "variable", "let"))
+        elif isinstance(s, ast.For) and s.span.line <= line <= s.span.end_line:
+            add(Candidate(s.var, "variable", "loop index"))
+            for candidate in _body_names(s.body, line):
+                add(candidate)
+        elif isinstance(s, ast.For) and s.span.end_line < line:
+            for candidate in _body_names(s.body, line):  # its indexed labels are tuples after it
+                if candidate.kind == "value":
+                    add(candidate)
+        elif getattr(s, "label", None) and s.span.end_line < line:
+            indexed = getattr(s, "label_index", None) is not None
+            add(Candidate(s.label, "value", "value (one per loop index)" if indexed else "value"))
+    return items
 
 
 def _open_call(code: str) -> str | None:

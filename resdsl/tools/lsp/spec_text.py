@@ -207,7 +207,7 @@ class Hit:
 
 @dataclass
 class Candidate:
-    """A completion item. `kind`: layer | block | option | keyword | shortcut | variable | parameter."""
+    """A completion item. `kind`: layer | block | option | keyword | shortcut | variable | parameter | value."""
 
     label: str
     kind: str
