@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import UPDATE
+from conftest import ROOT, UPDATE
 from resdsl.backends.draw import draw
 from resdsl.backends.draw.render import find_renderer
 from resdsl.cli import main
@@ -28,7 +28,6 @@ from resdsl.diagnostics import ResdslError
 from resdsl.tools.format import format_text
 from test_diagnostics import _console_blocks
 
-ROOT = Path(__file__).resolve().parent.parent
 TUTORIAL = ROOT / "docs" / "tutorial.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 DRAW = re.compile(r"^resdsl draw (\S+\.res) (.*) -o (docs/images/\S+\.png)$", re.M)
