@@ -150,3 +150,6 @@ def test_the_block_diagrams_join_the_branches():
         '"layer1.conv2.conv" -> "layer1.conv2.weighted_sum" [label="128×56×56"]',
         '"layer1.conv2.softmax" -> "layer1.conv2.weighted_sum"',
     ]
+    # the radix sum adds both parts of one split: two arcs, not one
+    assert _arcs_into(nest, "layer1.conv2.sum") == ['"layer1.conv2.paths" -> "layer1.conv2.sum" [label="64×56×56"]'] * 2
+    assert 'label="Σ w·x /2" fixedsize=false' in nest and 'label="+" fixedsize=true' in nest  # the label fits its node

@@ -99,7 +99,7 @@ def _chain(view: View, cluster: str | None) -> list[str]:
 
 
 def _box(dot: graphviz.Digraph, box: Box) -> None:
-    attrs = style.node_attrs(box.role, bool(box.error), box.unknown)
+    attrs = style.node_attrs(box.role, bool(box.error), box.unknown, "\n".join(box.lines))
     if box.role not in style.OFF_MAIN:
         attrs["group"] = "main"  # dot keeps the main path straight; shortcuts curve beside it
     if box.tooltip:

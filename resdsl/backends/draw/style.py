@@ -73,8 +73,11 @@ UNKNOWN_BOX = {"color": "#9ca3af", "fillcolor": "#f9fafb", "fontcolor": "#6b7280
 ERROR_NOTE = {"fontcolor": ERROR, "fontsize": "10"}
 
 
-def node_attrs(role: str, error: bool, unknown: bool = False) -> dict[str, str]:
+def node_attrs(role: str, error: bool, unknown: bool = False, label: str = "") -> dict[str, str]:
     attrs = dict(ROLES.get(role, {}))
+    if attrs.get("fixedsize") == "true" and len(label) > 1:
+        # a join's circle fits "+"; a longer label ("Σ w·x /2") gets an ellipse that holds it
+        attrs.update(shape="ellipse", fixedsize="false", margin="0.06,0.02", height="0.3")
     if error:
         attrs.update(ERROR_BOX)
     elif unknown:  # after an error: its shape could not be inferred

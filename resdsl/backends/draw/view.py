@@ -13,7 +13,8 @@ drawn once (its first block, in a cluster titled "×N"); nodes of the other bloc
 map to the same node of the first, so the arcs around the run stay right.
 
 Invariants: box ids are IR ids (a node, a block path or a stage name); arcs are unique per
-(tail, head) and listed in topological order of their heads; an arc's kind is "data" or the
+(tail, head), except that each part of a split that reaches a box is its own arc (`sum` of two
+parts of one split draws two arcs from the split), and listed in topological order of their heads; an arc's kind is "data" or the
 shortcut kind of the path it draws.
 """
 
@@ -229,7 +230,7 @@ class _Builder:
     # --- arcs --------------------------------------------------------------------------
 
     def arcs(self, drawn: list[str], box_of: dict[str, str], boxes: dict[str, Box]) -> list[Arc]:
-        arcs: dict[tuple[str, str], Arc] = {}
+        arcs: dict[tuple[str, str, str], Arc] = {}
         for v in drawn:
             head = box_of[v]
             if head == _PASS:
@@ -238,7 +239,8 @@ class _Builder:
                 arc = self.arc(u, v, port, head, box_of)
                 if arc is None:
                     continue
-                key = (arc.tail, arc.head)
+                source = self.g.nodes[v]["inputs"][port]
+                key = (arc.tail, arc.head, source if OPS[self.g.nodes[source]["op"]].picks_part else "")
                 if key in arcs:
                     if arc.kind == "data":  # a stage box joins its main path and shortcuts
                         arcs[key].kind = "data"
