@@ -102,7 +102,10 @@ class Reporter:
         self.diagnostics: list[Diagnostic] = []
 
     def report(self, diagnostic: Diagnostic) -> None:
-        if diagnostic not in self.diagnostics:
+        # one finding per place: the same code, message and span from another instance of a
+        # block (whose note names that instance) is the same mistake, reported once
+        key = (diagnostic.code, diagnostic.message, diagnostic.span, diagnostic.severity)
+        if all((d.code, d.message, d.span, d.severity) != key for d in self.diagnostics):
             self.diagnostics.append(diagnostic)
         if self.error_count >= self.limit:
             self.raise_now()

@@ -185,7 +185,8 @@ ATTENTION_KINDS = (
     LayerKind(
         "weighted_sum", (replace(FROM, name="other", doc="the paths: N·C×H×W, path i its i-th C channels"), _PATHS), (),
         _single("weighted_sum", paths="paths"), "weighted_sum",
-        doc="Σ_i w_i · x_i over the paths of `other`, with the weights w the previous value (N·C×1×1)", example="weighted_sum paths, 2",
+        doc="Σ_i w_i · x_i over the paths stacked in the channels of `other` (one value, not a split's parts), with the weights w the previous value (N·C×1×1)",
+        example="weighted_sum conv, 2",
         reads=("other",),
     ),
 )

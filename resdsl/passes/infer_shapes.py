@@ -6,6 +6,8 @@ reported once, not once per layer after it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import networkx as nx
 
 from resdsl.diagnostics import Diagnostic, Note, Reporter, relocate
@@ -16,10 +18,17 @@ MAX_SIZE = 2**31 - 1  # any one dimension: PyTorch indexes with int32 in places,
 
 
 def node_location(g: nx.DiGraph, node: str, diag: Diagnostic) -> Diagnostic:
+    """Where a pass's finding about `node` is shown: its statement, or the user's use of the
+    prelude block it is in. A finding on a line of the user's own block definition also names
+    the instance (`layer2.0`), because shapes and guards differ from one use to the next."""
     data = g.nodes[node]
     scope = ".".join(data["scope"])
     block = g.graph["blocks"].get(scope)
-    return relocate(diag, g.graph["main_source"], data["site"], scope, block.definition if block else "")
+    site, main = data["site"], g.graph["main_source"]
+    if block and site and diag.span and diag.span.source == main and diag.span.line != site.line:
+        diag = replace(diag, notes=diag.notes + (Note(f"in `{scope}`, this use of `{block.definition}`", site),))
+        return diag
+    return relocate(diag, main, site, scope, block.definition if block else "")
 
 
 def infer_node(g: nx.DiGraph, node: str, reporter: Reporter) -> None:
