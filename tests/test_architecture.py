@@ -178,7 +178,6 @@ MAX_FUNCTION_LINES = 60
 # Known exceptions and their size today: a ratchet. A listed one may shrink (lower its number
 # here) but not grow, and no new one may appear. The goal is an empty dict.
 OVERSIZE = {
-    "resdsl/backends/torch_source.py": 745,
     "resdsl/frontend/elaborate.py": 604,
 }
 
