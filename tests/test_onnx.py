@@ -200,3 +200,45 @@ def test_untranslatable_operator_is_one_line(tmp_path):
     assert message.startswith("error[E0703]: torch.onnx cannot export this module: DispatchError: No ONNX function found for")
     assert "resdsl_test.triple" in message
     assert list(tmp_path.iterdir()) == []
+
+
+# Language 3's constructs in the quick tier, on small inputs: split, parts, a loop's ModuleList,
+# concat and sum (Res2Net); softmax over paths and the weighted sum (ResNeSt); ECA's channel
+# conv, the blur pool, group norm and activations as values.
+VALUES_SPEC = """
+block eca_block(w, norm = batchnorm, act = relu) {
+    conv 3x3, w, norm norm, act act
+    blur: blur_pool
+    conv 3x3, w, norm norm, relu off
+    avgpool
+    conv: channel_conv 5
+    sigmoid
+    mul blur
+    add
+    act act
+}
+network values(norm = groupnorm(4), act = silu) {
+    input 3x16x16
+    shortcut C
+    conv 3x3, 16, norm norm, act gelu
+    eca_block(32, norm = norm, act = act) x 2
+    avgpool
+    fc: linear 10
+}
+"""
+
+
+@pytest.mark.parametrize("load", [
+    lambda: resdsl.load(ROOT / "examples" / "res2net_block.res"),
+    lambda: resdsl.load(ROOT / "examples" / "resnest_block.res"),
+    lambda: resdsl.compile_text(VALUES_SPEC, "values.res"),
+], ids=["res2net-block", "resnest-block", "eca-blur-groupnorm-silu"])  # fmt: skip
+def test_language_3_blocks_round_trip_through_onnxruntime(load, tmp_path):
+    net = load()
+    torch.manual_seed(0)
+    model = resdsl.build(net)
+    randomize_batch_norms(model)
+    target = tmp_path / f"{net.name}.onnx"
+    resdsl.export(model, target)
+    output = "logits" if len(net.output_shape) == 1 else "output"
+    assert_onnx_matches(target, model, net.input_shape, output_name=output)
