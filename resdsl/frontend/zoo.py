@@ -86,6 +86,7 @@ _RESNET = {
         "resnetblur18": {**BASIC, **R18, **BLUR},
         "resnetblur50": BLUR,
         "resnet50_gn": GN,
+        "ecaresnetlight": {**_layers(1, 1, 11, 3), **ECA, "avg_down": True},
     },
     # deep stem (C: 32, 32, 64; S: 64, 64, 128), 1x1 projection shortcuts
     "timm_resnet_c": {
@@ -245,7 +246,6 @@ _RESNEST = {
 }
 
 UNCOVERED = {
-    "ecaresnetlight": ("resnet", "ECA with the 7x7 stem and average-pool shortcuts: no family spec has that pair yet"),
     "ecaresnet50d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
     "ecaresnet101d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
     "test_resnet": ("resnet", "not yet written: a different block kind per stage (basic, basic, bottleneck, basic)"),
