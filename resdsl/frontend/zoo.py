@@ -143,6 +143,8 @@ _RESNET = {
         "ecaresnet269d": {**_layers(3, 30, 48, 8), **ECA},
         "ecaresnext26t_32x4d": {**R26, **_x(32, 4), **TIERED, **ECA},
         "ecaresnext50t_32x4d": {**_x(32, 4), **TIERED, **ECA},
+        # timm's tiny test model: a block kind per stage
+        "test_resnet": {**BASIC, "bottleneck3": True, **_layers(1, 1, 1, 1), "c1": 32, "c2": 48, "c3": 48, "c4": 96, "stem_width": 16},
     },
 }
 
@@ -248,7 +250,6 @@ _RESNEST = {
 UNCOVERED = {
     "ecaresnet50d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
     "ecaresnet101d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
-    "test_resnet": ("resnet", "not yet written: a different block kind per stage (basic, basic, bottleneck, basic)"),
     **{name: ("resnetv2", "BiT: weight-standardised convs (StdConv2d) and GroupNorm (norm as a value)") for name in (
         "resnetv2_50x1_bit", "resnetv2_50x3_bit", "resnetv2_101x1_bit", "resnetv2_101x3_bit", "resnetv2_152x2_bit", "resnetv2_152x4_bit")},
     "resnetv2_50d_gn": ("resnetv2", "GroupNorm with its activation (norm as a value)"),
