@@ -29,6 +29,7 @@ CASES = {
     "abs": [(-3,), (2.5,)],
     "min": [(3, 1, 2), (1.5, 2)],
     "max": [(3, 1, 2), (1.5, 2)],
+    "pick": [(0, 47, 52, 64), (2, 47, 52, 64), (1, 2.5, 3), (0, 9)],
 }
 
 
@@ -104,6 +105,9 @@ def test_a_block_computing_widths_with_functions_builds_what_check_counted(tmp_p
         ("floor(c, 2)", "error[E0110]: `floor` takes 1 argument, got 2", 24),
         ("pow(c, 100)", "error[E0201]: `pow(64, 100)` is past the limit of 30 digits", 15),
         ("round(true)", "error[E0115]: `round` needs a number, got the bool `true`", 21),
+        ("pick(2, c, 8)", "error[E0201]: `pick`'s index 2 is outside 0 .. 1: it picks from 2 values", 15),
+        ("pick(-1, c, 8)", "error[E0201]: `pick`'s index -1 is outside 0 .. 1: it picks from 2 values", 15),
+        ("pick(0.5, c, 8)", "error[E0115]: `pick`'s index must be an integer, got 0.5", 15),
     ],
 )
 def test_a_wrong_call_is_a_located_error(expr, message, column):
