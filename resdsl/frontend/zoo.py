@@ -56,6 +56,9 @@ def _x(groups: int, base_width: int) -> dict:
 
 
 _RESNET = {
+    # bundled specs of their own: ECA-ResNet-D with timm's pruned widths, a pair per block (`pick`)
+    "ecaresnet50d_pruned": {"ecaresnet50d_pruned": {}},
+    "ecaresnet101d_pruned": {"ecaresnet101d_pruned": {}},
     # 7x7 stem, 1x1 projection shortcuts (timm's default, torchvision's layout)
     "timm_resnet": {
         "resnet18": {**BASIC, **R18},
@@ -231,8 +234,6 @@ _REGNET = {
     },
 }
 
-_ECA = "ECA attention (a 1-D conv across channels, kernel size from log2 of the channels)"
-
 # name -> (timm module, what the language lacks)
 _RESNEST = {
     "timm_resnest": {
@@ -248,8 +249,6 @@ _RESNEST = {
 }
 
 UNCOVERED = {
-    "ecaresnet50d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
-    "ecaresnet101d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
     **{name: ("resnetv2", "BiT: weight-standardised convs (StdConv2d) and GroupNorm (norm as a value)") for name in (
         "resnetv2_50x1_bit", "resnetv2_50x3_bit", "resnetv2_101x1_bit", "resnetv2_101x3_bit", "resnetv2_152x2_bit", "resnetv2_152x4_bit")},
     "resnetv2_50d_gn": ("resnetv2", "GroupNorm with its activation (norm as a value)"),
