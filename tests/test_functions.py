@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import resdsl
+import resdsl.compiler  # `resdsl.compiler.compile_text` below, whichever tests run first
 from resdsl.diagnostics import ResdslError
 from resdsl.frontend.functions import FUNCTIONS, markdown_table
 from resdsl.frontend.expressions import evaluate, to_python
@@ -140,3 +141,15 @@ def test_docs_language_md_lists_every_function():
     text = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
     start = text.index("<!-- functions -->\n") + len("<!-- functions -->\n")
     assert text[start : text.index("<!-- /functions -->")] == markdown_table()
+
+
+def test_pick_is_a_tuple_index_in_python():
+    assert to_python(_expr("pick(i, 47, 52, 64)"), lambda n: n, kinds={"i": "int"}) == "(47, 52, 64)[i]"
+    assert to_python(_expr("pick(i, w)"), lambda n: n, kinds={"i": "int", "w": "int"}) == "(w,)[i]"
+
+
+def test_pick_gives_each_block_of_a_stage_its_own_widths():
+    """timm's ecaresnet50d_pruned: layer1's blocks 47/18, 52/22, 64/35 wide inside, 19 out."""
+    net = resdsl.load("ecaresnet50d_pruned")
+    convs = {n: d["params"]["out_channels"] for n, d in net.graph.nodes(data=True) if d["op"] == "conv"}
+    assert [[convs[f"layer1.{i}.conv{k}"] for k in (1, 2, 3)] for i in range(3)] == [[47, 18, 19], [52, 22, 19], [64, 35, 19]]
