@@ -14,7 +14,7 @@ uses and stage statements (the last two are errors by design: E0114); guards wri
 block, a sequential ending in a block use, a shortcut definition ending in a block use; `let`
 with integer and float arithmetic, `/`, functions (`log2`, `round`, `min`, ...), conditional expressions `(4 if c else 2.0)` and lines
 over 100 characters; `flatten; linear c` and `batchnorm, relu on` after `linear` inside a
-block; floats (dropout p, drop_path); the stage's `index`, `net_index`, `net_blocks`; named
+block; floats (dropout p, drop_path); the stage's `index` (also through `pick`), `net_index`, `net_blocks`; named
 values (`from`, `mul v`, `add v`, `add from pre`); shortcut policies A, B, C, identity, none,
 prelude and user definitions; Language 3: `split`, `parts[i]`, a `for` loop with an indexed label
 and a re-bound value `let`, `concat` of the loop's values, `sum`; split attention (`softmax` over paths, `weighted_sum`).
@@ -313,10 +313,10 @@ def specs(draw) -> Drawn:
     stages = draw(st.integers(1, 2))
     for i in range(stages):
         args = [str(width * (i + 1))]
-        extra = draw(st.sampled_from(["", "flag = (index > 0)", "p = 0.1 * net_index / net_blocks", "flag = (index == 0)"]))
+        extra = draw(st.sampled_from(["", "flag = (index > 0)", "p = 0.1 * net_index / net_blocks", "flag = (index == 0)", "flag = (pick(index, 1, 0) == 1)"]))
         if extra:
             args.append(extra)
-            tags.add("stage:" + ("net_index" if "net_index" in extra else "index"))
+            tags.add("stage:" + ("net_index" if "net_index" in extra else "pick" if "pick" in extra else "index"))
         reps = draw(st.integers(1, 2))
         stride = draw(st.sampled_from(["", ", stride 2"])) if i else ""
         over = draw(st.sampled_from(["", "", ", shortcut B", ", shortcut A"]))

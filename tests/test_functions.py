@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import resdsl
+import resdsl.compiler  # `resdsl.compiler.compile_text` below, whichever tests run first
 from resdsl.diagnostics import ResdslError
 from resdsl.frontend.functions import FUNCTIONS, markdown_table
 from resdsl.frontend.expressions import evaluate, to_python
@@ -29,6 +30,7 @@ CASES = {
     "abs": [(-3,), (2.5,)],
     "min": [(3, 1, 2), (1.5, 2)],
     "max": [(3, 1, 2), (1.5, 2)],
+    "pick": [(0, 47, 52, 64), (2, 47, 52, 64), (1, 2.5, 3), (0, 9)],
 }
 
 
@@ -104,6 +106,9 @@ def test_a_block_computing_widths_with_functions_builds_what_check_counted(tmp_p
         ("floor(c, 2)", "error[E0110]: `floor` takes 1 argument, got 2", 24),
         ("pow(c, 100)", "error[E0201]: `pow(64, 100)` is past the limit of 30 digits", 15),
         ("round(true)", "error[E0115]: `round` needs a number, got the bool `true`", 21),
+        ("pick(2, c, 8)", "error[E0201]: `pick`'s index 2 is outside 0 .. 1: it picks from 2 values", 15),
+        ("pick(-1, c, 8)", "error[E0201]: `pick`'s index -1 is outside 0 .. 1: it picks from 2 values", 15),
+        ("pick(0.5, c, 8)", "error[E0115]: `pick`'s index must be an integer, got 0.5", 15),
     ],
 )
 def test_a_wrong_call_is_a_located_error(expr, message, column):
@@ -136,3 +141,15 @@ def test_docs_language_md_lists_every_function():
     text = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
     start = text.index("<!-- functions -->\n") + len("<!-- functions -->\n")
     assert text[start : text.index("<!-- /functions -->")] == markdown_table()
+
+
+def test_pick_is_a_tuple_index_in_python():
+    assert to_python(_expr("pick(i, 47, 52, 64)"), lambda n: n, kinds={"i": "int"}) == "(47, 52, 64)[i]"
+    assert to_python(_expr("pick(i, w)"), lambda n: n, kinds={"i": "int", "w": "int"}) == "(w,)[i]"
+
+
+def test_pick_gives_each_block_of_a_stage_its_own_widths():
+    """timm's ecaresnet50d_pruned: layer1's blocks 47/18, 52/22, 64/35 wide inside, 19 out."""
+    net = resdsl.load("ecaresnet50d_pruned")
+    convs = {n: d["params"]["out_channels"] for n, d in net.graph.nodes(data=True) if d["op"] == "conv"}
+    assert [[convs[f"layer1.{i}.conv{k}"] for k in (1, 2, 3)] for i in range(3)] == [[47, 18, 19], [52, 22, 19], [64, 35, 19]]

@@ -211,6 +211,8 @@ def _call(expr: ast.Call, values: list[Value]) -> Value:
         value = fn.compute(*numbers)
     except ValueError as e:
         raise EvalError("E0201", str(e), expr.span) from None
+    except TypeError as e:
+        raise EvalError("E0115", str(e), expr.span) from None
     except OverflowError:
         raise EvalError("E0201", "this number is too large", expr.span) from None
     return _bounded(_finite(value, expr), expr)

@@ -2,7 +2,8 @@
 the language server and docs/language.md.
 
 A `Function` says how many arguments it takes, computes its value at compile time (`compute`,
-raising `ValueError` with a user-facing message for an argument outside its domain), writes the
+raising `ValueError` with a user-facing message for an argument outside its domain, `TypeError`
+for one of the wrong kind), writes the
 same computation as Python (`python`, from argument source strings; the generated file imports
 `math`), and says the kind of its result from the kinds of its arguments (`kind`).
 
@@ -58,6 +59,15 @@ def _pow(a, b):
     return a**b
 
 
+def _pick(i, *values):
+    """The value at index i (from 0) of `values`: a per-block width from a stage's `index`."""
+    if isinstance(i, float):
+        raise TypeError(f"`pick`'s index must be an integer, got {i:g}")
+    if not 0 <= i < len(values):
+        raise ValueError(f"`pick`'s index {i} is outside 0 .. {len(values) - 1}: it picks from {len(values)} values")
+    return values[i]
+
+
 def _numeric(kinds: list[str]) -> str:
     """int if every argument is an int, a number if any is, else decided when the code runs."""
     if all(k == "int" for k in kinds):
@@ -91,6 +101,15 @@ FUNCTIONS: dict[str, Function] = {
         Function("abs", (1, 1), abs, _call("abs"), lambda k: _numeric(k), "absolute value", "abs(x - 1)"),
         Function("min", (2, None), min, _call("min"), _numeric, "the least of its arguments", "min(w, 64)"),
         Function("max", (2, None), max, _call("max"), _numeric, "the greatest of its arguments", "max(w, 8)"),
+        Function(
+            "pick",
+            (2, None),
+            _pick,
+            lambda args: f"({', '.join(args[1:])}{',' if len(args) == 2 else ''})[{args[0]}]",
+            lambda kinds: _numeric(kinds[1:]),
+            "the value at index i (from 0) of the values after it: a width per block of a stage (pruned nets)",
+            "pick(index, 47, 52, 64)",
+        ),
     ]
 }
 

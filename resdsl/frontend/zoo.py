@@ -56,6 +56,9 @@ def _x(groups: int, base_width: int) -> dict:
 
 
 _RESNET = {
+    # bundled specs of their own: ECA-ResNet-D with timm's pruned widths, a pair per block (`pick`)
+    "ecaresnet50d_pruned": {"ecaresnet50d_pruned": {}},
+    "ecaresnet101d_pruned": {"ecaresnet101d_pruned": {}},
     # 7x7 stem, 1x1 projection shortcuts (timm's default, torchvision's layout)
     "timm_resnet": {
         "resnet18": {**BASIC, **R18},
@@ -86,6 +89,7 @@ _RESNET = {
         "resnetblur18": {**BASIC, **R18, **BLUR},
         "resnetblur50": BLUR,
         "resnet50_gn": GN,
+        "ecaresnetlight": {**_layers(1, 1, 11, 3), **ECA, "avg_down": True},
     },
     # deep stem (C: 32, 32, 64; S: 64, 64, 128), 1x1 projection shortcuts
     "timm_resnet_c": {
@@ -142,6 +146,8 @@ _RESNET = {
         "ecaresnet269d": {**_layers(3, 30, 48, 8), **ECA},
         "ecaresnext26t_32x4d": {**R26, **_x(32, 4), **TIERED, **ECA},
         "ecaresnext50t_32x4d": {**_x(32, 4), **TIERED, **ECA},
+        # timm's tiny test model: a block kind per stage
+        "test_resnet": {**BASIC, "bottleneck3": True, **_layers(1, 1, 1, 1), "c1": 32, "c2": 48, "c3": 48, "c4": 96, "stem_width": 16},
     },
 }
 
@@ -228,8 +234,6 @@ _REGNET = {
     },
 }
 
-_ECA = "ECA attention (a 1-D conv across channels, kernel size from log2 of the channels)"
-
 # name -> (timm module, what the language lacks)
 _RESNEST = {
     "timm_resnest": {
@@ -245,10 +249,6 @@ _RESNEST = {
 }
 
 UNCOVERED = {
-    "ecaresnetlight": ("resnet", "ECA with the 7x7 stem and average-pool shortcuts: no family spec has that pair yet"),
-    "ecaresnet50d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
-    "ecaresnet101d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
-    "test_resnet": ("resnet", "not yet written: a different block kind per stage (basic, basic, bottleneck, basic)"),
     **{name: ("resnetv2", "BiT: weight-standardised convs (StdConv2d) and GroupNorm (norm as a value)") for name in (
         "resnetv2_50x1_bit", "resnetv2_50x3_bit", "resnetv2_101x1_bit", "resnetv2_101x3_bit", "resnetv2_152x2_bit", "resnetv2_152x4_bit")},
     "resnetv2_50d_gn": ("resnetv2", "GroupNorm with its activation (norm as a value)"),
