@@ -40,7 +40,7 @@ from resdsl.frontend.expressions import EvalError, evaluate, kind_of, literal, s
 from resdsl.ir.graph import BlockInfo, enclosing_block, value_node
 from resdsl.ir.ops import GUARDED_OFF, OPS, Dims, fmt_shape
 from resdsl.backends.layer_value_source import FACTORY_TYPES, SLOT_OPS, UNIT_OPS, factory_imports, from_op
-from resdsl.frontend.plan import Planned, given_arguments, is_residual_add, plan
+from resdsl.frontend.plan import Planned, block_uses, given_arguments, is_residual_add, plan
 from resdsl.frontend.syntax import ast
 
 
@@ -162,7 +162,7 @@ class _BodyEmitter:
         for item in items:
             stmt = item.stmt
             if isinstance(stmt, ast.BlockUse):
-                self.units.append(_Unit(item, "block", item.names[0], [prev]))
+                self.units.append(_Unit(item, "block", item.names[0], [next((value(o.value.id) for o in stmt.options if o.name == "from"), prev)]))
                 prev = item.names[0]
                 continue
             if not isinstance(stmt, ast.Layer) or item.kind is None:
@@ -417,7 +417,7 @@ class TorchSourceGenerator:
         """The namespace of a definition's parameters and lets; parameters are named first."""
         if definition.name not in self._names:
             attrs = attribute_names(definition)
-            children = {attrs[i.names[0]] for i in plan(definition).items if isinstance(i.stmt, ast.BlockUse)}
+            children = {attrs[i.names[0]] for i in block_uses(definition)}
             ns = Namespace(reserved=children)  # nested blocks arrive as keyword arguments of __init__
             for p in definition.params:
                 ns.name(p.name)
@@ -640,10 +640,11 @@ class TorchSourceGenerator:
         """`name=Child(...)` for each block the instance `info` uses."""
         attrs = attribute_names(kind.definition)
         out = []
-        for item in plan(kind.definition).items:
-            if isinstance(item.stmt, ast.BlockUse):
-                child = _Unit(item, "block", item.names[0], [], None)
-                out.append(f"{attrs[item.names[0]]}={self.use_call(child, info.path)}")
+        for item in block_uses(kind.definition):
+            if item.stmt.label_index is not None:  # a block of a `for` loop: its rounds' entries
+                out.append(f"{attrs[item.names[0]]}={torch_values.module_list(self, f'{info.path}.{item.names[0]}')}")
+            else:
+                out.append(f"{attrs[item.names[0]]}={self.use_call(_Unit(item, 'block', item.names[0], [], None), info.path)}")
         return out
 
     def use_call(self, unit: _Unit, scope: str = "") -> str:
