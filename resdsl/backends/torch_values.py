@@ -99,6 +99,7 @@ def _shrink(channels: str, parts: str) -> str:
     head = channels[: -len(suffix)]
     if channels.endswith(suffix) and not any(op in head for op in (" + ", " - ", " if ", "(")):
         return head
+    parts = f"({parts})" if " " in parts else parts  # `in_channels // (2 if split_input else 1)`
     return f"{channels} // {parts}" if " " not in channels else f"({channels}) // {parts}"
 
 
