@@ -640,11 +640,9 @@ class TorchSourceGenerator:
         """`name=Child(...)` for each block the instance `info` uses."""
         attrs = attribute_names(kind.definition)
         out = []
-        for item in block_uses(kind.definition):
-            if item.stmt.label_index is not None:  # a block of a `for` loop: its rounds' entries
-                out.append(f"{attrs[item.names[0]]}={torch_values.module_list(self, f'{info.path}.{item.names[0]}')}")
-            else:
-                out.append(f"{attrs[item.names[0]]}={self.use_call(_Unit(item, 'block', item.names[0], [], None), info.path)}")
+        for item in block_uses(kind.definition):  # a block of a `for` loop: a ModuleList of its rounds' entries
+            built = torch_values.module_list(self, f"{info.path}.{item.names[0]}") if item.stmt.label_index is not None else self.use_call(_Unit(item, "block", item.names[0], [], None), info.path)
+            out.append(f"{attrs[item.names[0]]}={built}")
         return out
 
     def use_call(self, unit: _Unit, scope: str = "") -> str:

@@ -58,6 +58,7 @@ class _Loop:
     stop: str
     start_expr: ast.Expr
     lists: dict = field(default_factory=dict)  # ModuleList attribute -> constructor source
+    blocks: list = field(default_factory=list)  # ModuleLists of blocks, built by the caller
 
 
 def _read_names(body) -> set[str]:
@@ -182,6 +183,7 @@ class _ValuesClass:
         source = next((self.value(o.value) for o in stmt.options if o.name == "from"), cursor)
         if stmt.label_index is not None and self.loop is not None:
             target = f"{self.rename(stmt.label)}_{self.loop.var}"
+            self.loop.blocks.append(attr)
             self.fwd.append((self.depth(), f"{target} = {self.entry(attr)}({source.var})"))
             self.fwd.append((self.depth(), f"{self.rename(stmt.label)}.append({target})"))
             self.values[stmt.label].channels = f"self.{attr}[-1].out_channels"
@@ -211,7 +213,7 @@ class _ValuesClass:
         count = loop.stop if loop.start == "0" else f"({loop.stop} - {loop.start})"
         for label in dict.fromkeys(collected):
             self.values[label].count = count
-        first = next(iter(loop.lists), None)
+        first = next(iter(loop.lists), None) or next(iter(loop.blocks), None)
         fwd_rng = f"range(len(self.{first}))" if first and loop.start == "0" else f"range({self.fwd_py(stmt.start)}, {self.fwd_py(stmt.stop)})"
         head = [(2, f"{self.rename(label)} = []") for label in dict.fromkeys(collected)]
         self.fwd[at_fwd:at_fwd] = head + [(2, f"for {loop.var} in {fwd_rng}:")]

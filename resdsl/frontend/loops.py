@@ -121,6 +121,8 @@ def _value(el, expr, stmt, scope, env, values, name):
 def block_input(el, stmt: ast.BlockUse, values: dict, env: dict, cursor: str) -> str:
     """What a block use reads: its `from` value (`from parts[i]`), else the previous statement's."""
     source = next((o.value for o in stmt.options if o.name == "from"), None)
+    if source is not None and not isinstance(source, (ast.Name, ast.Index)):
+        el.fail("E0115", "`from` takes the name of a value (a label, `input` or `parts[i]`)", source.span, help="choose one with a value `let`: `let v = a if cond else b`")
     return cursor if source is None else read(el, source, values, env)
 
 
