@@ -308,5 +308,5 @@ def test_a_block_in_a_loop_needs_an_indexed_label_and_no_repeat():
             _net("    layer1: b()", blocks + body + "\n}")
         (diag,) = err.value.diagnostics
         assert f"{diag.span.line}:{diag.span.column} {diag.code} {diag.message}" == expected
-    with pytest.raises(resdsl.ResdslError, match=r"E0114 .*a `sequential` definition is one path; it cannot read named values"):
+    with pytest.raises(resdsl.ResdslError, match=r"6:5: error\[E0114\]: a `sequential` definition is one path; it cannot read named values"):
         _net("    layer1: q()", "sequential s(c) {\n    conv 3x3, c\n}\nsequential q() {\n    a: conv 3x3, 8\n    s(8), from a\n}")
