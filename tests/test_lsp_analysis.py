@@ -343,3 +343,14 @@ def test_hover_on_a_loop_its_statements_and_its_values():
     assert (text, span) == ("value of `parts: split scale`", Span("res2.res", 10, 37, 10, 42))
     text, _ = analysis.hover(*_at(RES2, "concat"))
     assert text.startswith("`concat VALUES`\n\nconcatenates values of equal H×W along the channels")
+
+
+def test_hover_on_a_block_in_a_loop_shows_each_rounds_entry():
+    from test_values import SK
+
+    text = SK + "\nnetwork t {\n    input 3x32x32\n    conv 3x3, 32\n    layer1: sk(16)\n}\n"
+    analysis = analyze(text, "sk.res")
+    assert analysis.diagnostics == ()
+    hover, span = analysis.hover(*_at(text, "cna(channels, dilation = i"))
+    assert span == Span("sk.res", 10, 19, 10, 22)
+    assert hover.endswith("in 2 blocks:\n- layer1.paths.0, layer1.paths.1: output `16×32×32` · 2,336 params · 2,359,296 MACs (conv+fc)")
