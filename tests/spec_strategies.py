@@ -17,7 +17,7 @@ over 100 characters; `flatten; linear c` and `batchnorm, relu on` after `linear`
 block; floats (dropout p, drop_path); the stage's `index` (also through `pick`), `net_index`, `net_blocks`; named
 values (`from`, `mul v`, `add v`, `add from pre`); shortcut policies A, B, C, identity, none,
 prelude and user definitions; Language 3: `split`, `parts[i]`, a `for` loop with an indexed label
-and a re-bound value `let`, `concat` of the loop's values, `sum`; split attention (`softmax` over paths, `weighted_sum`).
+and a re-bound value `let`, `concat` of the loop's values, `sum`; a block used in a loop (`pa[i]: inner(w)`); split attention (`softmax` over paths, `weighted_sum`).
 """
 
 from __future__ import annotations
@@ -167,6 +167,8 @@ class _Body:
                 f"concat br{n}",
             ]
             self.tags.update({"stmt:for", "stmt:concat", "stmt:let_value"})
+        elif self.inner is not None and self.draw(st.booleans()):
+            self.selective_kernel(n)
         elif self.draw(st.booleans()):
             self.lines += [f"sum s{n}[0], s{n}[1]", "conv 1x1, w"]
             self.tags.add("stmt:sum")
@@ -179,6 +181,17 @@ class _Body:
             self.tags.update({"stmt:relu", "stmt:sum", "stmt:softmax", "stmt:weighted_sum"})
         self.cur = _Value("w", self.cur.strided)
         self.tags.update({"stmt:split", "stmt:index"})
+
+    def selective_kernel(self, n: int) -> None:
+        """A block in a loop (`pa[i]: inner(w)`, a ModuleList entry per round) on each half or on
+        the whole value; the entries concatenated, summed, and weighed by a softmax over them."""
+        source = self.draw(st.sampled_from([f"s{n}[i]", f"s{n}x"]))
+        self.lines[-1:] = [
+            f"s{n}x: identity", f"s{n}: split 2",
+            "for i in 0 .. 2 {", f"    pa{n}[i]: {self.inner}(w), from {source}", "}",
+            f"st{n}: concat pa{n}", f"sum pa{n}", "avgpool", "conv 1x1, w * 2, bias on, bn off, relu off", "softmax 2", f"weighted_sum st{n}, 2",
+        ]
+        self.tags.update({"stmt:for_block", "stmt:concat", "stmt:sum", "stmt:softmax", "stmt:weighted_sum"})
 
     def use_inner(self) -> None:
         if self.inner is None or self.cur.gate:

@@ -135,7 +135,7 @@ CONSTRUCTS = {
     "nest:block_in_block", "nest:sequential_ends_in_block", "nest:sequential_block_then_layer",
     "nest:shortcut_ends_in_block", "nest:head_block",
     "let:ifexp_float", "let:long", "let:functions", "let:float", "let:network", "stage:index", "stage:pick", "stage:net_index",
-    "stmt:split", "stmt:index", "stmt:for", "stmt:concat", "stmt:sum", "stmt:let_value", "stmt:softmax", "stmt:weighted_sum",
+    "stmt:split", "stmt:index", "stmt:for", "stmt:concat", "stmt:sum", "stmt:let_value", "stmt:softmax", "stmt:weighted_sum", "stmt:for_block",
     "policy:A", "policy:B", "policy:C", "policy:identity", "policy:none", "policy:avg_down", "policy:conv_projection", "policy:mine",
 }
 

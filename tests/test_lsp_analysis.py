@@ -360,3 +360,14 @@ def test_completion_in_a_loop_body_offers_its_index_lets_and_the_values_before_i
     line, col = _at(text, "concat convs, pool", len("concat "))
     after = {(c.label, c.kind) for c in analysis.completion(line, col) if c.kind in ("variable", "value")}
     assert {("convs", "value"), ("pool", "value"), ("parts", "value")} <= after and ("i", "variable") not in after
+
+
+def test_hover_on_a_block_in_a_loop_shows_each_rounds_entry():
+    from test_values import SK
+
+    text = SK + "\nnetwork t {\n    input 3x32x32\n    conv 3x3, 32\n    layer1: sk(16)\n}\n"
+    analysis = analyze(text, "sk.res")
+    assert analysis.diagnostics == ()
+    hover, span = analysis.hover(*_at(text, "cna(channels, dilation = i"))
+    assert span == Span("sk.res", 10, 19, 10, 22)
+    assert hover.endswith("in 2 blocks:\n- layer1.paths.0, layer1.paths.1: output `16×32×32` · 2,336 params · 2,359,296 MACs (conv+fc)")

@@ -234,3 +234,79 @@ def test_split_attention_equals_timms_layout_by_hand():
     weights = block.softmax(logits)
     want = (x.reshape(3, 2, 8, 4, 4) * weights.reshape(3, 2, 8, 1, 1)).sum(1)
     assert torch.equal(block.weighted_sum(weights, x), want)
+
+
+SK = """
+sequential cna(channels, dilation = 1) {
+    conv: conv 3x3, channels, dilation dilation, bn off, relu off
+    bn: batchnorm, relu on
+}
+block sk(channels, split = true) {
+    parts: split (2 if split else 1)
+    for i in 0 .. 2 {
+        let src = parts[i] if split else parts[0]
+        paths[i]: cna(channels, dilation = i + 1), from src
+    }
+    stacked: concat paths
+    sum paths
+    avgpool
+    fc: conv 1x1, channels * 2, bn off, relu off
+    softmax 2
+    weighted_sum stacked, 2
+}
+"""
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_a_block_in_a_loop_makes_one_module_list_entry_per_round(split):
+    """timm's SelectiveKernel: `paths[i]: cna(...)` is `paths.0.conv`, `paths.0.bn`, `paths.1.conv`, ..."""
+    net = _net(f"    layer1: sk(16, split = {str(split).lower()})", SK)
+    g = net.graph
+    assert sorted(k for k in g.graph["blocks"] if k.startswith("layer1.")) == ["layer1.paths.0", "layer1.paths.1"]
+    assert [n for n in g if n.startswith("layer1.paths")] == ["layer1.paths.0.conv", "layer1.paths.0.bn", "layer1.paths.1.conv", "layer1.paths.1.bn"]
+    assert g.nodes["layer1.paths.1.conv"]["inputs"] == (("layer1.parts.1",) if split else ("layer1.parts.0",))
+    assert g.nodes["layer1.paths.1.conv"]["params"]["dilation"] == (2, 2) and g.nodes["layer1.paths.1.conv"]["params"]["padding"] == (2, 2)
+    assert g.nodes["layer1.stacked"]["inputs"] == ("layer1.paths.0.bn", "layer1.paths.1.bn")
+    assert g.nodes["layer1.stacked"]["shape"] == (32, 32, 32) and g.nodes["layer1.weighted_sum"]["shape"] == (16, 32, 32)
+    # the stem's conv and norm 864 + 64; per path 3·3·C_in·16 + 2·16 (its norm); the attention 16·32
+    assert net.params == 928 + 2 * (9 * (16 if split else 32) * 16 + 32) + 512 == (6112 if split else 10720)
+    model = resdsl.build(net)
+    keys = [k for k in model.state_dict() if k.startswith("layer1.") and k.endswith("weight")]
+    assert keys == ["layer1.paths.0.conv.weight", "layer1.paths.0.bn.weight", "layer1.paths.1.conv.weight", "layer1.paths.1.bn.weight", "layer1.fc.weight"]
+    assert_same_network(net)
+
+
+def test_the_generated_class_takes_the_loops_blocks_as_one_module_list():
+    source = resdsl.generate_source(_net("    layer1: sk(16)", SK))
+    assert "self.layer1 = Sk(32, 16, paths=nn.ModuleList([cna(16, 16), cna(16, 16, dilation=2)]))" in source
+    assert "        paths: nn.Module,\n    ) -> None:" in source
+    forward = source[source.index("        parts = torch.split") : source.index("        out = sum(")]
+    assert forward == (
+        "        parts = torch.split(x, self.parts_size, 1)\n"
+        "        paths_ = []\n"
+        "        for i in range(len(self.paths)):\n"
+        "            src = parts[i] if self.split else parts[0]\n"
+        "            paths__i = self.paths[i](src)\n"
+        "            paths_.append(paths__i)\n"
+        "        stacked = torch.cat([*paths_], 1)\n"
+    )
+    assert "        self.parts_size = in_channels // (2 if split else 1)\n" in source
+
+
+def test_a_block_in_a_loop_needs_an_indexed_label_and_no_repeat():
+    blocks = "sequential s(c) {\n    conv 3x3, c\n}\nblock b() {\n"
+    cases = {
+        "    for i in 0 .. 2 {\n        p: s(8)\n    }": "6:9 E0114 a block used in a `for` body needs an indexed label: each round makes one ModuleList entry",
+        "    for i in 0 .. 2 {\n        s(8)\n    }": "6:9 E0114 a block used in a `for` body needs an indexed label: each round makes one ModuleList entry",
+        "    for i in 0 .. 2 {\n        p[i]: s(8) x 2\n    }": "6:22 E0114 a stage cannot repeat inside a `for` loop; the loop makes the copies",
+        "    p[0]: s(8)": "5:7 E0114 an indexed label belongs in a `for` loop",
+        "    parts: split 2\n    for i in 0 .. 2 {\n        p[i]: s(8), from (parts[i] if true else input)\n    }": "7:27 E0115 `from` takes the name of a value (a label, `input` or `parts[i]`)",
+        "    for i in 0 .. 2 {\n        p[i]: s(8), from nothing\n    }": "6:26 E0107 unknown value `nothing`",
+    }
+    for body, expected in cases.items():
+        with pytest.raises(resdsl.ResdslError) as err:
+            _net("    layer1: b()", blocks + body + "\n}")
+        (diag,) = err.value.diagnostics
+        assert f"{diag.span.line}:{diag.span.column} {diag.code} {diag.message}" == expected
+    with pytest.raises(resdsl.ResdslError, match=r"6:5: error\[E0114\]: a `sequential` definition is one path; it cannot read named values"):
+        _net("    layer1: q()", "sequential s(c) {\n    conv 3x3, c\n}\nsequential q() {\n    a: conv 3x3, 8\n    s(8), from a\n}")

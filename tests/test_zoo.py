@@ -207,7 +207,7 @@ def test_the_zoo_table_names_every_timm_model_once():
         by_module.setdefault(m["module"], []).append(m["name"])
     assert {k: sorted(v) for k, v in by_module.items()} == zoo.names_by_module()
     assert not set(zoo.ZOO) & set(zoo.UNCOVERED)
-    assert len(TIMM_ZOO) == 168 and len(zoo.ZOO) == 148
+    assert len(TIMM_ZOO) == 168 and len(zoo.ZOO) == 153
     assert zoo.META_ONLY <= set(zoo.ZOO)
 
 
@@ -259,8 +259,8 @@ def test_docs_zoo_md_is_what_the_table_generates():
 
 
 def test_the_family_specs_share_their_block_definitions():
-    """The timm_resnet* and timm_senet specs carry the same blocks, and so do the timm_res2net* ones
-    (no import between specs)."""
+    """The timm_resnet* and timm_senet specs carry the same blocks, and so do the timm_res2net* and
+    the timm_sknet* ones (no import between specs)."""
     from resdsl.frontend.resources import bundled_specs
 
     def tail(name):
@@ -272,6 +272,9 @@ def test_the_family_specs_share_their_block_definitions():
     assert v2[0][v2[0].index("# timm's stem:") :] == v2[1][v2[1].index("# timm's stem:") :]
     r2 = [bundled_specs()[n].read_text(encoding="utf-8") for n in ("timm_res2net", "timm_res2net_d")]
     assert r2[0][r2[0].index("# timm's Bottle2neck") :] == r2[1][r2[1].index("# timm's Bottle2neck") :]
+    sk = [bundled_specs()[n].read_text(encoding="utf-8") for n in ("timm_sknet", "timm_sknet_bottleneck", "timm_sknet_d")]
+    assert sk[0][sk[0].index("# timm's SelectiveKernel (") :] == sk[1][sk[1].index("# timm's SelectiveKernel (") :] == sk[2][sk[2].index("# timm's SelectiveKernel (") :]
+    assert sk[1][sk[1].index("# timm's SelectiveKernelBottleneck") :] == sk[2][sk[2].index("# timm's SelectiveKernelBottleneck") :]
 
 
 def _regnet_stages(w0, wa, wm, depth, group_size, group_min_ratio=0.0, **_):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from resdsl.backends.namespace import Namespace
 from resdsl.compiler import Network
-from resdsl.frontend.plan import plan
+from resdsl.frontend.plan import block_uses, loop_body, plan
 from resdsl.frontend.syntax import ast
 from resdsl.ir.norm_act_ops import UNIT_OPS
 
@@ -22,6 +22,8 @@ def attribute_names(definition: ast.Definition) -> dict[str, str]:
     for item in plan(definition).items:
         if isinstance(item.stmt, ast.BlockUse):
             out[item.names[0]] = attrs.name(item.names[0])
+        if isinstance(item.stmt, ast.For):  # a block in a loop: one ModuleList (`paths`)
+            out |= {i.names[0]: attrs.name(i.names[0]) for i in block_uses(loop_body(item.stmt, definition))}
         for unit, name in zip(item.units, item.names):
             if UNIT_OPS[unit.op].torch is not None and (not UNIT_OPS[unit.op].shared or item.stmt.guard is not None):
                 out[name] = attrs.name(name)  # a guarded unit is its own module (or an identity)

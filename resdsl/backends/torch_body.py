@@ -143,7 +143,7 @@ class BodyEmitter:
         for item in items:
             stmt = item.stmt
             if isinstance(stmt, ast.BlockUse):
-                self.units.append(Unit(item, "block", item.names[0], [prev]))
+                self.units.append(Unit(item, "block", item.names[0], [next((value(o.value.id) for o in stmt.options if o.name == "from"), prev)]))
                 prev = item.names[0]
                 continue
             if not isinstance(stmt, ast.Layer) or item.kind is None:

@@ -38,7 +38,7 @@ from resdsl.frontend.expressions import EvalError, evaluate, kind_of, literal, s
 from resdsl.ir.graph import BlockInfo, enclosing_block, value_node
 from resdsl.ir.ops import OPS, fmt_shape
 from resdsl.backends.layer_value_source import FACTORY_TYPES, UNIT_OPS, factory_imports
-from resdsl.frontend.plan import given_arguments, is_residual_add, plan
+from resdsl.frontend.plan import block_uses, given_arguments, is_residual_add, plan
 from resdsl.frontend.syntax import ast
 from resdsl.backends.torch_body import BodyEmitter, DefinitionInfo, Unit, definition_instances, fold_calls, helper_class, shortcut_reads_a_value
 
@@ -81,7 +81,7 @@ class TorchSourceGenerator:
         """The namespace of a definition's parameters and lets; parameters are named first."""
         if definition.name not in self._names:
             attrs = attribute_names(definition)
-            children = {attrs[i.names[0]] for i in plan(definition).items if isinstance(i.stmt, ast.BlockUse)}
+            children = {attrs[i.names[0]] for i in block_uses(definition)}
             ns = Namespace(reserved=children)  # nested blocks arrive as keyword arguments of __init__
             for p in definition.params:
                 ns.name(p.name)
@@ -304,10 +304,9 @@ class TorchSourceGenerator:
         """`name=Child(...)` for each block the instance `info` uses."""
         attrs = attribute_names(kind.definition)
         out = []
-        for item in plan(kind.definition).items:
-            if isinstance(item.stmt, ast.BlockUse):
-                child = Unit(item, "block", item.names[0], [], None)
-                out.append(f"{attrs[item.names[0]]}={self.use_call(child, info.path)}")
+        for item in block_uses(kind.definition):  # a block of a `for` loop: a ModuleList of its rounds' entries
+            built = torch_values.module_list(self, f"{info.path}.{item.names[0]}") if item.stmt.label_index is not None else self.use_call(Unit(item, "block", item.names[0], [], None), info.path)
+            out.append(f"{attrs[item.names[0]]}={built}")
         return out
 
     def use_call(self, unit: Unit, scope: str = "") -> str:

@@ -58,6 +58,7 @@ class _Loop:
     stop: str
     start_expr: ast.Expr
     lists: dict = field(default_factory=dict)  # ModuleList attribute -> constructor source
+    blocks: list = field(default_factory=list)  # ModuleLists of blocks, built by the caller
 
 
 def _read_names(body) -> set[str]:
@@ -79,8 +80,8 @@ def _read_names(body) -> set[str]:
             walk((e.cond, e.then, e.other))
 
     for stmt in body:
-        if isinstance(stmt, ast.Layer):
-            walk(stmt.args + tuple(o.value for o in stmt.options))
+        if isinstance(stmt, (ast.Layer, ast.BlockUse)):  # a block use's `from` too
+            walk(tuple(o.value for o in stmt.options) + (stmt.args if isinstance(stmt, ast.Layer) else ()))
         elif isinstance(stmt, ast.Let):
             walk(stmt.value)
         elif isinstance(stmt, ast.For):
@@ -99,6 +100,7 @@ def _shrink(channels: str, parts: str) -> str:
     head = channels[: -len(suffix)]
     if channels.endswith(suffix) and not any(op in head for op in (" + ", " - ", " if ", "(")):
         return head
+    parts = f"({parts})" if " " in parts else parts  # `in_channels // (2 if split_input else 1)`
     return f"{channels} // {parts}" if " " not in channels else f"({channels}) // {parts}"
 
 
@@ -116,6 +118,7 @@ class _ValuesClass:
         self.loop: _Loop | None = None
         self.values = {"input": _Value("x", "in_channels")}
         self.shared_made: set[str] = set()
+        self.aliases = {"x"}  # variables that may be the block input's very tensor
 
     # --- expressions ---------------------------------------------------------------------------
 
@@ -170,13 +173,26 @@ class _ValuesClass:
             elif isinstance(stmt, ast.Layer) and item.kind is not None:
                 cursor = self.layer(item, cursor)
             elif isinstance(stmt, ast.BlockUse):  # built by the caller, passed by keyword
-                attr = self.gen_attr(item.names[0])
-                self.init.append((2, f"self.{attr} = {attr}"))
-                target = self.rename(stmt.label) if stmt.label in self.read else "out"
-                self.fwd.append((self.depth(), f"{target} = self.{attr}({cursor.var})"))
-                cursor = _Value(target, f"self.{attr}.out_channels" if stmt.repeat is None else f"self.{attr}[-1].out_channels")
-                if stmt.label:
-                    self.values[stmt.label] = cursor
+                cursor = self.block_use(stmt, item.names[0], cursor)
+        return cursor
+
+    def block_use(self, stmt: ast.BlockUse, name: str, cursor: _Value) -> _Value:
+        """A nested block (an `nn.ModuleList` of them where a loop's indexed label makes one per round)."""
+        attr = self.gen_attr(name)
+        self.init.append((2, f"self.{attr} = {attr}"))
+        source = next((self.value(o.value) for o in stmt.options if o.name == "from"), cursor)
+        if stmt.label_index is not None and self.loop is not None:
+            target = f"{self.rename(stmt.label)}_{self.loop.var}"
+            self.loop.blocks.append(attr)
+            self.fwd.append((self.depth(), f"{target} = {self.entry(attr)}({source.var})"))
+            self.fwd.append((self.depth(), f"{self.rename(stmt.label)}.append({target})"))
+            self.values[stmt.label].channels = f"self.{attr}[-1].out_channels"
+            return _Value(target, self.values[stmt.label].channels)
+        target = self.rename(stmt.label) if stmt.label in self.read else "out"
+        self.fwd.append((self.depth(), f"{target} = self.{attr}({source.var})"))
+        cursor = _Value(target, f"self.{attr}.out_channels" if stmt.repeat is None else f"self.{attr}[-1].out_channels")
+        if stmt.label:
+            self.values[stmt.label] = cursor
         return cursor
 
     def for_loop(self, stmt: ast.For, cursor: _Value) -> _Value:
@@ -197,7 +213,7 @@ class _ValuesClass:
         count = loop.stop if loop.start == "0" else f"({loop.stop} - {loop.start})"
         for label in dict.fromkeys(collected):
             self.values[label].count = count
-        first = next(iter(loop.lists), None)
+        first = next(iter(loop.lists), None) or next(iter(loop.blocks), None)
         fwd_rng = f"range(len(self.{first}))" if first and loop.start == "0" else f"range({self.fwd_py(stmt.start)}, {self.fwd_py(stmt.stop)})"
         head = [(2, f"{self.rename(label)} = []") for label in dict.fromkeys(collected)]
         self.fwd[at_fwd:at_fwd] = head + [(2, f"for {loop.var} in {fwd_rng}:")]
@@ -255,6 +271,8 @@ class _ValuesClass:
                 ctor = f"{ctor} if {self.py(guard)} else nn.Identity()"
                 channels = channels if channels == xs[0].channels else f"({channels} if {self.py(guard)} else {xs[0].channels})"
             module = self.module(name, ctor)
+        elif op.shared and xs[0].var in self.aliases:  # in place would change the block input or a value read later
+            module = ""
         elif op.shared:
             if unit.op not in self.shared_made:
                 self.init.append((2, f"self.{unit.op} = {op.torch({}, [])}"))
@@ -268,7 +286,9 @@ class _ValuesClass:
             channels = op.out_channels(args, [x.channels for x in xs])
         if op.sums:  # values of one shape: one value's channels (an unpacked tuple's one entry)
             channels = xs[0].each or xs[0].channels
-        call = op.forward(module, [x.var for x in xs])
+        call = op.forward(module, [x.var for x in xs]) if module or not op.shared else f"torch.{unit.op}({xs[0].var})"
+        if op.passthrough and xs[0].var in self.aliases:  # an identity of an alias is one too
+            self.aliases.add(target)
         if guard is not None and not own:  # where the guard is false: the identity, no `+` or `*`
             call = f"{call} if {self.fwd_py(guard)} else {xs[0].var}"
         self.fwd.append((self.depth(), f"{target} = {call}"))
@@ -281,9 +301,13 @@ class _ValuesClass:
             return f"self.{attr}"
         attr = self.rename(name.split(".")[0])
         self.loop.lists.setdefault(attr, ctor)
+        return self.entry(attr)
+
+    def entry(self, attr: str) -> str:
+        """This round's entry of ModuleList `self.attr`: the entries count the rounds from 0."""
         if self.loop.start == "0":
             return f"self.{attr}[{self.loop.var}]"
-        return f"self.{attr}[{self.loop.var} - {self.fwd_py(self.loop.start_expr)}]"  # entries count the rounds from 0
+        return f"self.{attr}[{self.loop.var} - {self.fwd_py(self.loop.start_expr)}]"
 
     def gen_attr(self, name: str) -> str:
         return self.attrs.get(name, name)
@@ -300,6 +324,14 @@ class _ValuesClass:
         else:
             self.fwd.append((2, f"out = {cursor.var}"))
         return _Value("out", cursor.channels)
+
+
+def module_list(gen, path: str) -> str:
+    """`nn.ModuleList([...])` of the blocks a loop's indexed label made at IR path `path`
+    (`layer1.0.conv2.paths`: `.paths.0`, `.paths.1`, ...), each built as any nested block is."""
+    blocks = gen.g.graph["blocks"]
+    entries = [gen.instance_call(blocks[f"{path}.{k}"]) for k in range(len(blocks)) if f"{path}.{k}" in blocks]
+    return f"nn.ModuleList([{', '.join(entries)}])"
 
 
 def block_class(gen, kind, w, attrs: dict) -> str:

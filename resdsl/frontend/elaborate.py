@@ -275,7 +275,7 @@ class Elaborator:
         if isinstance(stmt, ast.BlockUse):
             if stmt.guard is not None:
                 self.fail("E0114", "a block use cannot have a `when` guard", stmt.guard.span, help="guard the block's layers inside its definition")
-            return self.block_use(stmt, item.names[0], scope, env, cursor)
+            return self.block_use(stmt, item.names[0], scope, env, loops.block_input(self, stmt, values, env, cursor))
         return self.layer(item, scope, env, cursor, frame, values)
 
     def resolve(self, expr: ast.Name, values: dict) -> str:
@@ -467,8 +467,8 @@ class Elaborator:
         """(shortcut policy, stage stride or None, options by name) of a block use."""
         options = {}
         for opt in stmt.options:
-            if opt.name not in ("stride", "shortcut", "names"):
-                self.fail("E0111", f"a block use has no option `{opt.name}`", opt.name_span, help=did_you_mean(opt.name, ["stride", "shortcut", "names"]) or "its options are stride, shortcut and names")
+            if opt.name not in ("stride", "shortcut", "names", "from"):
+                self.fail("E0111", f"a block use has no option `{opt.name}`", opt.name_span, help=did_you_mean(opt.name, ["stride", "shortcut", "names", "from"]) or "its options are stride, shortcut, names and from")
             options[opt.name] = opt
         policy = self.g.graph["policy"]
         if "shortcut" in options:

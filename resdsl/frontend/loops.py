@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from resdsl.diagnostics import Diagnostic
 from resdsl.frontend import layers
-from resdsl.frontend.plan import plan
+from resdsl.frontend.plan import loop_body, plan
 from resdsl.frontend.syntax import ast
 from resdsl.ir.graph import add_node
 from resdsl.ir.ops import OPS
@@ -118,9 +118,22 @@ def _value(el, expr, stmt, scope, env, values, name):
     el.fail("E0115", "a value `let` reads values (`v`, `parts[i]`), adds them with `+` and chooses with `if`", expr.span)
 
 
-def _body_definition(stmt: ast.For, defn: ast.Definition) -> ast.Definition:
-    """The loop body as a definition of its own, so that `plan` names and binds its statements."""
-    return ast.Definition("block", f"{defn.name}.for", stmt.var_span, (), stmt.body, stmt.span)
+def block_input(el, stmt: ast.BlockUse, values: dict, env: dict, cursor: str) -> str:
+    """What a block use reads: its `from` value (`from parts[i]`), else the previous statement's."""
+    source = next((o.value for o in stmt.options if o.name == "from"), None)
+    if source is not None and not isinstance(source, (ast.Name, ast.Index)):
+        el.fail("E0115", "`from` takes the name of a value (a label, `input` or `parts[i]`)", source.span, help="choose one with a value `let`: `let v = a if cond else b`")
+    return cursor if source is None else read(el, source, values, env)
+
+
+def _check_use_in_loop(el, use: ast.BlockUse, stmt: ast.For) -> None:
+    """A block in a `for` body makes one ModuleList entry per round: `paths[i]: block(...)`."""
+    if use.repeat is not None:
+        el.fail("E0114", "a stage cannot repeat inside a `for` loop; the loop makes the copies", use.repeat.span,
+                help=f"write `{use.label or 'blocks'}[{stmt.var}]: {use.block}(...)` and let the loop run the rounds")
+    if use.label_index is None:
+        el.fail("E0114", "a block used in a `for` body needs an indexed label: each round makes one ModuleList entry", use.label_span or use.block_span,
+                help=f"write `{use.label or 'blocks'}[{stmt.var}]: {use.block}(...)`")
 
 
 def run_for(el, stmt: ast.For, defn, scope: tuple, env: dict, cursor: str, frame, values: dict) -> str:
@@ -132,7 +145,7 @@ def run_for(el, stmt: ast.For, defn, scope: tuple, env: dict, cursor: str, frame
     stop = el.eval_int(stmt.stop, env, "a loop bound", None)
     if stop - start > el.limits.max_nodes:
         el.fail("E0301", f"this loop runs {stop - start:,} times, past the limit of {el.limits.max_nodes:,} layers", stmt.stop.span)
-    body = plan(_body_definition(stmt, defn))
+    body = plan(loop_body(stmt, defn))
     for problem in body.problems:
         el.report(problem)
     if body.problems:
@@ -155,7 +168,7 @@ def _iteration(el, body, k, start, stmt, defn, scope, env, cursor, frame, values
         if isinstance(inner, ast.Let):
             el.fail("E0114", "a number `let` belongs before the loop; inside it, `let` binds values", inner.span)
         if isinstance(inner, ast.BlockUse):
-            el.fail("E0114", "a `for` body holds layers; it cannot use a block", inner.span)
+            _check_use_in_loop(el, inner, stmt)
         if isinstance(inner, ast.For):
             el.fail("E0114", "`for` loops do not nest", inner.span, help="write the inner loop's rounds out, or use a block")
         round_ = k - start

@@ -109,6 +109,23 @@ def plan(definition: ast.Definition) -> BodyPlan:
     return BodyPlan(items, problems, sequential)
 
 
+def loop_body(stmt: ast.For, definition: ast.Definition) -> ast.Definition:
+    """A `for` loop's body as a definition of its own, so that `plan` names and binds its statements."""
+    return ast.Definition("block", f"{definition.name}.for", stmt.var_span, (), stmt.body, stmt.span)
+
+
+def block_uses(definition: ast.Definition) -> list[Planned]:
+    """The block uses of a body in order, those of its `for` loops included (an indexed label's
+    use is one ModuleList: its first statement stands for all its rounds)."""
+    out: list[Planned] = []
+    for item in plan(definition).items:
+        if isinstance(item.stmt, ast.BlockUse):
+            out.append(item)
+        elif isinstance(item.stmt, ast.For):
+            out += [i for i in plan(loop_body(item.stmt, definition)).items if isinstance(i.stmt, ast.BlockUse)]
+    return out
+
+
 def _sequential_problems(definition: ast.Definition, draft: dict) -> list[Diagnostic]:
     """A sequential body is one path of layers: no named values read, no residual add; a
     shortcut's body holds layers only."""
@@ -119,6 +136,7 @@ def _sequential_problems(definition: ast.Definition, draft: dict) -> list[Diagno
     if kind is not None and kind.name == "add":
         return [Diagnostic("E0114", f"{where} has no residual add", stmt.span, help="a residual add belongs in a `block`")]
     reads = [args.get(name) for name in kind.reads + ("from",)] if kind is not None else []
+    reads += [o for o in getattr(stmt, "options", ()) if isinstance(stmt, ast.BlockUse) and o.name == "from"]
     if any(r is not None for r in reads):
         return [Diagnostic("E0114", f"{where} is one path; it cannot read named values", stmt.span, help="write it as a `block`")]
     return []

@@ -248,14 +248,22 @@ _RESNEST = {
     },
 }
 
+_SKNET = {
+    # selective-kernel blocks: basic ones, bottlenecks, bottlenecks with the deep stem and average-pool shortcuts
+    "timm_sknet": {"skresnet18": {}, "skresnet34": R34},
+    "timm_sknet_bottleneck": {
+        "skresnet50": {},
+        "skresnext50_32x4d": {**_x(32, 4), "rd_divisor": 32, "split_input": False},
+    },
+    "timm_sknet_d": {"skresnet50d": {}},
+}
+
 UNCOVERED = {
     **{name: ("resnetv2", "BiT: weight-standardised convs (StdConv2d) and GroupNorm (norm as a value)") for name in (
         "resnetv2_50x1_bit", "resnetv2_50x3_bit", "resnetv2_101x1_bit", "resnetv2_101x3_bit", "resnetv2_152x2_bit", "resnetv2_152x4_bit")},
     "resnetv2_50d_gn": ("resnetv2", "GroupNorm with its activation (norm as a value)"),
     "resnetv2_50d_evos": ("resnetv2", "EvoNorm-S0 (a norm layer the language lacks)"),
     "resnetv2_50d_frn": ("resnetv2", "Filter Response Norm with TLU (a norm layer the language lacks)"),
-    **{name: ("sknet", "selective kernel: parallel paths, a softmax over the paths and their weighted sum") for name in (
-        "skresnet18", "skresnet34", "skresnet50", "skresnet50d", "skresnext50_32x4d")},
     "regnety_040_sgn": ("regnet", "GroupNorm (16 channels a group) with SiLU in place of batch norm and ReLU (norm and activation as values)"),
     **{name: ("regnet", "pre-activation RegNet (RegNetV): SiLU (activation as a value); regnetv_064 also average-pool shortcuts without norm") for name in ("regnetv_040", "regnetv_064")},
     **{name: ("regnet", "RegNetZ: SiLU (activation as a value) in inverted bottlenecks (bottle_ratio 4) that have no residual add where the shape changes") for name in (
@@ -286,7 +294,7 @@ META_ONLY = frozenset({"resnext101_32x32d", "regnety_1280", "regnety_2560"})
 
 def _zoo() -> dict[str, ZooEntry]:
     out = {}
-    for module, families in (("resnet", _RESNET), ("resnetv2", _RESNETV2), ("res2net", _RES2NET), ("resnest", _RESNEST), ("regnet", _REGNET), ("senet", _SENET)):
+    for module, families in (("resnet", _RESNET), ("resnetv2", _RESNETV2), ("res2net", _RES2NET), ("resnest", _RESNEST), ("sknet", _SKNET), ("regnet", _REGNET), ("senet", _SENET)):
         for spec, names in families.items():
             for name, params in names.items():
                 out[name] = ZooEntry(name, module, spec, dict(params))

@@ -137,6 +137,7 @@ class BlockUse(Statement):
     label: str | None = None
     label_span: Span | None = None
     guard: Expr | None = None  # `when cond`: where false, the block is an identity
+    label_index: Expr | None = None  # `paths[i]:` in a `for` body: the ModuleList entry paths.i
 
 
 @dataclass(frozen=True)

@@ -344,15 +344,11 @@ class Analysis(HoverAnswers, DefinitionAnswers, CompletionAnswers, OutlineAnswer
                 cost = row.cost if row is not None else self._cost_of(self._under(stage.name))
                 out.append(UnitFacts(stage.name, g.nodes[last.output]["shape"], cost))
             elif isinstance(stmt, ast.BlockUse):
-                info = next(
-                    (b for b in g.graph["blocks"].values() if b.span == stmt.span and tuple(b.path.split("."))[:-1] == scope and b.stage is None),
-                    None,
-                )
-                if info is None:
-                    continue
-                row = self.rows.get(info.path)
-                cost = row.cost if row is not None else self._cost_of(self._under(info.path))
-                out.append(UnitFacts(info.path, g.nodes[info.output]["shape"], cost))
+                depth = 2 if stmt.label_index is not None else 1  # a `for` loop's block: `paths.0`, `paths.1`, ... each
+                for info in (b for b in g.graph["blocks"].values() if b.span == stmt.span and tuple(b.path.split("."))[:-depth] == scope and b.stage is None):
+                    row = self.rows.get(info.path)
+                    cost = row.cost if row is not None else self._cost_of(self._under(info.path))
+                    out.append(UnitFacts(info.path, g.nodes[info.output]["shape"], cost))
             elif isinstance(stmt, ast.Layer):
                 nodes = [n for n in self._by_span.get(stmt.span, ()) if tuple(g.nodes[n]["scope"]) == scope]
                 if not nodes:

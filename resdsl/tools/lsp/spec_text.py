@@ -32,13 +32,15 @@ DEFINITION_KEYWORDS = {
 }
 LOOP_DOC = (
     "`for i in a .. b { ... }`: the body once for each i from a to b - 1, unrolled when compiled; "
-    "`convs[i]: conv ...` in it makes the ModuleList entries `convs.0`, `convs.1`, ..., and a value `let` is re-bound each round"
+    "`convs[i]: conv ...` (or a block, `paths[i]: conv_norm_act(...)`) in it makes the ModuleList entries `convs.0`, `convs.1`, ..., "
+    "and a value `let` is re-bound each round"
 )
 LAYER_REGISTRY = "resdsl/frontend/layers.py"  # the source name of spans into the layer kinds' declarations
 USE_OPTIONS = {
     "stride": "the stage's stride, given to its first block",
     "shortcut": "this use's shortcut policy: A, B, C, identity or none",
     "names": "the stage's first block's name, the others counting up from its number: `names b1` (b1, b2, ...)",
+    "from": "the value the block reads instead of the previous statement's: `from parts[i]`",
 }
 
 
