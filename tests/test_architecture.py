@@ -176,10 +176,9 @@ MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
 
 # Known exceptions and their size today: a ratchet. A listed one may shrink (lower its number
-# here) but not grow, and no new one may appear. The goal is an empty dict.
-OVERSIZE = {
-    "resdsl/frontend/elaborate.py": 604,
-}
+# here) but not grow, and no new one may appear. Empty since torch_source.py and elaborate.py
+# were split (torch_body.py, block_uses.py); keep it so.
+OVERSIZE: dict[str, int] = {}
 
 
 def _sizes(package: Path) -> dict[str, int]:
@@ -198,9 +197,9 @@ def _sizes(package: Path) -> dict[str, int]:
     return found
 
 
-def _oversize_problems(found: dict[str, int]) -> list[str]:
-    grown = [f"{k}: {n} lines, was {OVERSIZE[k]}" for k, n in found.items() if k in OVERSIZE and n > OVERSIZE[k]]
-    new = [f"{k}: {n} lines (split it)" for k, n in found.items() if k not in OVERSIZE]
+def _oversize_problems(found: dict[str, int], oversize: dict[str, int] = OVERSIZE) -> list[str]:
+    grown = [f"{k}: {n} lines, was {oversize[k]}" for k, n in found.items() if k in oversize and n > oversize[k]]
+    new = [f"{k}: {n} lines (split it)" for k, n in found.items() if k not in oversize]
     return grown + new
 
 
@@ -211,10 +210,12 @@ def test_no_module_or_function_grows_past_its_size():
 def test_the_size_ratchet_sees_a_new_long_function_and_a_grown_module(tmp_path):
     fake = tmp_path / "resdsl"
     (fake / "frontend").mkdir(parents=True)
-    (fake / "frontend" / "elaborate.py").write_text("x = 1\n" * (OVERSIZE["resdsl/frontend/elaborate.py"] + 1))
+    (fake / "frontend" / "elaborate.py").write_text("x = 1\n" * 602)
+    (fake / "listed.py").write_text("x = 1\n" * 550)
     (fake / "long.py").write_text("def f():\n" + "    x = 1\n" * 60)
     (fake / "short.py").write_text("def g():\n" + "    x = 1\n" * 59)
-    assert _oversize_problems(_sizes(fake)) == [
-        f"resdsl/frontend/elaborate.py: {OVERSIZE['resdsl/frontend/elaborate.py'] + 1} lines, was {OVERSIZE['resdsl/frontend/elaborate.py']}",
+    listed = {"resdsl/frontend/elaborate.py": 601, "resdsl/listed.py": 550}
+    assert _oversize_problems(_sizes(fake), listed) == [
+        "resdsl/frontend/elaborate.py: 602 lines, was 601",
         "resdsl/long.py:f: 61 lines (split it)",
     ]
