@@ -168,7 +168,7 @@ block eca_block(w, norm = batchnorm, act = relu) {
 network values(norm = groupnorm(4), act = silu) {
     input 3x16x16
     shortcut C
-    conv 3x3, 16, norm norm, act gelu
+    conv 3x3, 16, norm groupnorm_size(8), act gelu
     eca_block(32, norm = norm, act = act) x 2
     avgpool
     fc: linear 10
