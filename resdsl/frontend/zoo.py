@@ -197,8 +197,9 @@ def _r(w0: int, wa: float, wm: float, depth: int, group_size: int, **extra) -> d
 
 Y = {"se_ratio": 0.25}  # RegNetY: squeeze-and-excitation at a quarter of the block's input width
 TV = {"group_min_ratio": 0.9}  # torchvision's weights: its rounding of widths to the group size
+SGN = {"norm": LayerValue("groupnorm_size", (16,)), "act": LayerValue("silu")}  # GroupNorm of 16 channels a group, SiLU
 
-# RegNetX and RegNetY with batch norm and ReLU
+# RegNetX and RegNetY with batch norm and ReLU (regnety_040_sgn: group norm and SiLU)
 _REGNET = {
     "timm_regnet": {
         "regnetx_002": _r(24, 36.44, 2.49, 13, 8),
@@ -222,6 +223,7 @@ _REGNET = {
         "regnety_016": _r(48, 20.71, 2.65, 27, 24, **Y),
         "regnety_032": _r(80, 42.63, 2.66, 21, 24, **Y),
         "regnety_040": _r(96, 31.41, 2.24, 22, 64, **Y),
+        "regnety_040_sgn": _r(96, 31.41, 2.24, 22, 64, **Y, **SGN),
         "regnety_064": _r(112, 33.22, 2.27, 25, 72, **Y),
         "regnety_080": _r(192, 76.82, 2.19, 17, 56, **Y),
         "regnety_080_tv": _r(192, 76.82, 2.19, 17, 56, **Y, **TV),
@@ -256,7 +258,6 @@ UNCOVERED = {
     "resnetv2_50d_frn": ("resnetv2", "Filter Response Norm with TLU (a norm layer the language lacks)"),
     **{name: ("sknet", "selective kernel: parallel paths, a softmax over the paths and their weighted sum") for name in (
         "skresnet18", "skresnet34", "skresnet50", "skresnet50d", "skresnext50_32x4d")},
-    "regnety_040_sgn": ("regnet", "GroupNorm (16 channels a group) with SiLU in place of batch norm and ReLU (norm and activation as values)"),
     **{name: ("regnet", "pre-activation RegNet (RegNetV): SiLU (activation as a value); regnetv_064 also average-pool shortcuts without norm") for name in ("regnetv_040", "regnetv_064")},
     **{name: ("regnet", "RegNetZ: SiLU (activation as a value) in inverted bottlenecks (bottle_ratio 4) that have no residual add where the shape changes") for name in (
         "regnetz_005", "regnetz_040", "regnetz_040_h")},
