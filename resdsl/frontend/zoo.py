@@ -234,6 +234,10 @@ _REGNET = {
         "regnety_1280": _r(456, 160.83, 2.52, 27, 264, **Y),
         "regnety_2560": _r(640, 230.83, 2.53, 27, 373, **Y),
     },
+    # pre-activation RegNetY with SiLU (timm's RegNetV): 1x1 projections without norm
+    "timm_regnetv": {
+        "regnetv_040": _r(96, 31.41, 2.24, 22, 64, **Y),
+    },
 }
 
 # name -> (timm module, what the language lacks)
@@ -258,7 +262,7 @@ UNCOVERED = {
     "resnetv2_50d_frn": ("resnetv2", "Filter Response Norm with TLU (a norm layer the language lacks)"),
     **{name: ("sknet", "selective kernel: parallel paths, a softmax over the paths and their weighted sum") for name in (
         "skresnet18", "skresnet34", "skresnet50", "skresnet50d", "skresnext50_32x4d")},
-    **{name: ("regnet", "pre-activation RegNet (RegNetV): SiLU (activation as a value); regnetv_064 also average-pool shortcuts without norm") for name in ("regnetv_040", "regnetv_064")},
+    "regnetv_064": ("regnet", "pre-activation RegNet (RegNetV) with average-pool shortcuts without norm: not yet written"),
     **{name: ("regnet", "RegNetZ: SiLU (activation as a value) in inverted bottlenecks (bottle_ratio 4) that have no residual add where the shape changes") for name in (
         "regnetz_005", "regnetz_040", "regnetz_040_h")},
 }
