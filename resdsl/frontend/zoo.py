@@ -197,6 +197,7 @@ def _r(w0: int, wa: float, wm: float, depth: int, group_size: int, **extra) -> d
 
 Y = {"se_ratio": 0.25}  # RegNetY: squeeze-and-excitation at a quarter of the block's input width
 TV = {"group_min_ratio": 0.9}  # torchvision's weights: its rounding of widths to the group size
+Z = {"bottle_ratio": 4.0, "se_ratio": 0.25}  # RegNetZ: bottlenecks four times the stage's width
 SGN = {"norm": LayerValue("groupnorm_size", (16,)), "act": LayerValue("silu")}  # GroupNorm of 16 channels a group, SiLU
 
 # RegNetX and RegNetY with batch norm and ReLU (regnety_040_sgn: group norm and SiLU)
@@ -238,6 +239,16 @@ _REGNET = {
     "timm_regnetv": {
         "regnetv_040": _r(96, 31.41, 2.24, 22, 64, **Y),
     },
+    # the same with average-pool shortcuts (timm's downsample='avg')
+    "timm_regnetv_d": {
+        "regnetv_064": _r(112, 33.22, 2.27, 25, 72, **Y),
+    },
+    # RegNetZ: inverted bottlenecks (4x), SiLU, no shortcut where the shape changes
+    "timm_regnetz": {
+        "regnetz_005": _r(16, 10.7, 2.51, 21, 4, **Z, num_features=1024),
+        "regnetz_040": _r(48, 14.5, 2.226, 28, 8, **Z),
+        "regnetz_040_h": _r(48, 14.5, 2.226, 28, 8, **Z, num_features=1536),
+    },
 }
 
 # name -> (timm module, what the language lacks)
@@ -262,9 +273,6 @@ UNCOVERED = {
     "resnetv2_50d_frn": ("resnetv2", "Filter Response Norm with TLU (a norm layer the language lacks)"),
     **{name: ("sknet", "selective kernel: parallel paths, a softmax over the paths and their weighted sum") for name in (
         "skresnet18", "skresnet34", "skresnet50", "skresnet50d", "skresnext50_32x4d")},
-    "regnetv_064": ("regnet", "pre-activation RegNet (RegNetV) with average-pool shortcuts without norm: not yet written"),
-    **{name: ("regnet", "RegNetZ: SiLU (activation as a value) in inverted bottlenecks (bottle_ratio 4) that have no residual add where the shape changes") for name in (
-        "regnetz_005", "regnetz_040", "regnetz_040_h")},
 }
 
 _SENET = {
