@@ -92,7 +92,7 @@ NORM_ACT_OPS: dict[str, OpDef] = {
         OpDef(
             "groupnorm_size", 1, _groupnorm_size_shape, _bn_params, element_ops=_elements,
             torch=lambda a, dims: f"GroupNormSize({a['size']}, {dims[0].channels})", helper=GROUPNORM_SIZE_HELPER, interpret=_groupnorm_size_run,
-            label=lambda p: f"group norm ×{p['size']}", role="norm", normalizes=True, tensors=("weight", "bias"),
+            label=lambda p: f"group norm, {p['size']} per group", role="norm", normalizes=True, tensors=("weight", "bias"),
         ),
         _act("relu6", "ReLU6", _f("relu6")),
         _act("leaky_relu", "LeakyReLU", _f("leaky_relu", negative_slope=0.01)),
