@@ -168,7 +168,7 @@ block eca_block(w, norm = batchnorm, act = relu) {
 network values(norm = groupnorm(4), act = silu) {
     input 3x16x16
     shortcut C
-    conv 3x3, 16, norm norm, act gelu
+    conv 3x3, 16, norm groupnorm_size(8), act gelu
     eca_block(32, norm = norm, act = act) x 2
     avgpool
     fc: linear 10
@@ -318,6 +318,7 @@ def test_every_bundled_spec_states_its_published_numbers():
     published |= {e.spec: timm[e.name] for e in ZOO.values() if not e.params}  # a bundled spec of a timm name too
     published["timm_resnetv2"] = timm["resnetv2_50"]  # whose zoo entry is the bundled resnetv2_50
     published["timm_regnet"] = timm["regnetx_002"]  # its defaults; zoo entries spell out every number
+    published |= {"timm_regnetv": timm["regnetv_040"], "timm_regnetv_d": timm["regnetv_064"], "timm_regnetz": timm["regnetz_040"]}
     for name, path in bundled_specs().items():
         text = path.read_text()
         if name in REFERENCE:  # torchvision's and the paper's: parameters and multiply-adds

@@ -119,10 +119,12 @@ def test_the_defaults_are_batch_norm_and_relu():
 
 
 ERRORS = [
-    ("conv 3x3, 64, norm silu", "E0115", "conv norm takes a norm, got an activation `silu`", (3, 24, 3, 28), "norms are `batchnorm`, `groupnorm(groups)`"),
+    ("conv 3x3, 64, norm silu", "E0115", "conv norm takes a norm, got an activation `silu`", (3, 24, 3, 28), "norms are `batchnorm`, `groupnorm(groups)`, `groupnorm_size(size)`"),
     ("conv 3x3, 64, act groupnorm(2)", "E0115", "conv act takes an activation, got a norm `groupnorm(2)`", (3, 23, 3, 35), None),
     ("conv 3x3, 60, norm groupnorm(32)", "E0205", "groupnorm's 32 groups do not divide the 60 channels", (3, 5, 3, 37), None),
     ("conv 3x3, 64, norm groupnorm", "E0109", "`groupnorm` takes 1 argument, got 0", (3, 24, 3, 33), "for example `groupnorm(32)`"),
+    ("conv 3x3, 48, norm groupnorm_size(32)", "E0205", "groupnorm_size's groups of 32 channels do not divide the 48 channels", (3, 5, 3, 42), None),
+    ("conv 3x3, 64, norm groupnorm_size(0)", "E0115", "`groupnorm_size`'s size must be a positive integer, got 0", (3, 39, 3, 40), None),
     ("conv 3x3, 64, norm groupnorm(0)", "E0115", "`groupnorm`'s groups must be a positive integer, got 0", (3, 34, 3, 35), None),
     ("conv 3x3, 64, norm 2", "E0115", "conv norm takes a norm, got the number 2", (3, 24, 3, 25), None),
     ("norm relu", "E0115", "norm kind takes a norm, got an activation `relu`", (3, 10, 3, 14), None),

@@ -249,6 +249,44 @@ def test_module_attributes_are_reserved_only_where_asked():
     assert Namespace().name("training") == "training"
 
 
+OWN_DOWNSAMPLE = """
+block pre(w, stride = 1) {
+    act: relu
+    conv 3x3, w, stride stride
+    downsample: conv 1x1, w, stride stride, relu off, from act when stride > 1
+    add downsample
+}
+block res(w, stride = 1) {
+    conv 3x3, w, stride stride
+    downsample: conv 1x1, w, relu off
+    add
+}
+network n {
+    input 4x8x8
+    pre(8) x 2, stride 2
+    res(16) x 1, stride 2
+}
+"""
+
+
+def test_downsample_is_a_label_only_where_no_residual_add_takes_a_shortcut():
+    """A block without a residual add takes no `downsample` argument: its own label keeps the
+    name (timm's pre-activation RegNet); with a residual add the label is renamed."""
+    net = resdsl.compile_text(OWN_DOWNSAMPLE, "d.res")
+    source = resdsl.generate_source(net)
+    assert "        self.downsample = (\n            nn.Conv2d(in_channels, w, kernel_size=1, stride=stride, bias=False)\n" in source
+    assert "        self.downsample_ = nn.Conv2d(w, w, kernel_size=1, bias=False)\n" in source
+    assert [k for k in instantiate(net).state_dict() if "downsample" in k] == [
+        "layer1.0.downsample.weight", "layer1.0.downsample_bn.weight", "layer1.0.downsample_bn.bias",
+        "layer1.0.downsample_bn.running_mean", "layer1.0.downsample_bn.running_var", "layer1.0.downsample_bn.num_batches_tracked",
+        "layer2.0.downsample_.weight", "layer2.0.downsample_bn.weight", "layer2.0.downsample_bn.bias",
+        "layer2.0.downsample_bn.running_mean", "layer2.0.downsample_bn.running_var", "layer2.0.downsample_bn.num_batches_tracked",
+        "layer2.0.downsample.0.weight", "layer2.0.downsample.1.weight", "layer2.0.downsample.1.bias",
+        "layer2.0.downsample.1.running_mean", "layer2.0.downsample.1.running_var", "layer2.0.downsample.1.num_batches_tracked",
+    ]
+    assert module_path(net, "layer1.0.downsample") == "layer1.0.downsample"
+
+
 def test_class_name_and_doc_text():
     assert class_name("wide_resnet50_2") == "WideResnet50_2"
     assert class_name("__") == "Network"

@@ -55,6 +55,7 @@ EXAMPLES = {
     "sum": "b: halves(4)",
     # norm and activation values (resdsl.frontend.layer_values): in a block class, a factory
     "groupnorm": "b: valued(4, norm = groupnorm(2))",
+    "groupnorm_size": "b: valued(4, norm = groupnorm_size(2)); conv 1x1, 6, norm groupnorm_size(3)",
     "relu6": "conv 3x3, 4, act relu6",
     "leaky_relu": "conv 3x3, 4; act leaky_relu",
     "silu": "b: valued(4, act = silu)",

@@ -8,7 +8,7 @@ A block class takes a norm or an activation as a factory (timm's `norm_layer`/`a
 
 from __future__ import annotations
 
-from resdsl.frontend.layer_values import from_op  # noqa: F401  (re-exported for the generator)
+from resdsl.frontend.layer_values import VALUE_KINDS, from_op  # noqa: F401  (from_op re-exported for the generator)
 from resdsl.ir.norm_act_ops import SLOT_OPS, UNIT_OPS  # noqa: F401  (re-exported)
 
 FACTORY_TYPES = {"norm": "Callable[[int], nn.Module]", "act": "Callable[[], nn.Module]"}
@@ -22,3 +22,15 @@ def factory_imports(used: str) -> list[str]:
     if "Callable[" in used:
         lines.append("from typing import Callable")
     return lines
+
+
+def value_ops(g) -> set[str]:
+    """The IR ops of the norm and activation values graph `g` uses: a value passed on as a
+    factory (`partial(GroupNormSize, 16)`) needs its op's helper class though no unit calls it."""
+    ops = {v.op for v in VALUE_KINDS.values()}
+    return {data["op"] for _, data in g.nodes(data=True)} & ops
+
+
+def names_class(name: str, used: str) -> bool:
+    """Whether generated source `used` constructs class `name` or binds it in a factory."""
+    return f"{name}(" in used or f"partial({name}," in used

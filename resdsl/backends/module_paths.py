@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from resdsl.backends.namespace import Namespace
 from resdsl.compiler import Network
-from resdsl.frontend.plan import block_uses, loop_body, plan
+from resdsl.frontend.plan import block_uses, is_residual_add, loop_body, plan
 from resdsl.frontend.syntax import ast
 from resdsl.ir.norm_act_ops import UNIT_OPS
 
 
 def attribute_names(definition: ast.Definition) -> dict[str, str]:
-    """Local node name -> Python attribute, for every module-owning unit of a body."""
-    attrs = Namespace(module_attrs=True)
+    """Local node name -> Python attribute, for every module-owning unit of a body. A body
+    without a residual add takes no `downsample` argument, so its label `downsample` keeps its
+    name (timm's pre-activation RegNet adds its own `downsample` conv)."""
+    items = plan(definition).items
+    attrs = Namespace(module_attrs=True, free=frozenset() if any(is_residual_add(i) for i in items) else frozenset({"downsample"}))
     out: dict[str, str] = {}
-    for item in plan(definition).items:
+    for item in items:
         if isinstance(item.stmt, ast.BlockUse):
             out[item.names[0]] = attrs.name(item.names[0])
         if isinstance(item.stmt, ast.For):  # a block in a loop: one ModuleList (`paths`)

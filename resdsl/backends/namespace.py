@@ -38,8 +38,8 @@ _RESERVED = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins)) |
 class Namespace:
     """Unique, safe identifiers: `name("class")` -> `class_`, a second `class` -> `class_1`."""
 
-    def __init__(self, reserved: set[str] = frozenset(), module_attrs: bool = False):
-        self._reserved = _RESERVED | set(reserved) | (_module_attrs() if module_attrs else set())
+    def __init__(self, reserved: set[str] = frozenset(), module_attrs: bool = False, free: frozenset[str] = frozenset()):
+        self._reserved = (_RESERVED - free) | set(reserved) | (_module_attrs() if module_attrs else set())
         self._by_spec: dict[str, str] = {}
         self._used: set[str] = set()
 

@@ -37,7 +37,7 @@ from resdsl.compiler import Network
 from resdsl.frontend.expressions import EvalError, evaluate, kind_of, literal, static_kind, to_python
 from resdsl.ir.graph import BlockInfo, enclosing_block, value_node
 from resdsl.ir.ops import OPS, fmt_shape
-from resdsl.backends.layer_value_source import FACTORY_TYPES, UNIT_OPS, factory_imports
+from resdsl.backends.layer_value_source import FACTORY_TYPES, UNIT_OPS, factory_imports, names_class, value_ops
 from resdsl.frontend.plan import block_uses, given_arguments, is_residual_add, plan
 from resdsl.frontend.syntax import ast
 from resdsl.backends.torch_body import BodyEmitter, DefinitionInfo, Unit, definition_instances, fold_calls, helper_class, shortcut_reads_a_value
@@ -140,9 +140,9 @@ class TorchSourceGenerator:
         helpers = [
             text
             for op in OPS
-            if op in self.helpers_used
+            if op in self.helpers_used or op in value_ops(self.g)  # a value's op: passed as a factory
             for text in (OPS[op].helper, *OPS[op].helpers)
-            if text and helper_class(text) + "(" in used
+            if text and names_class(helper_class(text), used)
         ]
         for text in helpers + sections:
             w.line()

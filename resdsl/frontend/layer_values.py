@@ -48,6 +48,7 @@ VALUE_KINDS: dict[str, ValueKind] = {
     for v in [
         ValueKind("batchnorm", "norm", "bn", "nn.BatchNorm2d", doc="batch norm"),
         ValueKind("groupnorm", "norm", "groupnorm", "partial(nn.GroupNorm, {})", ("groups",), doc="group norm of `groups` groups (Wu and He 2018)"),
+        ValueKind("groupnorm_size", "norm", "groupnorm_size", "partial(GroupNormSize, {})", ("size",), doc="group norm of `size` channels a group (timm's `group_size`)"),
         ValueKind("relu", "act", "relu", "nn.ReLU", doc="ReLU"),
         ValueKind("relu6", "act", "relu6", "nn.ReLU6", doc="ReLU capped at 6"),
         ValueKind("leaky_relu", "act", "leaky_relu", "nn.LeakyReLU", doc="leaky ReLU, slope 0.01"),

@@ -197,8 +197,10 @@ def _r(w0: int, wa: float, wm: float, depth: int, group_size: int, **extra) -> d
 
 Y = {"se_ratio": 0.25}  # RegNetY: squeeze-and-excitation at a quarter of the block's input width
 TV = {"group_min_ratio": 0.9}  # torchvision's weights: its rounding of widths to the group size
+Z = {"bottle_ratio": 4.0, "se_ratio": 0.25}  # RegNetZ: bottlenecks four times the stage's width
+SGN = {"norm": LayerValue("groupnorm_size", (16,)), "act": LayerValue("silu")}  # GroupNorm of 16 channels a group, SiLU
 
-# RegNetX and RegNetY with batch norm and ReLU
+# RegNetX and RegNetY with batch norm and ReLU (regnety_040_sgn: group norm and SiLU)
 _REGNET = {
     "timm_regnet": {
         "regnetx_002": _r(24, 36.44, 2.49, 13, 8),
@@ -222,6 +224,7 @@ _REGNET = {
         "regnety_016": _r(48, 20.71, 2.65, 27, 24, **Y),
         "regnety_032": _r(80, 42.63, 2.66, 21, 24, **Y),
         "regnety_040": _r(96, 31.41, 2.24, 22, 64, **Y),
+        "regnety_040_sgn": _r(96, 31.41, 2.24, 22, 64, **Y, **SGN),
         "regnety_064": _r(112, 33.22, 2.27, 25, 72, **Y),
         "regnety_080": _r(192, 76.82, 2.19, 17, 56, **Y),
         "regnety_080_tv": _r(192, 76.82, 2.19, 17, 56, **Y, **TV),
@@ -231,6 +234,20 @@ _REGNET = {
         "regnety_640": _r(352, 147.48, 2.4, 20, 328, **Y),
         "regnety_1280": _r(456, 160.83, 2.52, 27, 264, **Y),
         "regnety_2560": _r(640, 230.83, 2.53, 27, 373, **Y),
+    },
+    # pre-activation RegNetY with SiLU (timm's RegNetV): 1x1 projections without norm
+    "timm_regnetv": {
+        "regnetv_040": _r(96, 31.41, 2.24, 22, 64, **Y),
+    },
+    # the same with average-pool shortcuts (timm's downsample='avg')
+    "timm_regnetv_d": {
+        "regnetv_064": _r(112, 33.22, 2.27, 25, 72, **Y),
+    },
+    # RegNetZ: inverted bottlenecks (4x), SiLU, no shortcut where the shape changes
+    "timm_regnetz": {
+        "regnetz_005": _r(16, 10.7, 2.51, 21, 4, **Z, num_features=1024),
+        "regnetz_040": _r(48, 14.5, 2.226, 28, 8, **Z),
+        "regnetz_040_h": _r(48, 14.5, 2.226, 28, 8, **Z, num_features=1536),
     },
 }
 
@@ -264,10 +281,6 @@ UNCOVERED = {
     "resnetv2_50d_gn": ("resnetv2", "GroupNorm with its activation (norm as a value)"),
     "resnetv2_50d_evos": ("resnetv2", "EvoNorm-S0 (a norm layer the language lacks)"),
     "resnetv2_50d_frn": ("resnetv2", "Filter Response Norm with TLU (a norm layer the language lacks)"),
-    "regnety_040_sgn": ("regnet", "GroupNorm (16 channels a group) with SiLU in place of batch norm and ReLU (norm and activation as values)"),
-    **{name: ("regnet", "pre-activation RegNet (RegNetV): SiLU (activation as a value); regnetv_064 also average-pool shortcuts without norm") for name in ("regnetv_040", "regnetv_064")},
-    **{name: ("regnet", "RegNetZ: SiLU (activation as a value) in inverted bottlenecks (bottle_ratio 4) that have no residual add where the shape changes") for name in (
-        "regnetz_005", "regnetz_040", "regnetz_040_h")},
 }
 
 _SENET = {

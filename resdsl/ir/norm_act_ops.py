@@ -32,6 +32,26 @@ def _groupnorm_run(p: dict, xs: list, w: dict):
     return _functional().group_norm(xs[0], p["groups"], w["weight"], w["bias"], 1e-5)
 
 
+def _groupnorm_size_shape(params, inputs):
+    (shape,) = inputs
+    size, c = params["size"], shape[0]
+    if c % size:
+        raise ShapeError("E0205", f"groupnorm_size's groups of {size} channels do not divide the {c} channels", help="choose a group size that divides every normalized channel count")
+    return shape
+
+
+def _groupnorm_size_run(p: dict, xs: list, w: dict):
+    return _functional().group_norm(xs[0], xs[0].shape[1] // p["size"], w["weight"], w["bias"], 1e-5)
+
+
+GROUPNORM_SIZE_HELPER = '''class GroupNormSize(nn.GroupNorm):
+    """Group norm of `size` channels a group (timm's GroupNorm with `group_size`)."""
+
+    def __init__(self, size: int, num_channels: int) -> None:
+        super().__init__(num_channels // size, num_channels)
+'''
+
+
 def _act(name: str, module: str, run) -> OpDef:
     ctor = f"nn.{module}()"  # out of place: its input may be read again (a residual's input)
     return OpDef(name, 1, _same, element_ops=_elements, torch=lambda a, dims: ctor, interpret=lambda p, xs, w: run(xs[0]), label=lambda p: name.replace("_", " "), role="norm")
@@ -68,6 +88,11 @@ NORM_ACT_OPS: dict[str, OpDef] = {
             "groupnorm", 1, _groupnorm_shape, _bn_params, element_ops=_elements,
             torch=lambda a, dims: f"nn.GroupNorm({a['groups']}, {dims[0].channels})", interpret=_groupnorm_run,
             label=lambda p: f"group norm /{p['groups']}", role="norm", normalizes=True, tensors=("weight", "bias"),
+        ),
+        OpDef(
+            "groupnorm_size", 1, _groupnorm_size_shape, _bn_params, element_ops=_elements,
+            torch=lambda a, dims: f"GroupNormSize({a['size']}, {dims[0].channels})", helper=GROUPNORM_SIZE_HELPER, interpret=_groupnorm_size_run,
+            label=lambda p: f"group norm, {p['size']} per group", role="norm", normalizes=True, tensors=("weight", "bias"),
         ),
         _act("relu6", "ReLU6", _f("relu6")),
         _act("leaky_relu", "LeakyReLU", _f("leaky_relu", negative_slope=0.01)),

@@ -47,7 +47,7 @@ COMMENT_GAP = 2  # spaces between the longest code of a run and its aligned comm
 # Token types as Lark names them: anonymous terminals after their text ("(" is LPAR), the
 # named ones as the grammar spells them. `MINUS` is only ever the unary minus (binary is ADD_OP),
 # `PERCENT` only the `%` of `within 2%` (the operator is MUL_OP).
-_NO_SPACE_AFTER = frozenset({"LPAR", "CALL_NAME", "FUNC_CALL", "DOT", "MINUS", "_LBRACKET"})
+_NO_SPACE_AFTER = frozenset({"LPAR", "CALL_NAME", "FUNC_CALL", "VALUE_CALL", "DOT", "MINUS", "_LBRACKET"})
 _NO_SPACE_BEFORE = frozenset({"RPAR", "COMMA", "COLON", "SEMICOLON", "DOT", "PERCENT", "_LBRACKET", "RSQB"})
 _OPEN, _CLOSE, _SEMI, _NEWLINE = "LBRACE", "RBRACE", "SEMICOLON", "_NL"
 
