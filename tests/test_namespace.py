@@ -285,6 +285,13 @@ def test_downsample_is_a_label_only_where_no_residual_add_takes_a_shortcut():
         "layer2.0.downsample.1.running_mean", "layer2.0.downsample.1.running_var", "layer2.0.downsample.1.num_batches_tracked",
     ]
     assert module_path(net, "layer1.0.downsample") == "layer1.0.downsample"
+    # with a residual add, the user's `downsample` label and the shortcut's `downsample.0` share a
+    # prefix in the IR; each IR node maps to its own module
+    model = instantiate(net)
+    paths = {n: module_path(net, n) for n in ("layer2.0.downsample", "layer2.0.downsample_bn", "layer2.0.downsample.0", "layer2.0.downsample.1")}
+    assert paths == {"layer2.0.downsample": "layer2.0.downsample_", "layer2.0.downsample_bn": "layer2.0.downsample_bn",
+                     "layer2.0.downsample.0": "layer2.0.downsample.0", "layer2.0.downsample.1": "layer2.0.downsample.1"}
+    assert [type(model.get_submodule(p)).__name__ for p in paths.values()] == ["Conv2d", "BatchNorm2d", "Conv2d", "BatchNorm2d"]
 
 
 def test_class_name_and_doc_text():

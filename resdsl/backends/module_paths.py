@@ -45,7 +45,11 @@ def module_path(net: Network, node_id: str) -> str:
     for segment in node_id.split("."):
         ir.append(segment)
         path = ".".join(ir)
-        synthetic = block is not None and any(n == path or n.startswith(path + ".") for n in block.shortcut_nodes)
+        # a segment of a generated shortcut's path (`downsample.0`) keeps its name; a user's own
+        # label may spell the same prefix (`downsample: conv ...` is `downsample_`), so the node
+        # itself must lie on the shortcut for the segment to be the shortcut's
+        on_shortcut = block is not None and any(node_id == n or node_id.startswith(n + ".") for n in block.shortcut_nodes)
+        synthetic = on_shortcut and any(n == path or n.startswith(path + ".") for n in block.shortcut_nodes)
         numbered = definition is None or definition.kind in ("sequential", "shortcut")
         out.append(segment if numbered or synthetic else attribute_names(definition).get(segment, segment))
         if path in g.graph["blocks"]:
