@@ -310,6 +310,7 @@ op's meaning in torch.nn.functional, independent of the emitters (`resdsl.ir.int
     normalizes: bool = False  # a batch norm: zero-init's target, init's ones/zeros
     no_op: Callable[[dict], bool] = lambda params: False  # computes nothing here: not drawn
     outputs: int = 1  # tensors of the output's size it makes (activations): BN + ReLU makes two
+    scratch: Callable[[dict, list[Shape], Shape], int] = _zero  # elements of other tensors it writes (activations): a standardised weight
     interpret: Callable[[dict, list, dict], object] | None = None  # eval-mode meaning (see above)
     is_source: bool = False  # the network's input: no operand, no activation of its own, one per graph
     weighted: bool = False  # a weighted layer (conv, fc): counted in `layers` and in the drawing's title
