@@ -4,7 +4,7 @@ merged into `OPS` when `resdsl.ir` is imported:
 - `std_conv`: a convolution whose weight is standardised per output channel before it is used
   (Qiao et al. 2019, "Weight Standardization"; timm's StdConv2d): each output channel's
   C_in/groups·kh·kw weights less their mean, divided by sqrt(variance + eps), the variance
-  biased (divided by the count). Written `conv ..., ws EPS`; its parameters and `state_dict`
+  biased (divided by the count), eps above 0 (E0201). Written `conv ..., ws EPS`; its parameters and `state_dict`
   keys are a plain conv's. Costs: a conv's parameters and multiply-adds; under `all` one
   operation per weight element (the standardisation, a batch norm over the weight at every
   call), and the standardised weight counts as activations (`OpDef.scratch`).
@@ -16,7 +16,13 @@ merged into `OPS` when `resdsl.ir` is imported:
 from __future__ import annotations
 
 from resdsl.ir.op_torch import conv_torch
-from resdsl.ir.ops import OPS, OpDef, _functional, _needs_map
+from resdsl.ir.ops import OPS, OpDef, ShapeError, _functional, _needs_map
+
+
+def _std_conv_shape(params, inputs):
+    if not params["eps"] > 0:  # PyTorch's batch norm over the weight refuses it when the module runs
+        raise ShapeError("E0201", f"conv ws needs an eps above 0, got {params['eps']:g}", help="timm's BiT uses `ws 1e-8`, StdConv2d's default is 1e-6")
+    return OPS["conv"].infer(params, inputs)
 
 
 def _weight_elements(params, inputs, out) -> int:
@@ -66,7 +72,7 @@ STD_CONV_OPS: dict[str, OpDef] = {
     op.name: op
     for op in [
         OpDef(
-            "std_conv", 1, _conv.infer, _conv.params, _conv.macs, element_ops=_weight_elements, scratch=_weight_elements,
+            "std_conv", 1, _std_conv_shape, _conv.params, _conv.macs, element_ops=_weight_elements, scratch=_weight_elements,
             torch=_std_conv_torch, helper=STD_CONV_HELPER, interpret=_std_conv_run,
             label=lambda p: _conv.label(p) + ", ws", phrase=_conv.phrase, absorbs=_conv.absorbs,
             weighted=True, convolves=True, channels_param="out_channels", tensors=("weight",),
