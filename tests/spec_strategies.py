@@ -91,7 +91,7 @@ class _Body:
         if self.draw(st.booleans()):
             opts.append(self.draw(st.sampled_from(["bn off", "relu off", "bias on", "bn off, relu off", "VALUE", "groups 2", "dilation 2"])))
             if opts[-1] == "VALUE":  # norm and activation values: written in place, or parameters
-                opts[-1] = self.draw(st.sampled_from(["norm groupnorm(2), act gelu", "norm nm, act ac", "norm batchnorm", "act mish", "act hardswish", f"act {_spread(ACTS, ''.join(self.lines) + size + chans)}"]))
+                opts[-1] = self.draw(st.sampled_from(["norm groupnorm(2), act gelu", "norm nm, act ac", "norm batchnorm", "norm evonorm_s0(2), relu off", "norm frn", "act mish", "act hardswish", f"act {_spread(ACTS, ''.join(self.lines) + size + chans)}"]))
                 self.tags.add("conv:value")
             self.tags.add("conv:option")
         guard = "" if stride else self.guard("conv")

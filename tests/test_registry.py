@@ -63,6 +63,8 @@ EXAMPLES = {
     "hardsigmoid": "conv 3x3, 4, act hardsigmoid",
     "mish": "conv 3x3, 4, act mish",
     "tanh": "conv 3x3, 4, act tanh",
+    "evonorm_s0": "b: valued(4, norm = evonorm_s0(2))",
+    "frn": "conv 3x3, 4, norm frn, relu off",
     "channel_conv": "b: eca(4)",
     "blur_pool": "conv 3x3, 4; blur_pool",
     "std_conv": "conv 3x3, 8, stride 2, groups 2, ws 1e-8, bias on",

@@ -387,7 +387,7 @@ class TorchSourceGenerator:
         self.g: nx.DiGraph = net.graph
         self.module_ns = Namespace()
         self.kinds: dict[str, _DefinitionInfo] = {}
-        self.helpers_used: set[str] = set()
+        self.helpers_used: set[str] = {d["op"] for _, d in net.graph.nodes(data=True)}  # a norm value's op: its factory names the helper
         self.shortcut_defs: dict[str, _DefinitionInfo] = {}
         for info in self.g.graph["blocks"].values():
             kind = self.kinds.setdefault(info.definition, _DefinitionInfo(self.g.graph["definitions"][info.definition]))
@@ -478,7 +478,7 @@ class TorchSourceGenerator:
             for op in OPS
             if op in self.helpers_used
             for text in (OPS[op].helper, *OPS[op].helpers)
-            if text and _class_name(text) + "(" in used
+            if text and any(_class_name(text) + end in used for end in "(,)")  # called, or a factory: `partial(EvoNormS0, 32)`, `norm=FilterResponseNorm)`
         ]
         for text in helpers + sections:
             w.line()

@@ -48,6 +48,8 @@ VALUE_KINDS: dict[str, ValueKind] = {
     for v in [
         ValueKind("batchnorm", "norm", "bn", "nn.BatchNorm2d", doc="batch norm"),
         ValueKind("groupnorm", "norm", "groupnorm", "partial(nn.GroupNorm, {})", ("groups",), doc="group norm of `groups` groups (Wu and He 2018)"),
+        ValueKind("evonorm_s0", "norm", "evonorm_s0", "partial(EvoNormS0, {})", ("groups",), doc="EvoNorm-S0 of `groups` groups, its own nonlinearity (timm's EvoNorm2dS0)"),
+        ValueKind("frn", "norm", "frn", "FilterResponseNorm", doc="Filter Response Norm with its TLU, its own nonlinearity (timm's FilterResponseNormTlu2d)"),
         ValueKind("relu", "act", "relu", "nn.ReLU", doc="ReLU"),
         ValueKind("relu6", "act", "relu6", "nn.ReLU6", doc="ReLU capped at 6"),
         ValueKind("leaky_relu", "act", "leaky_relu", "nn.LeakyReLU", doc="leaky ReLU, slope 0.01"),

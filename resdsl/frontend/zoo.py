@@ -173,8 +173,12 @@ _RESNETV2 = {
         "resnetv2_152x2_bit": {**R152, "wf": 2},
         "resnetv2_152x4_bit": {**R152, "wf": 4},
     },
-    # group norm + ReLU, deep stem, average-pool shortcuts
-    "timm_resnetv2_gn": {"resnetv2_50d_gn": {}},
+    # deep stem, average-pool shortcuts, every norm a value: group norm + ReLU, or a norm that is its own nonlinearity
+    "timm_resnetv2_norm": {
+        "resnetv2_50d_gn": {},
+        "resnetv2_50d_evos": {"norm": LayerValue("evonorm_s0", (32,)), "own_act": True},
+        "resnetv2_50d_frn": {"norm": LayerValue("frn"), "own_act": True},
+    },
 }
 
 # Res2Net: the 7x7 stem with 1x1 projections, or the deep stem with average-pool shortcuts
@@ -260,8 +264,6 @@ UNCOVERED = {
     "ecaresnet50d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
     "ecaresnet101d_pruned": ("resnet", _ECA + ", and per-layer pruned widths"),
     "test_resnet": ("resnet", "not yet written: a different block kind per stage (basic, basic, bottleneck, basic)"),
-    "resnetv2_50d_evos": ("resnetv2", "EvoNorm-S0 (a norm layer the language lacks)"),
-    "resnetv2_50d_frn": ("resnetv2", "Filter Response Norm with TLU (a norm layer the language lacks)"),
     **{name: ("sknet", "selective kernel: parallel paths, a softmax over the paths and their weighted sum") for name in (
         "skresnet18", "skresnet34", "skresnet50", "skresnet50d", "skresnext50_32x4d")},
     "regnety_040_sgn": ("regnet", "GroupNorm (16 channels a group) with SiLU in place of batch norm and ReLU (norm and activation as values)"),
