@@ -29,7 +29,7 @@ def test_check_with_set_overrides():
 def test_list_names_every_bundled_spec():
     lines = run("list").output.splitlines()
     assert [line.split()[0] for line in lines] == sorted(bundled_specs())
-    assert "cifar_resnet       The paper's CIFAR-10 ResNets (Section 4.2): 6n+2 layers, option A shortcuts." in lines
+    assert "cifar_resnet        The paper's CIFAR-10 ResNets (Section 4.2): 6n+2 layers, option A shortcuts." in lines
 
 
 def test_build_writes_the_generated_source(tmp_path):
