@@ -16,7 +16,7 @@ with integer and float arithmetic, `/`, functions (`log2`, `round`, `min`, ...),
 over 100 characters; `flatten; linear c` and `batchnorm, relu on` after `linear` inside a
 block; floats (dropout p, drop_path); the stage's `index` (also through `pick`), `net_index`, `net_blocks`; named
 values (`from`, `mul v`, `add v`, `add from pre`); shortcut policies A, B, C, identity, none,
-prelude and user definitions; Language 3: `split`, `parts[i]`, a `for` loop with an indexed label
+prelude and user definitions; weight-standardised convs (`ws`) and `pad 1` before an unpadded 3x3; Language 3: `split`, `parts[i]`, a `for` loop with an indexed label
 and a re-bound value `let`, `concat` of the loop's values, `sum`; a block used in a loop (`pa[i]: inner(w)`); split attention (`softmax` over paths, `weighted_sum`).
 """
 
@@ -91,10 +91,17 @@ class _Body:
         if self.draw(st.booleans()):
             opts.append(self.draw(st.sampled_from(["bn off", "relu off", "bias on", "bn off, relu off", "VALUE", "groups 2", "dilation 2"])))
             if opts[-1] == "VALUE":  # norm and activation values: written in place, or parameters
-                opts[-1] = self.draw(st.sampled_from(["norm groupnorm(2), act gelu", "norm groupnorm_size(2)", "norm nm, act ac", "norm batchnorm", "act mish", "act hardswish", f"act {_spread(ACTS, ''.join(self.lines) + size + chans)}"]))
+                opts[-1] = self.draw(st.sampled_from(["norm groupnorm(2), act gelu", "norm groupnorm_size(2)", "norm nm, act ac", "norm batchnorm", "norm evonorm_s0(2), relu off", "norm frn", "act mish", "act hardswish", f"act {_spread(ACTS, ''.join(self.lines) + size + chans)}"]))
                 self.tags.add("conv:value")
             self.tags.add("conv:option")
         guard = "" if stride else self.guard("conv")
+        if not guard and self.draw(st.booleans()):  # weight standardisation; a 3x3 after `pad 1`, unpadded
+            opts.append("ws 0.00001")
+            if size == "3x3" and not self.cur.gate and "dilation 2" not in opts:
+                self.lines.append("pad 1")
+                opts.append("padding 0")
+                self.tags.add("stmt:pad")
+            self.tags.add("conv:ws")
         stmt = f"conv {size}, {chans}" + "".join(f", {o}" for o in opts) + guard
         value = _Value("w", self.cur.strided or stride, self.cur.gate)
         if guard and self.cur.channels != "w":

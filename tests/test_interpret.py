@@ -127,7 +127,7 @@ def test_generated_module_equals_the_interpreter_at_length(drawn):
 
 # Constructs an accepted spec must have used at least once over the run above.
 CONSTRUCTS = {
-    "stmt:conv", "stmt:norm", "stmt:act", "conv:value", "stmt:channel_conv", "stmt:blur_pool", "stmt:relu", "stmt:sigmoid", "stmt:identity", "stmt:batchnorm", "stmt:bn_relu", "stmt:dropout",
+    "stmt:conv", "stmt:norm", "stmt:act", "conv:value", "conv:ws", "stmt:pad", "stmt:channel_conv", "stmt:blur_pool", "stmt:relu", "stmt:sigmoid", "stmt:identity", "stmt:batchnorm", "stmt:bn_relu", "stmt:dropout",
     "stmt:drop_path", "stmt:maxpool", "stmt:avgpool", "stmt:pre", "stmt:mul", "stmt:add_value", "stmt:from",
     "stmt:add", "stmt:add_from_pre", "stmt:block_use", "stmt:stage", "stmt:bn_after_linear",
     "guard:conv", "guard:mul", "guard:add_value", "guard:chained", "guard:linear", "guard:pre",

@@ -119,7 +119,7 @@ def test_the_defaults_are_batch_norm_and_relu():
 
 
 ERRORS = [
-    ("conv 3x3, 64, norm silu", "E0115", "conv norm takes a norm, got an activation `silu`", (3, 24, 3, 28), "norms are `batchnorm`, `groupnorm(groups)`, `groupnorm_size(size)`"),
+    ("conv 3x3, 64, norm silu", "E0115", "conv norm takes a norm, got an activation `silu`", (3, 24, 3, 28), "norms are `batchnorm`, `groupnorm(groups)`, `groupnorm_size(size)`, `evonorm_s0(groups)`, `frn`"),
     ("conv 3x3, 64, act groupnorm(2)", "E0115", "conv act takes an activation, got a norm `groupnorm(2)`", (3, 23, 3, 35), None),
     ("conv 3x3, 60, norm groupnorm(32)", "E0205", "groupnorm's 32 groups do not divide the 60 channels", (3, 5, 3, 37), None),
     ("conv 3x3, 64, norm groupnorm", "E0109", "`groupnorm` takes 1 argument, got 0", (3, 24, 3, 33), "for example `groupnorm(32)`"),

@@ -64,8 +64,12 @@ EXAMPLES = {
     "hardsigmoid": "conv 3x3, 4, act hardsigmoid",
     "mish": "conv 3x3, 4, act mish",
     "tanh": "conv 3x3, 4, act tanh",
+    "evonorm_s0": "b: valued(4, norm = evonorm_s0(2))",
+    "frn": "conv 3x3, 4, norm frn, relu off",
     "channel_conv": "b: eca(4)",
     "blur_pool": "conv 3x3, 4; blur_pool",
+    "std_conv": "conv 3x3, 8, stride 2, groups 2, ws 1e-8, bias on",
+    "pad": "conv 3x3, 4; pad 1; maxpool 3x3, stride 2, padding 0",
     "softmax": "b: attend(4)",
     "weighted_sum": "b: attend(4)",
 }
@@ -171,11 +175,12 @@ def _units_of(kind):
     ops = set()
     for bn in (True, False):
         for relu in (True, False):
-            args = {"bn": ast.Literal(None, bn), "relu": ast.Literal(None, relu), "kernel": None}
-            try:
-                ops |= {u.op for u in kind.expand(args)}
-            except (KeyError, AttributeError, TypeError):
-                continue
+            for ws in (None, ast.Literal(None, 1e-8)):  # `conv ..., ws EPS`: a std_conv
+                args = {"bn": ast.Literal(None, bn), "relu": ast.Literal(None, relu), "kernel": None, "ws": ws}
+                try:
+                    ops |= {u.op for u in kind.expand(args)}
+                except (KeyError, AttributeError, TypeError):
+                    continue
     return [type("U", (), {"op": o}) for o in ops]
 
 

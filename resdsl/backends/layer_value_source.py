@@ -32,5 +32,6 @@ def value_ops(g) -> set[str]:
 
 
 def names_class(name: str, used: str) -> bool:
-    """Whether generated source `used` constructs class `name` or binds it in a factory."""
-    return f"{name}(" in used or f"partial({name}," in used
+    """Whether generated source `used` constructs class `name` or binds it in a factory
+    (`partial(GroupNormSize, 16)`, or the class itself: `norm=FilterResponseNorm)`)."""
+    return any(f"{name}{end}" in used for end in "(,)")

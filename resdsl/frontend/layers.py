@@ -123,7 +123,8 @@ _CONV_PARAMS = {k: k for k in ("kernel", "stride", "padding", "dilation", "group
 
 
 def _conv(args: dict) -> list[Unit]:
-    units = [Unit("conv", "main", _CONV_PARAMS)]
+    ws = args.get("ws") is not None  # `ws EPS`: weight standardisation (BiT's StdConv2d)
+    units = [Unit("std_conv", "main", _CONV_PARAMS | {"eps": "ws"}) if ws else Unit("conv", "main", _CONV_PARAMS)]
     if args["bn"].value:  # `norm VALUE`: a slot the value fills (resdsl.frontend.layer_values)
         units.append(Unit("bn", "bn") if args.get("norm") is None else Unit("norm", "bn", {"kind": "norm"}))
     if args["relu"].value:
@@ -207,6 +208,7 @@ LAYER_KINDS: dict[str, LayerKind] = {
                 Arg("relu", "bool", default=_const(True), structural=True, doc="ReLU after the batch norm"),
                 Arg("norm", "norm", default=_NONE, doc="the norm in place of batch norm, a value: `groupnorm(32)`, a parameter"),
                 Arg("act", "act", default=_NONE, doc="the activation in place of ReLU, a value: `silu`, a parameter"),
+                Arg("ws", "float", default=_NONE, doc="weight standardisation with this eps (BiT's StdConv2d): `ws 1e-8`"),
             ),
             _conv,
             "conv",
@@ -339,6 +341,15 @@ LAYER_KINDS: dict[str, LayerKind] = {
             "pad",
             doc="shortcut option A: subsample with the stride and zero-pad the channels; no parameters",
             example="pad_channels 32, stride 2",
+        ),
+        LayerKind(
+            "pad",
+            (Arg("size", "int", 1, doc="zeros added on every side"),),
+            (),
+            _single("pad", size="size"),
+            "pad",
+            doc="zero padding of the map on every side (timm's ConstantPad2d, BiT's stem); no parameters",
+            example="pad 1",
         ),
         *VALUE_KINDS,
         *ATTENTION_KINDS,

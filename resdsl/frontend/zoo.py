@@ -170,6 +170,21 @@ _RESNETV2 = {
         "resnetv2_101d": R101,
         "resnetv2_152d": R152,
     },
+    # BiT: weight-standardised convs, group norm + ReLU, widths times `wf`
+    "timm_resnetv2_bit": {
+        "resnetv2_50x1_bit": {},
+        "resnetv2_50x3_bit": {"wf": 3},
+        "resnetv2_101x1_bit": R101,
+        "resnetv2_101x3_bit": {**R101, "wf": 3},
+        "resnetv2_152x2_bit": {**R152, "wf": 2},
+        "resnetv2_152x4_bit": {**R152, "wf": 4},
+    },
+    # deep stem, average-pool shortcuts, every norm a value: group norm + ReLU, or a norm that is its own nonlinearity
+    "timm_resnetv2_norm": {
+        "resnetv2_50d_gn": {},
+        "resnetv2_50d_evos": {"norm": LayerValue("evonorm_s0", (32,)), "own_act": True},
+        "resnetv2_50d_frn": {"norm": LayerValue("frn"), "own_act": True},
+    },
 }
 
 # Res2Net: the 7x7 stem with 1x1 projections, or the deep stem with average-pool shortcuts
@@ -276,11 +291,6 @@ _SKNET = {
 }
 
 UNCOVERED = {
-    **{name: ("resnetv2", "BiT: weight-standardised convs (StdConv2d) and GroupNorm (norm as a value)") for name in (
-        "resnetv2_50x1_bit", "resnetv2_50x3_bit", "resnetv2_101x1_bit", "resnetv2_101x3_bit", "resnetv2_152x2_bit", "resnetv2_152x4_bit")},
-    "resnetv2_50d_gn": ("resnetv2", "GroupNorm with its activation (norm as a value)"),
-    "resnetv2_50d_evos": ("resnetv2", "EvoNorm-S0 (a norm layer the language lacks)"),
-    "resnetv2_50d_frn": ("resnetv2", "Filter Response Norm with TLU (a norm layer the language lacks)"),
 }
 
 _SENET = {
@@ -301,8 +311,9 @@ _SENET = {
 # Covered models the reference tier compares on the meta device only (keys and shapes): the
 # 468M-parameter resnext101_32x32d needs about 4 GB for timm's model and resdsl's, regnety_1280
 # (645M) and regnety_2560 (1.28G) more. (resnext101_32x32d's eval outputs were found
-# bit-identical once, at 160x160, as for every other covered name.)
-META_ONLY = frozenset({"resnext101_32x32d", "regnety_1280", "regnety_2560"})
+# bit-identical once, at 160x160, as for every other covered name.) resnetv2_152x4_bit (937M)
+# likewise.
+META_ONLY = frozenset({"resnext101_32x32d", "regnety_1280", "regnety_2560", "resnetv2_152x4_bit"})
 
 
 def _zoo() -> dict[str, ZooEntry]:

@@ -25,7 +25,8 @@ import networkx as nx
 from resdsl.ir.graph import topo_order
 from resdsl.ir.ops import OPS
 
-TENSORS = ("weight", "bias", "running_mean", "running_var")  # what a node may own, by state_dict name
+# what a node may own, by state_dict name: a conv's or norm's, and any other an op names (EvoNorm's `v`)
+TENSORS = tuple(dict.fromkeys(("weight", "bias", "running_mean", "running_var", *(t for op in OPS.values() for t in op.tensors))))
 
 
 class MissingWeight(KeyError):

@@ -312,6 +312,7 @@ op's meaning in torch.nn.functional, independent of the emitters (`resdsl.ir.int
     # tensors of the output's size it makes (activations): BN + ReLU makes two; or a rule of
     # (params, operand shapes), as `sum` of k values, which writes k - 1 (Python adds pairwise)
     outputs: int | Callable[[dict, list[Shape]], int] = 1
+    scratch: Callable[[dict, list[Shape], Shape], int] = _zero  # elements of other tensors it writes (activations): a standardised weight
     interpret: Callable[[dict, list, dict], object] | None = None  # eval-mode meaning (see above)
     is_source: bool = False  # the network's input: no operand, no activation of its own, one per graph
     weighted: bool = False  # a weighted layer (conv, fc): counted in `layers` and in the drawing's title

@@ -13,7 +13,7 @@ Conventions (`CONVENTIONS`; the summary and its JSON name the one they use):
 
 Parameters are trainable weights and biases (BN's running statistics are buffers, not counted).
 Activations are the elements of a node's output, batch 1 (`OpDef.outputs` of them: a fused
-BN + ReLU makes two); ops that pass their input on in eval (identity, dropout, drop path) make none.
+BN + ReLU makes two, plus `OpDef.scratch`: a standardised weight); ops that pass their input on in eval (identity, dropout, drop path) make none.
 
 Sets node attributes `cost_params`, `cost_macs` (conv+fc), `cost_element_ops` (what "all" adds)
 and `cost_activations`; graph attributes `total_params`, `total_macs` (conv+fc),
@@ -82,7 +82,7 @@ def network_cost(g: nx.DiGraph) -> Cost:
 def _node_costs(data: dict, inputs: list) -> tuple[int, int, int, int]:
     op = OPS[data["op"]]
     out = data["shape"]
-    activations = 0 if op.is_source or op.passthrough else _outputs(op, data["params"], inputs) * math.prod(out)
+    activations = 0 if op.is_source or op.passthrough else _outputs(op, data["params"], inputs) * math.prod(out) + op.scratch(data["params"], inputs, out)
     return (
         op.params(data["params"], inputs, out),
         op.macs(data["params"], inputs, out),
