@@ -21,6 +21,7 @@ from resdsl.analysis.table1 import pre_activation
 from conftest import ROOT
 from resdsl.cli import main
 from resdsl.frontend.resources import bundled_specs
+from test_costs import VALUES  # group norm, activations as values, ECA's channel conv, a blur pool
 
 
 def _require(name):
@@ -205,33 +206,10 @@ def test_untranslatable_operator_is_one_line(tmp_path):
 # Language 3's constructs in the quick tier, on small inputs: split, parts, a loop's ModuleList,
 # concat and sum (Res2Net); softmax over paths and the weighted sum (ResNeSt); ECA's channel
 # conv, the blur pool, group norm and activations as values.
-VALUES_SPEC = """
-block eca_block(w, norm = batchnorm, act = relu) {
-    conv 3x3, w, norm norm, act act
-    blur: blur_pool
-    conv 3x3, w, norm norm, relu off
-    avgpool
-    conv: channel_conv 5
-    sigmoid
-    mul blur
-    add
-    act act
-}
-network values(norm = groupnorm(4), act = silu) {
-    input 3x16x16
-    shortcut C
-    conv 3x3, 16, norm norm, act gelu
-    eca_block(32, norm = norm, act = act) x 2
-    avgpool
-    fc: linear 10
-}
-"""
-
-
 @pytest.mark.parametrize("load", [
     lambda: resdsl.load(ROOT / "examples" / "res2net_block.res"),
     lambda: resdsl.load(ROOT / "examples" / "resnest_block.res"),
-    lambda: resdsl.compile_text(VALUES_SPEC, "values.res"),
+    lambda: resdsl.compile_text(VALUES, "values.res"),
 ], ids=["res2net-block", "resnest-block", "eca-blur-groupnorm-silu"])  # fmt: skip
 def test_language_3_blocks_round_trip_through_onnxruntime(load, tmp_path):
     net = load()

@@ -20,24 +20,27 @@ import re
 from resdsl.ir.ops import OPS, OpDef, ShapeError, _bn_params, _elements, _functional, _same
 
 
-def _groupnorm_shape(params, inputs):
-    (shape,) = inputs
-    groups, c = params["groups"], shape[0]
-    if c % groups:
-        raise ShapeError("E0205", f"groupnorm's {groups} groups do not divide the {c} channels", help="choose groups that divide every normalized channel count")
-    return shape
+def _channels_divided_by(key: str, message: str, help: str):
+    """The shape rule of a norm over groups: `params[key]` must divide the channels (E0205)."""
+
+    def infer(params, inputs):
+        (shape,) = inputs
+        k, c = params[key], shape[0]
+        if c % k:
+            raise ShapeError("E0205", message.format(k=k, c=c), help=help)
+        return shape
+
+    return infer
+
+
+_groupnorm_shape = _channels_divided_by("groups", "groupnorm's {k} groups do not divide the {c} channels", "choose groups that divide every normalized channel count")
+_groupnorm_size_shape = _channels_divided_by(
+    "size", "groupnorm_size's groups of {k} channels do not divide the {c} channels", "choose a group size that divides every normalized channel count"
+)
 
 
 def _groupnorm_run(p: dict, xs: list, w: dict):
     return _functional().group_norm(xs[0], p["groups"], w["weight"], w["bias"], 1e-5)
-
-
-def _groupnorm_size_shape(params, inputs):
-    (shape,) = inputs
-    size, c = params["size"], shape[0]
-    if c % size:
-        raise ShapeError("E0205", f"groupnorm_size's groups of {size} channels do not divide the {c} channels", help="choose a group size that divides every normalized channel count")
-    return shape
 
 
 def _groupnorm_size_run(p: dict, xs: list, w: dict):
