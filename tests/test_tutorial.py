@@ -114,7 +114,7 @@ def test_rewrite_quoted_outputs(tmp_path, monkeypatch):
 def test_the_tutorial_shows_the_images_its_commands_draw():
     text = TUTORIAL.read_text(encoding="utf-8")
     commands = DRAW.findall(text)
-    assert [png for *_, png in commands] == ["docs/images/res2net_block.png", "docs/images/resnest_block.png"]
+    assert [png for *_, png in commands] == ["docs/images/res2net_block.png", "docs/images/resnest_block.png", "docs/images/sknet_block.png"]
     assert all(f"]({png.removeprefix('docs/')})" in text for *_, png in commands)  # shown in the tutorial
 
 
