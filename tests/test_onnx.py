@@ -36,6 +36,11 @@ _require("onnxscript")
 # stem and shortcut, squeeze-excitation, pre-activation, and a CIFAR net); every other bundled
 # spec round-trips in the slow tier (`-m slow`), where each takes 7-30 s on a 2-core CPU.
 REPRESENTATIVE = {"resnet18", "resnet50", "resnet50d", "seresnet50", "resnetv2_50", "cifar_resnet"}
+# float32 itself is that far off: with randomised norms ecaresnet101d_pruned's logits reach ~1,600
+# (33 blocks of narrow pruned convs), and the eager module differs from its own float64 run by
+# 1.7e-4 of that at batch 1 (ONNX: 4.3e-4; ONNX vs eager up to 1.5e-3 at batch 3), so 1e-4
+# would test float32's rounding, not the export
+TOLERANCE = {"ecaresnet101d_pruned": 5e-3}
 BATCHES = (1, 3)  # neither is the export's example batch (2): the batch dimension must be symbolic
 
 
@@ -44,11 +49,16 @@ def _spec_params():
 
 
 def randomize_batch_norms(model: torch.nn.Module, seed: int = 0) -> int:
-    """Running statistics and affine parameters set away from their defaults, as after training."""
+    """Running statistics and affine parameters set away from their defaults, as after training;
+    a group norm's affine parameters too (BiT's nets have no batch norm). Returns how many norms."""
     generator = torch.Generator().manual_seed(seed)
     count = 0
     with torch.no_grad():
         for m in model.modules():
+            if isinstance(m, torch.nn.GroupNorm) and m.affine:
+                m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=generator))
+                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=generator))
+                count += 1
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 shape = m.running_mean.shape
                 m.running_mean.copy_(0.1 * torch.randn(shape, generator=generator))
@@ -66,9 +76,9 @@ def _session(path):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def assert_onnx_matches(path, model, input_shape, output_name="logits"):
+def assert_onnx_matches(path, model, input_shape, output_name="logits", tolerance=1e-4):
     """The file is valid ONNX, named `input` -> `output_name` with a symbolic batch, and gives the
-    module's eval-mode outputs at every batch size in BATCHES (within 1e-4 of the output scale)."""
+    module's eval-mode outputs at every batch size in BATCHES (within `tolerance` of the output scale)."""
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto)
     (inp,), (out,) = proto.graph.input, proto.graph.output
@@ -84,7 +94,7 @@ def assert_onnx_matches(path, model, input_shape, output_name="logits"):
         with torch.no_grad():
             want = model(x)
         scale = want.abs().max().item()
-        torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=1e-4 * scale)
+        torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=tolerance * scale)
     return proto
 
 
@@ -96,11 +106,13 @@ def test_bundled_spec_round_trips_through_onnxruntime(name, tmp_path):
     target = tmp_path / f"{name}.onnx"
     resdsl.export(model, target)  # the suffix picks ONNX; the module's own weights are written
     assert model.training and all(m.training for m in model.modules())  # export restores the mode
-    proto = assert_onnx_matches(target, model, model.resdsl_input_shape)
+    proto = assert_onnx_matches(target, model, model.resdsl_input_shape, tolerance=TOLERANCE.get(name, 1e-4))
     # torch's exporter folds every batch norm into the convolution before it (docs/deployment.md);
-    # a pre-activation net's batch norms follow no convolution and stay.
-    preact = resdsl.load(name) and pre_activation(resdsl.load(name))
-    assert ("BatchNormalization" in {node.op_type for node in proto.graph.node}) == preact
+    # a pre-activation net's batch norms follow no convolution and stay, and a weight-standardised
+    # conv (BiT) standardises its weight with a batch norm over it.
+    standardised = any(type(m).__name__ == "StdConv2d" for m in model.modules())
+    preact = pre_activation(resdsl.load(name)) and any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert ("BatchNormalization" in {node.op_type for node in proto.graph.node}) == (preact or standardised)
     assert list(tmp_path.iterdir()) == [target]
 
 
