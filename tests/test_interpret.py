@@ -263,3 +263,39 @@ def test_a_comparison_never_chains_in_python():
 
     net = parse("network n(s = 1) {\n    let a = (s == 2) == true\n    let b = s == (s == 2)\n}\n", "c.res").definitions[0]
     assert [to_python(stmt.value, str) for stmt in net.body] == ["(s == 2) == True", "s == (s == 2)"]
+
+
+# The slow tier's property run found this: in a block of several values (the class from
+# torch_values), a guarded-off conv whose width is a written conditional `(w if flag else w)`
+# gave the next conv `w if flag else w if not flag else in_channels` (Python reads the second
+# `if` into the first's else), so with `flag` the next conv took w channels, not in_channels.
+GUARDED_CONDITIONAL_WIDTH = """
+block blk(w, stride = 1, flag = true) {
+    pre: batchnorm, relu on
+    v1: conv 1x1, (w if flag else w) when not flag
+    v2: conv 1x1, w, stride stride
+    s4x: relu
+    s4: split 2
+    sum s4
+    avgpool
+    conv 1x1, w, bias on, bn off
+    softmax 2
+    weighted_sum s4x, 2
+    conv 1x1, w
+    add
+}
+network net(classes = 5) {
+    input 3x8x8
+    shortcut A
+    conv 3x3, 4
+    layer1: blk(4) x 1
+    layer2: blk(8) x 1, stride 2
+    avgpool; fc: linear classes
+}
+"""
+
+
+def test_a_guarded_conditional_width_in_a_values_block_equals_the_interpreter():
+    net = resdsl.compile_text(GUARDED_CONDITIONAL_WIDTH, "g.res")
+    assert "(w if flag else w) if not flag else in_channels" in resdsl.generate_source(net)
+    assert_same_network(net)

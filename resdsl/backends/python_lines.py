@@ -78,3 +78,14 @@ class Writer:
 
     def text(self) -> str:
         return "\n".join(self.lines).rstrip() + "\n"
+
+
+def operand(source: str) -> str:
+    """`source` parenthesized where it is a bare conditional (`a if c else b`), so that it can be
+    the first operand of another: `(a if c else b) if g else d`, not `a if c else b if g else d`."""
+    depth = 0
+    for i, ch in enumerate(source):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0 and source.startswith(" if ", i):
+            return f"({source})"
+    return source

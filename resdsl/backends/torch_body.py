@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from resdsl.backends.python_lines import INDENT
+from resdsl.backends.python_lines import INDENT, operand
 from resdsl.backends.module_paths import attribute_names
 from resdsl.backends.namespace import Namespace
 from resdsl.frontend.expressions import literal, to_python
@@ -209,7 +209,7 @@ class BodyEmitter:
             c, rank = self.dims(unit.operands[0]).features, 1
         if unit.guard is not None:  # where the guard is false the unit is an identity
             before, before_rank = self.channels.get(unit.operands[0], ("in_channels", 3))
-            c = c if c == before else f"({_operand(c)} if {unit.guard} else {before})"
+            c = c if c == before else f"({operand(c)} if {unit.guard} else {before})"
             rank = rank if rank == before_rank else before_rank
         self.channels[unit.name] = (c, rank)
 
@@ -334,17 +334,6 @@ def _aliases(units: list[Unit]) -> dict[str, tuple[str, ...]]:
 def helper_class(helper: str) -> str:
     """The name of the class a helper's source defines (`class DropPath(nn.Module):` -> DropPath)."""
     return helper.split("class ", 1)[1].split("(", 1)[0]
-
-
-def _operand(source: str) -> str:
-    """`source` parenthesized where it is a bare conditional (`a if c else b`), so that it can be
-    the first operand of another: `(a if c else b) if g else d`, not `a if c else b if g else d`."""
-    depth = 0
-    for i, ch in enumerate(source):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if depth == 0 and source.startswith(" if ", i):
-            return f"({source})"
-    return source
 
 
 def definition_instances(kind: DefinitionInfo) -> list[tuple[str, str]]:

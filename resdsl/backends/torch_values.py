@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from resdsl.backends.class_head import class_head
+from resdsl.backends.python_lines import operand
 from resdsl.frontend import layers
 from resdsl.frontend.expressions import to_python
 from resdsl.frontend.loops import is_value_expr
@@ -150,7 +151,7 @@ class _ValuesClass:
             return self.values[expr.id]
         if isinstance(expr, ast.IfExp):
             then, other = self.value(expr.then), self.value(expr.other)
-            return _Value(f"{then.var} if {self.fwd_py(expr.cond)} else {other.var}", then.channels)
+            return _Value(f"{operand(then.var)} if {self.fwd_py(expr.cond)} else {other.var}", then.channels)
         left, right = self.value(expr.left), self.value(expr.right)  # `+`
         return _Value(f"{left.var} + {right.var}", left.channels or right.channels)
 
@@ -269,7 +270,7 @@ class _ValuesClass:
             self.gen.helpers_used.add(unit.op)
             if guard is not None:
                 ctor = f"{ctor} if {self.py(guard)} else nn.Identity()"
-                channels = channels if channels == xs[0].channels else f"({channels} if {self.py(guard)} else {xs[0].channels})"
+                channels = channels if channels == xs[0].channels else f"({operand(channels)} if {self.py(guard)} else {xs[0].channels})"
             module = self.module(name, ctor)
         elif op.shared and xs[0].var in self.aliases:  # in place would change the block input or a value read later
             module = ""
