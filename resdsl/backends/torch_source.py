@@ -137,10 +137,11 @@ class TorchSourceGenerator:
             w.line()
         w.line("import torch")
         w.line("from torch import nn")
+        wanted = self.helpers_used | value_ops(self.g)  # a value's op too: passed on as a factory
         helpers = [
             text
             for op in OPS
-            if op in self.helpers_used or op in value_ops(self.g)  # a value's op: passed as a factory
+            if op in wanted
             for text in (OPS[op].helper, *OPS[op].helpers)
             if text and names_class(helper_class(text), used)
         ]

@@ -14,6 +14,7 @@ What the forward reads of the block's parameters (a loop's bounds, a `when` of a
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -331,7 +332,8 @@ def module_list(gen, path: str) -> str:
     """`nn.ModuleList([...])` of the blocks a loop's indexed label made at IR path `path`
     (`layer1.0.conv2.paths`: `.paths.0`, `.paths.1`, ...), each built as any nested block is."""
     blocks = gen.g.graph["blocks"]
-    entries = [gen.instance_call(blocks[f"{path}.{k}"]) for k in range(len(blocks)) if f"{path}.{k}" in blocks]
+    rounds = itertools.takewhile(lambda key: key in blocks, (f"{path}.{k}" for k in itertools.count()))
+    entries = [gen.instance_call(blocks[key]) for key in rounds]
     return f"nn.ModuleList([{', '.join(entries)}])"
 
 

@@ -15,27 +15,25 @@ imported. Neither is followed by an activation in timm's nets: each is its own.
 
 from __future__ import annotations
 
-from resdsl.ir.ops import OPS, OpDef, ShapeError, _elements, _functional
+from resdsl.ir.norm_act_ops import _channels_divided_by
+from resdsl.ir.ops import OPS, OpDef, _elements, _functional, _needs_map
 
 
 def _three_per_channel(params, inputs, out) -> int:
     return 3 * out[0]
 
 
+_evo_groups_divide = _channels_divided_by("groups", "evonorm_s0's {k} groups do not divide the {c} channels", "choose groups that divide every normalized channel count")
+
+
 def _evo_shape(params, inputs):
-    (shape,) = inputs
-    if len(shape) != 3:
-        raise ShapeError("E0208", f"evonorm_s0 needs a C×H×W input, got {'×'.join(map(str, shape))}", help="put it before the layer that flattens the map")
-    if shape[0] % params["groups"]:
-        raise ShapeError("E0205", f"evonorm_s0's {params['groups']} groups do not divide the {shape[0]} channels", help="choose groups that divide every normalized channel count")
-    return shape
+    _needs_map(inputs[0], "evonorm_s0")
+    return _evo_groups_divide(params, inputs)
 
 
 def _frn_shape(params, inputs):
-    (shape,) = inputs
-    if len(shape) != 3:
-        raise ShapeError("E0208", f"frn needs a C×H×W input, got {'×'.join(map(str, shape))}", help="put it before the layer that flattens the map")
-    return shape
+    _needs_map(inputs[0], "frn")
+    return inputs[0]
 
 
 def _channel(t):
