@@ -16,7 +16,7 @@ from resdsl.frontend import resources
 from resdsl.frontend import zoo
 from resdsl.diagnostics import Diagnostic, Limits, Reporter, ResdslError, SourceMap, Span, did_you_mean, in_source_order, suggestion_budget
 from resdsl.frontend.elaborate import Elaborator
-from resdsl.frontend.expressions import Value
+from resdsl.ir.expressions import Value
 from resdsl.ir.verify import verify
 from resdsl.passes import PASSES
 from resdsl.frontend.syntax import ast

@@ -1,4 +1,4 @@
-"""Functions in expressions (resdsl.frontend.functions): the compiler's value, the generated
+"""Functions in expressions (resdsl.ir.functions): the compiler's value, the generated
 Python's value, the docs, and the diagnostics for a wrong call."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 import resdsl
 import resdsl.compiler  # `resdsl.compiler.compile_text` below, whichever tests run first
 from resdsl.diagnostics import ResdslError
-from resdsl.frontend.functions import FUNCTIONS, markdown_table
-from resdsl.frontend.expressions import evaluate, to_python
+from resdsl.ir.functions import FUNCTIONS, markdown_table
+from resdsl.ir.expressions import evaluate, to_python
 from resdsl.frontend.syntax.parser import parse
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -258,7 +258,7 @@ def test_a_shortcut_definition_using_a_block_is_an_error():
 
 
 def test_a_comparison_never_chains_in_python():
-    from resdsl.frontend.expressions import to_python
+    from resdsl.ir.expressions import to_python
     from resdsl.frontend.syntax.parser import parse
 
     net = parse("network n(s = 1) {\n    let a = (s == 2) == true\n    let b = s == (s == 2)\n}\n", "c.res").definitions[0]

@@ -20,7 +20,7 @@ from resdsl.backends.draw import draw
 from resdsl.analysis.summary_tree import summarize
 from resdsl.analysis.table1 import table1
 from resdsl.backends.torch_source import TorchSourceGenerator
-from resdsl.frontend.expressions import to_python
+from resdsl.ir.expressions import to_python
 from resdsl.frontend.layers import LAYER_KINDS, markdown_table
 from resdsl.ir.ops import OPS
 from resdsl.frontend.plan import plan
@@ -53,7 +53,7 @@ EXAMPLES = {
     "part": "b: halves(4)",
     "concat": "b: halves(4)",
     "sum": "b: halves(4)",
-    # norm and activation values (resdsl.frontend.layer_values): in a block class, a factory
+    # norm and activation values (resdsl.ir.layer_values): in a block class, a factory
     "groupnorm": "b: valued(4, norm = groupnorm(2))",
     "groupnorm_size": "b: valued(4, norm = groupnorm_size(2)); conv 1x1, 6, norm groupnorm_size(3)",
     "relu6": "conv 3x3, 4, act relu6",
@@ -249,7 +249,7 @@ network n(w = 3, r = 2.0) {
 
 
 def test_language_reference_value_table_is_the_registry():
-    from resdsl.frontend.layer_values import markdown_table as values_table
+    from resdsl.ir.layer_values import markdown_table as values_table
 
     text = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
     start = text.index("<!-- values -->\n") + len("<!-- values -->\n")

@@ -1,4 +1,4 @@
-"""What generated code needs for norm and activation values (`resdsl.frontend.layer_values`).
+"""What generated code needs for norm and activation values (`resdsl.ir.layer_values`).
 
 A block class takes a norm or an activation as a factory (timm's `norm_layer`/`act_layer`):
 `norm: Callable[[int], nn.Module] = nn.BatchNorm2d`, `act: Callable[[], nn.Module] = nn.ReLU`
@@ -8,7 +8,7 @@ A block class takes a norm or an activation as a factory (timm's `norm_layer`/`a
 
 from __future__ import annotations
 
-from resdsl.frontend.layer_values import VALUE_KINDS, from_op  # noqa: F401  (from_op re-exported for the generator)
+from resdsl.ir.layer_values import VALUE_KINDS, from_op  # noqa: F401  (from_op re-exported for the generator)
 from resdsl.ir.norm_act_ops import SLOT_OPS, UNIT_OPS  # noqa: F401  (re-exported)
 
 FACTORY_TYPES = {"norm": "Callable[[int], nn.Module]", "act": "Callable[[], nn.Module]"}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from resdsl.backends.python_lines import INDENT, operand
 from resdsl.backends.module_paths import attribute_names
 from resdsl.backends.namespace import Namespace
-from resdsl.frontend.expressions import literal, to_python
+from resdsl.ir.expressions import literal, to_python
 from resdsl.ir.graph import value_node
 from resdsl.ir.ops import GUARDED_OFF, OPS, Dims
 from resdsl.backends.layer_value_source import SLOT_OPS, UNIT_OPS, from_op

@@ -34,7 +34,7 @@ from resdsl.backends.class_head import class_head
 from resdsl.backends.module_paths import attribute_names, module_path  # noqa: F401  (module_path: public here too)
 from resdsl.backends.namespace import Namespace, class_name, doc_text
 from resdsl.compiler import Network
-from resdsl.frontend.expressions import EvalError, evaluate, kind_of, literal, static_kind, to_python
+from resdsl.ir.expressions import EvalError, evaluate, kind_of, literal, static_kind, to_python
 from resdsl.ir.graph import BlockInfo, enclosing_block, value_node
 from resdsl.ir.ops import OPS, fmt_shape
 from resdsl.backends.layer_value_source import FACTORY_TYPES, UNIT_OPS, factory_imports, names_class, value_ops
@@ -127,7 +127,7 @@ class TorchSourceGenerator:
         w.line('"""')
         w.line()
         used = "\n".join(sections)
-        if "math." in used:  # a spec's `log2`, `floor`, ... (resdsl.frontend.functions)
+        if "math." in used:  # a spec's `log2`, `floor`, ... (resdsl.ir.functions)
             w.line("import math")
         for line in factory_imports(used):  # norm and activation values
             w.line(line)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from resdsl.backends.class_head import class_head
 from resdsl.backends.python_lines import operand
 from resdsl.frontend import layers
-from resdsl.frontend.expressions import to_python
+from resdsl.ir.expressions import to_python
 from resdsl.frontend.loops import is_value_expr
 from resdsl.frontend.plan import plan
 from resdsl.frontend.syntax import ast

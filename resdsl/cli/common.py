@@ -25,7 +25,7 @@ import click
 from resdsl import output
 from resdsl.cli.guard import StdoutFailed
 from resdsl.diagnostics import Limits, ResdslError, render_all
-from resdsl.frontend.expressions import parse_literal
+from resdsl.frontend.syntax.parser import parse_literal
 
 NAME_LIMIT = 60  # a name, a value, a quoted word
 PATH_LIMIT = 200  # any other unbroken run of characters: a path, mostly

@@ -10,7 +10,7 @@ so the elaborator and the code generator read the same expression for each.
 from __future__ import annotations
 
 from resdsl.diagnostics import Diagnostic, Note, did_you_mean
-from resdsl.frontend.functions import FUNCTIONS
+from resdsl.ir.functions import FUNCTIONS
 from resdsl.frontend.layers import FROM, Exprs, LayerKind, gathers
 from resdsl.frontend.syntax import ast
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resdsl.frontend import layer_values, layers, stages, wording
+from resdsl.frontend import layers, stages, wording
+from resdsl.ir import layer_values
 from resdsl.diagnostics import Limits, Note, Span, did_you_mean
-from resdsl.frontend.expressions import EvalError, Value, kind_of
+from resdsl.ir.expressions import EvalError, Value, kind_of
 from resdsl.ir.graph import BlockInfo, StageInfo, join_path
 from resdsl.frontend.plan import SEQUENTIAL_KINDS
 from resdsl.frontend.syntax import ast

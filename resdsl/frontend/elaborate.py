@@ -13,9 +13,10 @@ import math
 
 import networkx as nx
 
-from resdsl.frontend import layer_values, layers, loops, wording
+from resdsl.frontend import layers, loops, wording
+from resdsl.ir import layer_values
 from resdsl.diagnostics import Diagnostic, Limits, Note, Reporter, Span, did_you_mean, relocate, short_number
-from resdsl.frontend.expressions import EvalError, Value, evaluate, kind_of
+from resdsl.ir.expressions import EvalError, Value, evaluate, kind_of
 from resdsl.ir.graph import add_node, join_path, new_graph
 from resdsl.ir.ops import GUARDED_OFF
 from resdsl.ir.policies import POLICIES

@@ -125,7 +125,7 @@ _CONV_PARAMS = {k: k for k in ("kernel", "stride", "padding", "dilation", "group
 def _conv(args: dict) -> list[Unit]:
     ws = args.get("ws") is not None  # `ws EPS`: weight standardisation (BiT's StdConv2d)
     units = [Unit("std_conv", "main", _CONV_PARAMS | {"eps": "ws"}) if ws else Unit("conv", "main", _CONV_PARAMS)]
-    if args["bn"].value:  # `norm VALUE`: a slot the value fills (resdsl.frontend.layer_values)
+    if args["bn"].value:  # `norm VALUE`: a slot the value fills (resdsl.ir.layer_values)
         units.append(Unit("bn", "bn") if args.get("norm") is None else Unit("norm", "bn", {"kind": "norm"}))
     if args["relu"].value:
         units.append(Unit("relu", "relu") if args.get("act") is None else Unit("act", "relu", {"kind": "act"}))

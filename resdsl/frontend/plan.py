@@ -70,7 +70,7 @@ def given_arguments(definition: ast.Definition, args: dict) -> list[tuple[ast.Pa
     The one rule for writing an instance as a call: the generated code's constructors and the
     summary's `bottleneck(128, stride=2)` both follow it.
     """
-    from resdsl.frontend.expressions import evaluate  # expressions import nothing from here
+    from resdsl.ir.expressions import evaluate  # expressions import nothing from here
 
     out, env = [], {}
     for p in definition.unique_params():

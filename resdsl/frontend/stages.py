@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from resdsl.frontend.expressions import EvalError
+from resdsl.ir.expressions import EvalError
 from resdsl.frontend.syntax import ast
 
 # Names a stage's block arguments may use (unless the spec defines them itself).

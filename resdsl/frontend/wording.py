@@ -4,8 +4,8 @@ integer". Shared wording, so that every message says them alike."""
 from __future__ import annotations
 
 from resdsl.diagnostics import short_number
-from resdsl.frontend import layer_values
-from resdsl.frontend.expressions import Value, kind_of
+from resdsl.ir import layer_values
+from resdsl.ir.expressions import Value, kind_of
 
 
 def about(n: int) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from resdsl.frontend.layer_values import LayerValue
+from resdsl.ir.layer_values import LayerValue
 
 TIMM_VERSION = "1.0.31"
 

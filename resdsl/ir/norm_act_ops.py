@@ -1,4 +1,4 @@
-"""The ops a norm or activation value becomes (`resdsl.frontend.layer_values`): group norm and
+"""The ops a norm or activation value becomes (`resdsl.ir.layer_values`): group norm and
 the activations beyond ReLU and the sigmoid, one `OpDef` each, merged into `OPS` when
 `resdsl.ir` is imported.
 

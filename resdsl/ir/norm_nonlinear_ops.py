@@ -1,5 +1,5 @@
 """Two norms with a nonlinearity of their own, the values `evonorm_s0(groups)` and `frn`
-(`resdsl.frontend.layer_values`), one `OpDef` each, merged into `OPS` when `resdsl.ir` is
+(`resdsl.ir.layer_values`), one `OpDef` each, merged into `OPS` when `resdsl.ir` is
 imported. Neither is followed by an activation in timm's nets: each is its own.
 
 - `evonorm_s0`: EvoNorm-S0 (Liu et al. 2020, timm's EvoNorm2dS0): x·sigmoid(v·x) divided by the

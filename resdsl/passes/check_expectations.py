@@ -20,7 +20,7 @@ from fractions import Fraction
 import networkx as nx
 
 from resdsl.diagnostics import Reporter, did_you_mean
-from resdsl.frontend.expressions import COMPARE, EvalError, evaluate, kind_of
+from resdsl.ir.expressions import COMPARE, EvalError, evaluate, kind_of
 from resdsl.ir.graph import value_node
 from resdsl.ir.ops import OPS, fmt_shape
 from resdsl.frontend.syntax import ast

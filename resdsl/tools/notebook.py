@@ -160,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sets(items: list[str]) -> dict:
-    from resdsl.frontend.expressions import parse_literal
+    from resdsl.frontend.syntax.parser import parse_literal
 
     out = {}
     for item in items:

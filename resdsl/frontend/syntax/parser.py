@@ -274,3 +274,25 @@ def parse(text: str, source: str, sources: SourceMap | None = None) -> ast.Modul
             return _ToAst(source).transform(tree)
     except errors.LiteralError as err:
         raise ResdslError([err.diagnostic], sources) from None
+
+
+def parse_literal(text: str) -> Value | None:
+    """A value given outside a spec (`--set n=18`, the notebook's `--set`): an integer, a number
+    or true/false, read by the language's own grammar; None when `text` is none of these."""
+    from resdsl.ir.expressions import EvalError, evaluate
+
+    try:
+        module = parse(f"network _(v = {text}) {{}}", "<--set>")
+        default = module.definitions[0].params[0].default
+    except ResdslError:
+        return None
+    if isinstance(default, ast.Literal):
+        return default.value
+    if isinstance(default, (ast.Name, ast.Call)):  # a norm or activation: `groupnorm(32)`, `silu`
+        try:
+            return evaluate(default, {})
+        except EvalError:
+            return None
+    if isinstance(default, ast.UnaryOp) and default.op == "-" and isinstance(default.operand, ast.Literal):
+        return -default.operand.value
+    return None

@@ -29,7 +29,7 @@ import logging
 
 from resdsl.compiler import PRELUDE, Network, compile_text
 from resdsl.diagnostics import Diagnostic, ResdslError, Span
-from resdsl.frontend.expressions import evaluate
+from resdsl.ir.expressions import evaluate
 from resdsl.tools.lsp.positions import LineIndex, LineMap
 from resdsl.frontend.syntax import ast
 from resdsl.frontend.syntax.parser import parse

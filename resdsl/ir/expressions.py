@@ -14,9 +14,9 @@ import math
 from typing import Callable, Mapping
 
 from resdsl.diagnostics import Span, did_you_mean, short_number
-from resdsl.frontend.functions import FUNCTIONS
-from resdsl.frontend.layer_values import VALUE_KINDS, LayerValue, python_call, python_source
-from resdsl.frontend.syntax import ast
+from resdsl.ir.functions import FUNCTIONS
+from resdsl.ir.layer_values import VALUE_KINDS, LayerValue, python_call, python_source
+from resdsl.ir import expr as ast
 
 Value = int | float | bool
 
@@ -338,26 +338,3 @@ def _to_python(expr: ast.Expr, rename, env, kinds) -> tuple[str, int]:
     left = left if lp > prec or (lp == prec and expr.op not in COMPARE) else f"({left})"
     right = right if rp > prec else f"({right})"
     return f"{left} {op} {right}", prec
-
-
-def parse_literal(text: str) -> Value | None:
-    """A value given outside a spec (`--set n=18`, the notebook's `--set`): an integer, a number
-    or true/false, read by the language's own grammar; None when `text` is none of these."""
-    from resdsl.diagnostics import ResdslError
-    from resdsl.frontend.syntax.parser import parse
-
-    try:
-        module = parse(f"network _(v = {text}) {{}}", "<--set>")
-        default = module.definitions[0].params[0].default
-    except ResdslError:
-        return None
-    if isinstance(default, ast.Literal):
-        return default.value
-    if isinstance(default, (ast.Name, ast.Call)):  # a norm or activation: `groupnorm(32)`, `silu`
-        try:
-            return evaluate(default, {})
-        except EvalError:
-            return None
-    if isinstance(default, ast.UnaryOp) and default.op == "-" and isinstance(default.operand, ast.Literal):
-        return -default.operand.value
-    return None
