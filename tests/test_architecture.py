@@ -101,6 +101,21 @@ def test_no_import_cycle_between_modules():
     assert list(nx.simple_cycles(g)) == []
 
 
+def _syntax_tree_readers() -> list[str]:
+    """Back-end modules that import the front end or read the syntax tree the graph keeps."""
+    out = [f"{a} imports {b}" for a, b in _graph().edges if a.startswith("resdsl.backends") and b.startswith("resdsl.frontend")]
+    for path in sorted((PACKAGE / "backends").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        out += [f"{_module_name(path)} reads graph[{key}]" for key in ('"definitions"', '"network"') if f"[{key}]" in text]
+    return out
+
+
+def test_the_back_ends_lower_from_the_ir_alone():
+    """A back end reads the graph and the lowered definitions (`resdsl.ir.definitions`), never the
+    syntax tree: what a statement means is decided once, by the front end, and checked."""
+    assert _syntax_tree_readers() == []
+
+
 def test_the_layering_test_sees_a_back_arrow(tmp_path, monkeypatch):
     """The probe can fail: a driver importing a tool is reported."""
     fake = tmp_path / "resdsl"

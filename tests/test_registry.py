@@ -23,7 +23,6 @@ from resdsl.backends.torch_source import TorchSourceGenerator
 from resdsl.ir.expressions import to_python
 from resdsl.frontend.layers import LAYER_KINDS, markdown_table
 from resdsl.ir.ops import OPS
-from resdsl.frontend.plan import plan
 from resdsl.frontend.resources import bundled_specs
 from resdsl.frontend.syntax import ast
 from test_shapes import assert_shapes_match_module
@@ -206,10 +205,9 @@ def assert_translations_hold(net) -> int:
         d = kind.definition
         rename, kinds = gen.python_names(d).name, gen.param_kinds(kind)
         env = {rename(k): v for k, v in args.items()}
-        for stmt in d.body:
-            if isinstance(stmt, ast.Let):
-                env[rename(stmt.name)] = eval(to_python(stmt.value, rename, kinds=kinds), {"math": math}, dict(env))  # noqa: S307
-        for item in plan(d).items:
+        for let in d.lets():
+            env[rename(let.name)] = eval(to_python(let.value, rename, kinds=kinds), {"math": math}, dict(env))  # noqa: S307
+        for item in d.steps:
             for unit, name in zip(item.units, item.names):
                 node = f"{prefix}.{name}"
                 if node not in g or g.nodes[node]["op"] != unit.op:

@@ -20,7 +20,7 @@ from resdsl.compiler import Network
 from resdsl.ir.graph import topo_order
 from resdsl.ir.ops import OPS
 from resdsl.passes.count_costs import Cost, node_cost
-from resdsl.frontend.plan import given_arguments
+from resdsl.ir.definitions import given_arguments
 
 DEPTHS = ("network", "stage", "block", "layer")
 

@@ -7,7 +7,6 @@ take their arguments alike.
 from __future__ import annotations
 
 from resdsl.backends.python_lines import Writer
-from resdsl.frontend.plan import block_uses
 
 
 def class_head(gen, kind, rename, attrs: dict, w: Writer) -> list:
@@ -15,7 +14,7 @@ def class_head(gen, kind, rename, attrs: dict, w: Writer) -> list:
     (the body fills them in)."""
     sig, late = gen._signature(kind, rename)
     sig = ["self", "in_channels: int"] + sig
-    children = block_uses(kind.definition)  # a block in a `for` loop arrives as one nn.ModuleList
+    children = kind.definition.block_uses()  # a block in a `for` loop arrives as one nn.ModuleList
     if children:
         sig.append("*")  # nested blocks arrive built, by keyword: they may follow defaults
     sig += [f"{attrs[child.names[0]]}: nn.Module" for child in children]

@@ -10,25 +10,23 @@ from __future__ import annotations
 
 from resdsl.backends.namespace import Namespace
 from resdsl.compiler import Network
-from resdsl.frontend.plan import block_uses, is_residual_add, loop_body, plan
-from resdsl.frontend.syntax import ast
+from resdsl.ir.definitions import NETWORK, Definition
 from resdsl.ir.norm_act_ops import UNIT_OPS
 
 
-def attribute_names(definition: ast.Definition) -> dict[str, str]:
+def attribute_names(definition: Definition) -> dict[str, str]:
     """Local node name -> Python attribute, for every module-owning unit of a body. A body
     without a residual add takes no `downsample` argument, so its label `downsample` keeps its
     name (timm's pre-activation RegNet adds its own `downsample` conv)."""
-    items = plan(definition).items
-    attrs = Namespace(module_attrs=True, free=frozenset() if any(is_residual_add(i) for i in items) else frozenset({"downsample"}))
+    attrs = Namespace(module_attrs=True, free=frozenset() if definition.has_residual_add() else frozenset({"downsample"}))
     out: dict[str, str] = {}
-    for item in items:
-        if isinstance(item.stmt, ast.BlockUse):
-            out[item.names[0]] = attrs.name(item.names[0])
-        if isinstance(item.stmt, ast.For):  # a block in a loop: one ModuleList (`paths`)
-            out |= {i.names[0]: attrs.name(i.names[0]) for i in block_uses(loop_body(item.stmt, definition))}
-        for unit, name in zip(item.units, item.names):
-            if UNIT_OPS[unit.op].torch is not None and (not UNIT_OPS[unit.op].shared or item.stmt.guard is not None):
+    for step in definition.steps:
+        if step.what == "use":
+            out[step.names[0]] = attrs.name(step.names[0])
+        if step.what == "for":  # a block in a loop: one ModuleList (`paths`)
+            out |= {s.names[0]: attrs.name(s.names[0]) for s in step.loop.body.block_uses()}
+        for unit, name in zip(step.units, step.names):
+            if UNIT_OPS[unit.op].torch is not None and (not UNIT_OPS[unit.op].shared or step.guard is not None):
                 out[name] = attrs.name(name)  # a guarded unit is its own module (or an identity)
     return out
 
@@ -40,7 +38,8 @@ def module_path(net: Network, node_id: str) -> str:
     `self.training_`); code that reaches into a built model by IR path goes through here.
     """
     g = net.graph
-    definition, block, ir, out = g.graph["network"], None, [], []
+    lowered = g.graph["lowered"]
+    definition, block, ir, out = lowered[NETWORK], None, [], []
     stages = g.graph["stage_index"]
     for segment in node_id.split("."):
         ir.append(segment)
@@ -50,11 +49,11 @@ def module_path(net: Network, node_id: str) -> str:
         # itself must lie on the shortcut for the segment to be the shortcut's
         on_shortcut = block is not None and any(node_id == n or node_id.startswith(n + ".") for n in block.shortcut_nodes)
         synthetic = on_shortcut and any(n == path or n.startswith(path + ".") for n in block.shortcut_nodes)
-        numbered = definition is None or definition.kind in ("sequential", "shortcut")
+        numbered = definition is None or definition.sequential
         out.append(segment if numbered or synthetic else attribute_names(definition).get(segment, segment))
         if path in g.graph["blocks"]:
             block = g.graph["blocks"][path]
-            definition = g.graph["definitions"][block.definition]
+            definition = lowered[block.definition]
         elif path in stages:
             definition = None  # the next segment is an index into the nn.Sequential
     return ".".join(out)

@@ -18,26 +18,25 @@ from dataclasses import dataclass, field
 from resdsl.backends.python_lines import INDENT, operand
 from resdsl.backends.module_paths import attribute_names
 from resdsl.backends.namespace import Namespace
+from resdsl.ir.definitions import Definition, Step
 from resdsl.ir.expressions import literal, to_python
 from resdsl.ir.graph import value_node
 from resdsl.ir.ops import GUARDED_OFF, OPS, Dims
 from resdsl.backends.layer_value_source import SLOT_OPS, UNIT_OPS, from_op
-from resdsl.frontend.plan import Planned, is_residual_add, plan
-from resdsl.frontend.syntax import ast
 
 
 @dataclass
 class DefinitionInfo:
     """What the instances of one definition need from its class or factory."""
 
-    definition: ast.Definition
+    definition: Definition
     instances: list = field(default_factory=list)
     cls: str = ""
     nested: bool = False
 
     @property
     def sequential(self) -> bool:
-        return self.definition.kind in ("sequential", "shortcut")
+        return self.definition.sequential
 
     @property
     def shortcuts(self) -> set[str]:
@@ -45,7 +44,7 @@ class DefinitionInfo:
 
     @property
     def has_add(self) -> bool:
-        return any(is_residual_add(i) for i in plan(self.definition).items)
+        return self.definition.has_residual_add()
 
     @property
     def emit_add(self) -> bool:
@@ -79,7 +78,7 @@ def fold_calls(calls: list[str]) -> list[str]:
 class Unit:
     """One statement of a forward method: what it computes, from which values."""
 
-    item: Planned
+    item: Step
     op: str  # an OPS key, or "block" for a block use
     name: str  # the local node name (the value it produces is referred to by it)
     operands: list[str]  # value refs: local names or "input"
@@ -100,7 +99,7 @@ class BodyEmitter:
     def __init__(
         self,
         gen: "TorchSourceGenerator",
-        definition: ast.Definition,
+        definition: Definition,
         rename,
         kinds: dict,
         env: dict,
@@ -136,27 +135,26 @@ class BodyEmitter:
         return g.nodes[node_id] if node_id in g else None
 
     def collect(self) -> None:
-        items = plan(self.definition).items
+        items = self.definition.steps
         label_value = {item.value_name: item.names[-1] for item in items if item.value_name and item.names}
         value = lambda ref: label_value.get(ref, ref)  # noqa: E731  a label reads its statement's last unit
         prev = "input"
         for item in items:
-            stmt = item.stmt
-            if isinstance(stmt, ast.BlockUse):
-                self.units.append(Unit(item, "block", item.names[0], [next((value(o.value.id) for o in stmt.options if o.name == "from"), prev)]))
+            if item.what == "use":
+                self.units.append(Unit(item, "block", item.names[0], [value(item.source.id) if item.source is not None else prev]))
                 prev = item.names[0]
                 continue
-            if not isinstance(stmt, ast.Layer) or item.kind is None:
+            if item.what != "layer":
                 continue
             args = item.arg
-            guard = None if stmt.guard is None or self.prefix is not None else self.py(stmt.guard)
-            if is_residual_add(item):
+            guard = None if item.guard is None or self.prefix is not None else self.py(item.guard)
+            if item.residual_add:
                 source = value(args["from"].id) if args.get("from") is not None else "input"
                 self.units.append(Unit(item, "add", item.names[0], [prev, "input"], shortcut_ref=source))
                 prev = item.names[0]
                 continue
             first = value(args["from"].id) if args.get("from") is not None else prev
-            extra = [value(args[r].id) for r in item.kind.reads if args.get(r) is not None]
+            extra = [value(args[r].id) for r in item.reads if args.get(r) is not None]
             for i, (unit, name) in enumerate(zip(item.units, item.names)):
                 op = unit.op
                 data = self.node(name)
@@ -203,7 +201,7 @@ class BodyEmitter:
             c, rank = args[op.channels_param], 1 if op.flattens_input else rank
         elif unit.op == "block":
             attr = self.attrs[unit.name]
-            c = f"{self.owner}{attr}.out_channels" if unit.item.stmt.repeat is None else f"{self.owner}{attr}[-1].out_channels"
+            c = f"{self.owner}{attr}.out_channels" if unit.item.repeat is None else f"{self.owner}{attr}[-1].out_channels"
         ranks = {len(s) for s in self.instance_shapes(unit.name)}
         if ranks == {1} and rank != 1:  # it flattened its input (per the IR): features, not channels
             c, rank = self.dims(unit.operands[0]).features, 1
@@ -270,7 +268,7 @@ class BodyEmitter:
             target = carry if carried(i, unit.name) else ns.name(unit.item.value_name or unit.name)
             if unit.op == "block":
                 lines.append(f"{target} = self.{self.attrs[unit.name]}({xs[0]})")
-            elif UNIT_OPS[unit.op].joins and is_residual_add(unit.item) and kind is not None:
+            elif UNIT_OPS[unit.op].joins and unit.item.residual_add and kind is not None:
                 lines += self._residual(kind, target, xs, var[unit.shortcut_ref])
             else:
                 op = UNIT_OPS[unit.op]
@@ -343,9 +341,9 @@ def definition_instances(kind: DefinitionInfo) -> list[tuple[str, str]]:
     return [(i.path, i.input) for i in kind.instances]
 
 
-def shortcut_reads_a_value(definition: ast.Definition) -> bool:
-    return any(is_residual_add(i) and i.arg.get("from") is not None for i in plan(definition).items)
+def shortcut_reads_a_value(definition: Definition) -> bool:
+    return any(s.residual_add and s.arg.get("from") is not None for s in definition.steps)
 
 
-def _unit_params(item: Planned, name: str) -> dict:
+def _unit_params(item: Step, name: str) -> dict:
     return next(u.params for u, n in zip(item.units, item.names) if n == name)

@@ -7,14 +7,15 @@ network class whose stages are `nn.Sequential`s of concrete block constructions;
 function named after the network.
 
 One emitter (`BodyEmitter`) writes every body, block class and network class alike: one loop
-over the plan's units, one statement per unit, through the op's `OpDef` (constructor and
+over the lowered definition's units (`resdsl.ir.definitions`), one statement per unit, through the op's `OpDef` (constructor and
 forward call). A value is carried along a chain in one variable (`out` in a block, `x` in the
 network) and gets its own name only where it is read again later, as an SE gate's input or a
 pre-activated tensor is.
 
 Invariants:
 - attribute paths of the built module equal IR node ids for every node that owns a module
-  (`layer2.0.conv1`, `layer2.0.downsample.0`), names coming from `resdsl.frontend.plan` on both sides;
+  (`layer2.0.conv1`, `layer2.0.downsample.0`), names coming from the front end's plan on both sides (the
+  elaborator's node ids, the lowered definitions' step names);
   where `Namespace` had to rename a label (`forward` -> `forward_`), `module_path` maps one
   to the other;
 - the same spec gives the same bytes (no dates, no dict-order or hash dependence; each
@@ -34,12 +35,11 @@ from resdsl.backends.class_head import class_head
 from resdsl.backends.module_paths import attribute_names, module_path  # noqa: F401  (module_path: public here too)
 from resdsl.backends.namespace import Namespace, class_name, doc_text
 from resdsl.compiler import Network
+from resdsl.ir.definitions import NETWORK, Definition, given_arguments
 from resdsl.ir.expressions import EvalError, evaluate, kind_of, literal, static_kind, to_python
 from resdsl.ir.graph import BlockInfo, enclosing_block, value_node
 from resdsl.ir.ops import OPS, fmt_shape
 from resdsl.backends.layer_value_source import FACTORY_TYPES, UNIT_OPS, factory_imports, names_class, value_ops
-from resdsl.frontend.plan import block_uses, given_arguments, is_residual_add, plan
-from resdsl.frontend.syntax import ast
 from resdsl.backends.torch_body import BodyEmitter, DefinitionInfo, Unit, definition_instances, fold_calls, helper_class, shortcut_reads_a_value
 
 
@@ -54,12 +54,12 @@ class TorchSourceGenerator:
         self.helpers_used: set[str] = set()
         self.shortcut_defs: dict[str, DefinitionInfo] = {}
         for info in self.g.graph["blocks"].values():
-            kind = self.kinds.setdefault(info.definition, DefinitionInfo(self.g.graph["definitions"][info.definition]))
+            kind = self.kinds.setdefault(info.definition, DefinitionInfo(self.g.graph["lowered"][info.definition]))
             kind.instances.append(info)
             if enclosing_block(self.g, info.path) is not None:
                 kind.nested = True
             if info.shortcut_def:
-                self.shortcut_defs.setdefault(info.shortcut_def, DefinitionInfo(self.g.graph["definitions"][info.shortcut_def])).instances.append(info)
+                self.shortcut_defs.setdefault(info.shortcut_def, DefinitionInfo(self.g.graph["lowered"][info.shortcut_def])).instances.append(info)
         for name, kind in list(self.kinds.items()) + list(self.shortcut_defs.items()):
             kind.cls = self.module_ns.unique(self.module_ns_name(kind))
         name = self.g.graph["name"]  # the network's, or a zoo model's (resdsl.frontend.zoo)
@@ -77,11 +77,11 @@ class TorchSourceGenerator:
             return self.g.graph["blocks"][prefix].input if prefix else "input"
         return value_node(self.g, f"{prefix}.{ref}" if prefix else ref)
 
-    def python_names(self, definition: ast.Definition) -> Namespace:
+    def python_names(self, definition: Definition) -> Namespace:
         """The namespace of a definition's parameters and lets; parameters are named first."""
         if definition.name not in self._names:
             attrs = attribute_names(definition)
-            children = {attrs[i.names[0]] for i in block_uses(definition)}
+            children = {attrs[i.names[0]] for i in definition.block_uses()}
             ns = Namespace(reserved=children)  # nested blocks arrive as keyword arguments of __init__
             for p in definition.params:
                 ns.name(p.name)
@@ -95,9 +95,8 @@ class TorchSourceGenerator:
         for p in kind.definition.unique_params():
             seen = {kind_of(a[p.name]) for i in kind.instances for a in [i.shortcut_args if shortcut else i.args] if p.name in a}
             out[p.name] = seen.pop() if len(seen) == 1 else "mixed"
-        for stmt in kind.definition.body:
-            if isinstance(stmt, ast.Let):
-                out[stmt.name] = static_kind(stmt.value, out)
+        for let in kind.definition.lets():
+            out[let.name] = static_kind(let.value, out)
         return out
 
     @property
@@ -151,7 +150,7 @@ class TorchSourceGenerator:
             w.block(text)
         return w.text()
 
-    def _signature(self, kind: DefinitionInfo, rename) -> tuple[list[str], list[ast.Param]]:
+    def _signature(self, kind: DefinitionInfo, rename) -> tuple[list[str], list]:
         """`name: type = default` for each parameter; defaults that read others come late."""
         sig, late = [], []
         for p in kind.definition.unique_params():
@@ -178,14 +177,13 @@ class TorchSourceGenerator:
         w.line(f"Defined at {doc_text(d.span)}; one {'function' if kind.sequential else 'class'} serves every instance of the {what}.", depth)
         w.line('"""', depth)
 
-    def _lets(self, w: _Writer, kind: DefinitionInfo, rename, late: list[ast.Param], depth: int) -> None:
+    def _lets(self, w: _Writer, kind: DefinitionInfo, rename, late: list, depth: int) -> None:
         kinds = self.param_kinds(kind)
         for p in late:
             w.line(f"if {rename(p.name)} is None:", depth)
             w.line(f"{rename(p.name)} = {to_python(p.default, rename, kinds=kinds)}", depth + 1)
-        for stmt in kind.definition.body:
-            if isinstance(stmt, ast.Let):
-                w.line(f"{rename(stmt.name)} = {to_python(stmt.value, rename, kinds=kinds)}", depth)
+        for let in kind.definition.lets():
+            w.line(f"{rename(let.name)} = {to_python(let.value, rename, kinds=kinds)}", depth)
 
     # --- sequential and shortcut factories ----------------------------------------------------
 
@@ -193,7 +191,7 @@ class TorchSourceGenerator:
         w = _Writer()
         rename = self.python_names(kind.definition).name
         sig, late = self._signature(kind, rename)
-        children = [i for i in plan(kind.definition).items if isinstance(i.stmt, ast.BlockUse)]
+        children = [s for s in kind.definition.steps if s.what == "use"]
         if children:  # nested blocks arrive built, by keyword, as in a block class
             attrs = attribute_names(kind.definition)
             sig += ["*"] + [f"{attrs[child.names[0]]}: nn.Module" for child in children]
@@ -263,7 +261,7 @@ class TorchSourceGenerator:
                 attr = body.attrs[unit.name]
                 if body.prefix is None:
                     w.line(f"self.{attr} = {attr}", depth)
-                elif unit.item.stmt.repeat is None:
+                elif unit.item.repeat is None:
                     w.line(f"self.{attr} = {self.use_call(unit)}", depth)
                 else:  # a stage: one construction per line, as a person writes it
                     lines = self.stage_lines(self.g.graph["stage_index"][unit.name])
@@ -305,14 +303,14 @@ class TorchSourceGenerator:
         """`name=Child(...)` for each block the instance `info` uses."""
         attrs = attribute_names(kind.definition)
         out = []
-        for item in block_uses(kind.definition):  # a block of a `for` loop: a ModuleList of its rounds' entries
-            built = torch_values.module_list(self, f"{info.path}.{item.names[0]}") if item.stmt.label_index is not None else self.use_call(Unit(item, "block", item.names[0], [], None), info.path)
+        for item in kind.definition.block_uses():  # a block of a `for` loop: a ModuleList of its rounds' entries
+            built = torch_values.module_list(self, f"{info.path}.{item.names[0]}") if item.label_index is not None else self.use_call(Unit(item, "block", item.names[0], [], None), info.path)
             out.append(f"{attrs[item.names[0]]}={built}")
         return out
 
     def use_call(self, unit: Unit, scope: str = "") -> str:
         path = f"{scope}.{unit.name}" if scope else unit.name
-        if unit.item.stmt.repeat is None:
+        if unit.item.repeat is None:
             return self.instance_call(self.g.graph["blocks"][path])
         lines = self.stage_lines(self.g.graph["stage_index"][path])
         return lines[0] + " ".join(lines[1:-1]).rstrip(",") + lines[-1]
@@ -337,7 +335,7 @@ class TorchSourceGenerator:
 
     def network_class(self) -> str:
         g = self.g
-        d = g.graph["network"]
+        d = g.graph["lowered"][NETWORK]
         zero_bns = self._zero_init_targets()
         w = _Writer()
         w.line(f"class {self.net_cls}(nn.Module):")
@@ -383,18 +381,19 @@ class TorchSourceGenerator:
         for kind in self.kinds.values():
             if kind.sequential or not kind.emit_add:
                 continue
-            units = {name: (unit, item) for item in plan(kind.definition).items for unit, name in zip(item.units, item.names)}
-            order = [name for item in plan(kind.definition).items for name in item.names]
-            add = next(i.names[0] for i in plan(kind.definition).items if is_residual_add(i))
+            steps = kind.definition.steps
+            units = {name: (unit, step) for step in steps for unit, name in zip(step.units, step.names)}
+            order = [name for step in steps for name in step.names]
+            add = next(s.names[0] for s in steps if s.residual_add)
             ref = order[order.index(add) - 1] if order.index(add) else None
-            while ref in units and UNIT_OPS[units[ref][0].op].passthrough and units[ref][1].stmt.guard is None:
+            while ref in units and UNIT_OPS[units[ref][0].op].passthrough and units[ref][1].guard is None:
                 ref = order[order.index(ref) - 1] if order.index(ref) else None
-            if ref in units and UNIT_OPS[units[ref][0].op].normalizes and units[ref][1].stmt.guard is None:
+            if ref in units and UNIT_OPS[units[ref][0].op].normalizes and units[ref][1].guard is None:
                 targets.append((kind.cls, attribute_names(kind.definition)[ref]))
         return targets
 
     def factory_function(self) -> str:
-        d = self.g.graph["network"]
+        d = self.g.graph["lowered"][NETWORK]
         zero = self.zero_init
         w = _Writer()
         sig = "zero_init_residual: bool = False" if zero else ""

@@ -5,7 +5,7 @@ from `resdsl.backends.torch_source`, which calls `block_class` for these. The cl
 an expert writes by hand: `torch.split` into a tuple, one `nn.ModuleList` per indexed label
 (`self.convs`, `self.bns`, registered where the loop first makes them, so the state_dict
 keys come in the order the spec makes them), a Python `for` over the loop, `torch.cat`.
-Modules and values come from the same plans (`resdsl.frontend.plan`) and the same `OpDef`s
+Modules and values come from the same lowered definitions (`resdsl.ir.definitions`) and the same `OpDef`s
 as every other class, so attribute paths equal IR node ids (`layer1.0.convs.2`).
 
 What the forward reads of the block's parameters (a loop's bounds, a `when` of a value
@@ -20,25 +20,21 @@ from dataclasses import dataclass, field
 
 from resdsl.backends.class_head import class_head
 from resdsl.backends.python_lines import operand
-from resdsl.frontend import layers
+from resdsl.ir.definitions import Definition, Step
+from resdsl.ir.expr import BinOp, Expr, IfExp, Index, Name
 from resdsl.ir.expressions import to_python
-from resdsl.frontend.loops import is_value_expr
-from resdsl.frontend.plan import plan
-from resdsl.frontend.syntax import ast
 from resdsl.ir.norm_act_ops import UNIT_OPS
 from resdsl.ir.ops import Dims
 
 
-def uses_values(definition: ast.Definition) -> bool:
+def uses_values(definition: Definition) -> bool:
     """Whether a body holds a loop, a tuple-valued or gathering layer, an index or a value `let`."""
-    labels = {"input"} | {s.label for s in definition.body if getattr(s, "label", None)}
-    for item in plan(definition).items:
-        stmt = item.stmt
-        if isinstance(stmt, ast.For) or isinstance(stmt, ast.Let) and is_value_expr(stmt.value, labels):
+    for step in definition.steps:
+        if step.what == "for" or step.what == "let" and step.value_let:
             return True
-        if item.kind is not None and (layers.gathers(item.kind) or any(UNIT_OPS[u.op].parts for u in item.units)):
+        if step.what == "layer" and (step.gathers or any(UNIT_OPS[u.op].parts for u in step.units)):
             return True
-        if isinstance(stmt, ast.Layer) and any(isinstance(v, ast.Index) for v in item.arg.values()):
+        if step.what == "layer" and any(isinstance(v, Index) for v in step.arg.values()):
             return True
     return False
 
@@ -58,12 +54,12 @@ class _Loop:
     var: str
     start: str
     stop: str
-    start_expr: ast.Expr
+    start_expr: Expr
     lists: dict = field(default_factory=dict)  # ModuleList attribute -> constructor source
     blocks: list = field(default_factory=list)  # ModuleLists of blocks, built by the caller
 
 
-def _read_names(body) -> set[str]:
+def _read_names(steps) -> set[str]:
     """Every name a body's statements read as a value or index (labels worth a variable)."""
     out: set[str] = set()
 
@@ -71,23 +67,21 @@ def _read_names(body) -> set[str]:
         if isinstance(e, tuple):
             for x in e:
                 walk(x)
-        elif isinstance(e, ast.Name):
+        elif isinstance(e, Name):
             out.add(e.id)
-        elif isinstance(e, ast.Index):
+        elif isinstance(e, Index):
             out.add(e.base.id)
             walk(e.index)
-        elif isinstance(e, ast.BinOp):
+        elif isinstance(e, BinOp):
             walk((e.left, e.right))
-        elif isinstance(e, ast.IfExp):
+        elif isinstance(e, IfExp):
             walk((e.cond, e.then, e.other))
 
-    for stmt in body:
-        if isinstance(stmt, (ast.Layer, ast.BlockUse)):  # a block use's `from` too
-            walk(tuple(o.value for o in stmt.options) + (stmt.args if isinstance(stmt, ast.Layer) else ()))
-        elif isinstance(stmt, ast.Let):
-            walk(stmt.value)
-        elif isinstance(stmt, ast.For):
-            out |= _read_names(stmt.body)
+    for step in steps:  # a block use's `from` too
+        if step.what == "for":
+            out |= _read_names(step.loop.body.steps)
+        else:
+            walk(step.expressions)
     return out
 
 
@@ -113,7 +107,7 @@ class _ValuesClass:
         self.rename = gen.python_names(self.d).name
         self.kinds = gen.param_kinds(kind)
         self.attrs = attrs  # top-level unit name -> attribute (`resdsl.backends.torch_source.attribute_names`)
-        self.read = _read_names(self.d.body)
+        self.read = _read_names(self.d.steps)
         self.init: list[tuple[int, str]] = []
         self.fwd: list[tuple[int, str]] = []
         self.stored: dict[str, None] = {}  # parameters the forward reads
@@ -142,15 +136,15 @@ class _ValuesClass:
         return to_python(expr, name, kinds=self.kinds)
 
     def value(self, expr, gather: bool = False) -> _Value:
-        if isinstance(expr, ast.Index):
+        if isinstance(expr, Index):
             whole = self.values[expr.base.id]
-            this_round = self.loop is not None and isinstance(expr.index, ast.Name) and expr.index.id == self.loop.var
+            this_round = self.loop is not None and isinstance(expr.index, Name) and expr.index.id == self.loop.var
             if this_round and whole.count == "":  # an entry this loop collects, read in its own round
                 return _Value(f"{whole.var}_{self.loop.var}", whole.channels)
             return _Value(f"{whole.var}[{self.fwd_py(expr.index)}]", whole.channels)
-        if isinstance(expr, ast.Name):
+        if isinstance(expr, Name):
             return self.values[expr.id]
-        if isinstance(expr, ast.IfExp):
+        if isinstance(expr, IfExp):
             then, other = self.value(expr.then), self.value(expr.other)
             return _Value(f"{operand(then.var)} if {self.fwd_py(expr.cond)} else {other.var}", then.channels)
         left, right = self.value(expr.left), self.value(expr.right)  # `+`
@@ -161,28 +155,27 @@ class _ValuesClass:
     def depth(self) -> int:
         return 2 + (self.loop is not None)
 
-    def body(self, items, cursor: _Value) -> _Value:
-        for item in items:
-            stmt = item.stmt
-            if isinstance(stmt, ast.Let) and is_value_expr(stmt.value, set(self.values)):
-                v = self.value(stmt.value)
-                self.fwd.append((self.depth(), f"{self.rename(stmt.name)} = {v.var}"))
-                self.values[stmt.name] = _Value(self.rename(stmt.name), v.channels)
-            elif isinstance(stmt, ast.Let):
-                self.init.append((2, f"{self.rename(stmt.name)} = {to_python(stmt.value, self.rename, kinds=self.kinds)}"))
-            elif isinstance(stmt, ast.For):
-                cursor = self.for_loop(stmt, cursor)
-            elif isinstance(stmt, ast.Layer) and item.kind is not None:
-                cursor = self.layer(item, cursor)
-            elif isinstance(stmt, ast.BlockUse):  # built by the caller, passed by keyword
-                cursor = self.block_use(stmt, item.names[0], cursor)
+    def body(self, steps: tuple[Step, ...], cursor: _Value) -> _Value:
+        for step in steps:
+            if step.what == "let" and step.value_let:
+                v = self.value(step.value)
+                self.fwd.append((self.depth(), f"{self.rename(step.name)} = {v.var}"))
+                self.values[step.name] = _Value(self.rename(step.name), v.channels)
+            elif step.what == "let":
+                self.init.append((2, f"{self.rename(step.name)} = {to_python(step.value, self.rename, kinds=self.kinds)}"))
+            elif step.what == "for":
+                cursor = self.for_loop(step, cursor)
+            elif step.what == "layer":
+                cursor = self.layer(step, cursor)
+            elif step.what == "use":  # built by the caller, passed by keyword
+                cursor = self.block_use(step, step.names[0], cursor)
         return cursor
 
-    def block_use(self, stmt: ast.BlockUse, name: str, cursor: _Value) -> _Value:
+    def block_use(self, stmt: Step, name: str, cursor: _Value) -> _Value:
         """A nested block (an `nn.ModuleList` of them where a loop's indexed label makes one per round)."""
         attr = self.gen_attr(name)
         self.init.append((2, f"self.{attr} = {attr}"))
-        source = next((self.value(o.value) for o in stmt.options if o.name == "from"), cursor)
+        source = self.value(stmt.source) if stmt.source is not None else cursor
         if stmt.label_index is not None and self.loop is not None:
             target = f"{self.rename(stmt.label)}_{self.loop.var}"
             self.loop.blocks.append(attr)
@@ -197,17 +190,17 @@ class _ValuesClass:
             self.values[stmt.label] = cursor
         return cursor
 
-    def for_loop(self, stmt: ast.For, cursor: _Value) -> _Value:
-        body = plan(ast.Definition("block", f"{self.d.name}.for", stmt.var_span, (), stmt.body, stmt.span))
+    def for_loop(self, step: Step, cursor: _Value) -> _Value:
+        stmt, body = step.loop, step.loop.body
         self.loop = _Loop(stmt.var, self.py(stmt.start), self.py(stmt.stop), stmt.start)
         at_init, at_fwd = len(self.init), len(self.fwd)
-        collected = [s.label for s in stmt.body if getattr(s, "label_index", None) is not None]
+        collected = [s.label for s in body.steps if s.label_index is not None]
         for label in dict.fromkeys(collected):
             self.values[label] = _Value(self.rename(label), "", count="")
-        for s in stmt.body:  # a value the loop re-binds reads the previous round's before its `let`
-            if isinstance(s, ast.Let) and s.name not in self.values:
+        for s in body.steps:  # a value the loop re-binds reads the previous round's before its `let`
+            if s.what == "let" and s.name not in self.values:
                 self.values[s.name] = _Value(self.rename(s.name), "")
-        cursor = self.body(body.items, cursor)
+        cursor = self.body(body.steps, cursor)
         loop, self.loop = self.loop, None
         rng = f"range({loop.stop})" if loop.start == "0" else f"range({loop.start}, {loop.stop})"
         lists = [(2, f"self.{a} = nn.ModuleList([{c} for {_bound(loop.var, c)} in {rng}])") for a, c in loop.lists.items()]
@@ -223,26 +216,25 @@ class _ValuesClass:
 
     def operands(self, item, cursor: _Value) -> list[_Value]:
         args = item.arg
-        if layers.gathers(item.kind):
-            return [self.values_of(e) for e in args[item.kind.positional[-1].name]]
+        if item.gathers:
+            return [self.values_of(e) for e in args[item.gathers]]
         first = self.value(args["from"]) if args.get("from") is not None else cursor
-        return [first] + [self.value(args[r]) for r in item.kind.reads if args.get(r) is not None]
+        return [first] + [self.value(args[r]) for r in item.reads if args.get(r) is not None]
 
     def values_of(self, expr) -> _Value:
         v = self.value(expr)
-        if v.count is not None and not isinstance(expr, ast.Index):
+        if v.count is not None and not isinstance(expr, Index):
             count = f"({v.count})" if " " in v.count else v.count
             return _Value(f"*{v.var}", f"{v.channels} * {count}" if v.count != "1" else v.channels, each=v.channels)
         return v
 
     def layer(self, item, cursor: _Value) -> _Value:
-        stmt = item.stmt
-        if item.kind.name == "add" and item.arg.get("other") is None:
+        if item.residual_add:
             source = self.value(item.arg["from"]).var if item.arg.get("from") is not None else "x"
             return self.residual(cursor, source)
         xs = self.operands(item, cursor)
-        label = stmt.label
-        indexed = getattr(stmt, "label_index", None) is not None
+        label = item.label
+        indexed = item.label_index is not None
         target = f"{self.rename(label)}_{self.loop.var}" if indexed and self.loop else self.rename(label) if label in self.read else "out"
         for unit, name in zip(item.units, item.names):
             xs = [self.unit(item, unit, name, xs, target)]
@@ -257,7 +249,7 @@ class _ValuesClass:
         op = UNIT_OPS[unit.op]
         args = {k: self.py(item.arg[a]) for k, a in unit.params.items()}
         channels = xs[0].channels
-        guard = item.stmt.guard
+        guard = item.guard
         if op.convolves:
             channels = args[op.channels_param]
         if op.parts is not None:
@@ -345,9 +337,9 @@ def block_class(gen, kind, w, attrs: dict) -> str:
     for p in late:
         w.line(f"if {c.rename(p.name)} is None:", 2)
         w.line(f"{c.rename(p.name)} = {to_python(p.default, c.rename, kinds=c.kinds)}", 3)
-    result = c.body(plan(d).items, c.values["input"])
+    result = c.body(d.steps, c.values["input"])
     # a shortcut reading a named value (`add from pre`) is registered first, as pre-activation blocks do
-    first = kind.downsample_arg and any(i.kind is not None and i.kind.name == "add" and i.arg.get("from") is not None for i in plan(d).items)
+    first = kind.downsample_arg and any(s.residual_add and s.arg.get("from") is not None for s in d.steps)
     if first:
         w.line("self.downsample = downsample", 2)
     for depth, line in c.init:

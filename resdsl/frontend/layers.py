@@ -12,10 +12,11 @@ instance of a block.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from resdsl.frontend.syntax import ast
+from resdsl.ir.definitions import Unit  # noqa: F401  (the units a kind expands into)
 
 Exprs = ast.Expr | tuple[ast.Expr, ast.Expr]
 
@@ -35,20 +36,6 @@ class Arg:
     default: Callable[[dict, ast.Layer], Exprs] | None = None
     structural: bool = False  # must be a literal: it decides which ops exist
     doc: str = ""
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One IR node a statement expands into.
-
-    `params` maps each IR parameter of the op to the argument that gives it (`out_channels` is
-    given by the conv's `filters`), so the elaborator and the code generator read the same
-    argument expression for it.
-    """
-
-    op: str
-    role: str  # "main", "bn" or "relu"
-    params: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

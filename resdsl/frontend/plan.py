@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from resdsl.frontend import binding, layers
 from resdsl.diagnostics import Diagnostic, Note
 from resdsl.frontend.syntax import ast
+from resdsl.ir.definitions import given_arguments  # noqa: F401  (one rule for an instance's call)
 from resdsl.ir.norm_act_ops import UNIT_OPS
 
 SEQUENTIAL_KINDS = ("sequential", "shortcut")
@@ -61,28 +62,6 @@ class BodyPlan:
     items: tuple[Planned, ...]
     problems: tuple[Diagnostic, ...]
     sequential: bool = False
-
-
-def given_arguments(definition: ast.Definition, args: dict) -> list[tuple[ast.Param, object]]:
-    """The arguments an instance must state: every parameter without a default, and those whose
-    value differs (in value or kind) from the default evaluated for this instance.
-
-    The one rule for writing an instance as a call: the generated code's constructors and the
-    summary's `bottleneck(128, stride=2)` both follow it.
-    """
-    from resdsl.ir.expressions import evaluate  # expressions import nothing from here
-
-    out, env = [], {}
-    for p in definition.unique_params():
-        value = args[p.name]
-        if p.default is None:
-            out.append((p, value))
-        else:
-            default = evaluate(p.default, env)
-            if default != value or type(default) is not type(value):
-                out.append((p, value))
-        env[p.name] = value
-    return out
 
 
 @functools.lru_cache(maxsize=1024)

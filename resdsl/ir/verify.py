@@ -23,6 +23,7 @@ FACTS = {
     "shapes": "every node has an inferred shape of positive ints",
     "shortcuts": "every block's shortcut is decided: an add has a shortcut kind and its nodes exist",
     "costs": "every node has its costs and the graph's totals are their sums",
+    "lowered": "the network and every definition a block instance or its shortcut uses are lowered (`resdsl.ir.definitions`)",
 }
 
 
@@ -65,6 +66,8 @@ def verify(g: nx.DiGraph, *, facts: tuple[str, ...] = ()) -> None:
         problems += _shortcut_problems(g)
     if "costs" in facts:
         problems += _cost_problems(g)
+    if "lowered" in facts:
+        problems += _lowering_problems(g)
     if problems:
         raise IRInvariantError("IR invariants violated:\n  " + "\n  ".join(problems[:20]))
 
@@ -85,6 +88,14 @@ def _shortcut_problems(g: nx.DiGraph) -> list[str]:
         if missing:
             problems.append(f"block {path}: shortcut nodes {missing} are not in the graph")
     return problems
+
+
+def _lowering_problems(g: nx.DiGraph) -> list[str]:
+    from resdsl.ir.definitions import NETWORK, Definition
+
+    lowered = g.graph.get("lowered", {})
+    wanted = {NETWORK} | {b.definition for b in g.graph["blocks"].values()} | {b.shortcut_def for b in g.graph["blocks"].values() if b.shortcut_def}
+    return [f"definition {name!r} is not lowered" for name in sorted(wanted) if not isinstance(lowered.get(name), Definition)]
 
 
 def _cost_problems(g: nx.DiGraph) -> list[str]:

@@ -19,6 +19,7 @@ from resdsl.passes.count_costs import count_costs
 from resdsl.passes.find_dead_values import find_dead_values
 from resdsl.passes.infer_shapes import infer_shapes
 from resdsl.passes.insert_shortcuts import insert_shortcuts
+from resdsl.passes.lower_definitions import lower_definitions
 from resdsl.passes.validate_residuals import validate_residuals
 
 
@@ -42,6 +43,7 @@ PASSES = (
     Pass(find_dead_values),
     Pass(count_costs, establishes=("costs",)),
     Pass(check_expectations),
+    Pass(lower_definitions, establishes=("lowered",)),
 )
 
-__all__ = ["PASSES", "Pass", "infer_shapes", "insert_shortcuts", "validate_residuals", "check_lowering", "check_rounds", "find_dead_values", "count_costs", "check_expectations"]
+__all__ = ["PASSES", "Pass", "infer_shapes", "insert_shortcuts", "validate_residuals", "check_lowering", "check_rounds", "find_dead_values", "count_costs", "check_expectations", "lower_definitions"]

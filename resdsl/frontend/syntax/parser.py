@@ -16,6 +16,7 @@ from lark.exceptions import UnexpectedInput
 from resdsl.frontend import resources
 from resdsl.diagnostics import Diagnostic, ResdslError, SourceMap, Span
 from resdsl.frontend.syntax import ast, errors
+from resdsl.ir.expressions import EvalError, Value, evaluate
 
 
 @functools.lru_cache(maxsize=1)
@@ -279,8 +280,6 @@ def parse(text: str, source: str, sources: SourceMap | None = None) -> ast.Modul
 def parse_literal(text: str) -> Value | None:
     """A value given outside a spec (`--set n=18`, the notebook's `--set`): an integer, a number
     or true/false, read by the language's own grammar; None when `text` is none of these."""
-    from resdsl.ir.expressions import EvalError, evaluate
-
     try:
         module = parse(f"network _(v = {text}) {{}}", "<--set>")
         default = module.definitions[0].params[0].default
