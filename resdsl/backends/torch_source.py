@@ -7,16 +7,15 @@ network class whose stages are `nn.Sequential`s of concrete block constructions;
 function named after the network.
 
 One emitter (`BodyEmitter`) writes every body, block class and network class alike: one loop
-over the lowered definition's units (`resdsl.ir.definitions`), one statement per unit, through the op's `OpDef` (constructor and
-forward call). A value is carried along a chain in one variable (`out` in a block, `x` in the
+over the lowered definition's units (`resdsl.ir.definitions`), one statement per unit, through
+the op's `OpDef` (constructor and forward call). A value is carried along a chain in one variable (`out` in a block, `x` in the
 network) and gets its own name only where it is read again later, as an SE gate's input or a
 pre-activated tensor is.
 
 Invariants:
 - attribute paths of the built module equal IR node ids for every node that owns a module
-  (`layer2.0.conv1`, `layer2.0.downsample.0`), names coming from the front end's plan on both sides (the
-  elaborator's node ids, the lowered definitions' step names);
-  where `Namespace` had to rename a label (`forward` -> `forward_`), `module_path` maps one
+  (`layer2.0.conv1`, `layer2.0.downsample.0`): the elaborator's node ids and the lowered
+  definitions' step names both come from the front end's plan; where `Namespace` had to rename a label (`forward` -> `forward_`), `module_path` maps one
   to the other;
 - the same spec gives the same bytes (no dates, no dict-order or hash dependence; each
   generator has its own namespaces, so nothing depends on what was generated before);
