@@ -2,6 +2,7 @@
 
     python benchmarks/bench_lsp.py                 # resnet152, 40 edits
     python benchmarks/bench_lsp.py --spec resnet50 --edits 100
+    python benchmarks/bench_lsp.py --cold-start 5 --spec resnet18
 
 Each figure is the median (and 90th percentile) over `--edits` edits that each change the
 text (so no cache can answer):
@@ -15,18 +16,27 @@ text (so no cache can answer):
 and the round trip of a hover on a stage right after an edit (which recompiles and builds the
 summary rows). The compile alone is timed too, to show what the server adds. Needs the `lsp`
 extra (pygls).
+
+`--cold-start N` times N fresh `python -m resdsl lsp` processes instead, each from its launch to
+the answer to `initialize` and to the first `publishDiagnostics` after `initialized` and
+`didOpen` of the spec, as an editor opening a file does (the client is a few lines of raw
+JSON-RPC here, so the measuring process imports no LSP library); plus the server's CPU time up
+to that point (from /proc, where there is one).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import machine
+from _common import ROOT, machine
 
 from resdsl.compiler import resolve_spec
 
@@ -110,14 +120,80 @@ def round_trip(text: str, source: str, count: int) -> tuple[list[float], float |
             session.stop()
 
 
+def _send(pipe, message: dict) -> None:
+    body = json.dumps(message).encode("utf-8")
+    pipe.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    pipe.flush()
+
+
+def _receive(pipe) -> dict:
+    length = None
+    while True:
+        line = pipe.readline()
+        if not line:
+            raise EOFError("the server closed its output")
+        line = line.strip()
+        if not line:
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return json.loads(pipe.read(length))
+
+
+def cold_start(path: Path, text: str, root: Path = ROOT) -> tuple[float, float, float | None]:
+    """One fresh server (resdsl from `root`): seconds from launch to the initialize result and
+    to the first publishDiagnostics, and the server's CPU seconds by then."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    start = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "resdsl", "lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=root)
+    try:
+        _send(server.stdin, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": os.getpid(), "rootUri": None, "capabilities": {}}})
+        while _receive(server.stdout).get("id") != 1:
+            pass
+        initialized = time.perf_counter() - start
+        _send(server.stdin, {"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        item = {"uri": path.resolve().as_uri(), "languageId": "resdsl", "version": 1, "text": text}
+        _send(server.stdin, {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": item}})
+        while _receive(server.stdout).get("method") != "textDocument/publishDiagnostics":
+            pass
+        published = time.perf_counter() - start
+        cpu = _cpu_of(server.pid)
+        _send(server.stdin, {"jsonrpc": "2.0", "id": 2, "method": "shutdown", "params": None})
+        while _receive(server.stdout).get("id") != 2:
+            pass
+        _send(server.stdin, {"jsonrpc": "2.0", "method": "exit", "params": None})
+        server.wait(timeout=30)
+        return initialized, published, cpu
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def main_cold_start(path: Path, source: str, count: int) -> None:
+    text = path.read_text(encoding="utf-8")
+    print(f"spec: {source}, {count} fresh servers")
+    runs = [cold_start(path, text) for _ in range(count)]
+    print(f"launch -> initialize result:           {_stats([r[0] for r in runs])}")
+    print(f"launch -> first publishDiagnostics:    {_stats([r[1] for r in runs])}")
+    cpu = [r[2] for r in runs if r[2] is not None]
+    if cpu:
+        print(f"  server CPU by then:                  {_stats(cpu)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spec", default="resnet152", help="bundled spec name or .res path")
     parser.add_argument("--edits", type=int, default=40, help="edits timed per figure")
+    parser.add_argument("--cold-start", type=int, metavar="N", help="time N fresh servers to their first diagnostics instead")
     args = parser.parse_args()
     path, source = resolve_spec(args.spec)
     text = path.read_text(encoding="utf-8")
     print(f"machine: {machine(torch_needed=False)}")
+    if args.cold_start:
+        main_cold_start(path, source, args.cold_start)
+        return
     print(f"spec: {source}, {args.edits} edits each")
     wall, cpu = in_process(text, source, args.edits)
     print(f"re-check after an edit, in process:      {_stats(wall)}; CPU {_stats(cpu)}", flush=True)
