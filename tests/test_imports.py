@@ -6,6 +6,7 @@ at `sys.modules` after the command ran.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -79,3 +80,33 @@ def test_the_language_server_loads_no_back_end_before_its_first_diagnostics():
     a command that uses them runs (a client waits for the first diagnostics meanwhile)."""
     done = subprocess.run([sys.executable, "-c", _LSP_PATH], capture_output=True, text=True, check=True)
     assert done.stdout == "[]\n"
+
+
+_LSP_FIRST_CHECK = r"""
+import sys
+from lark import Lark
+
+builds = []
+build = Lark._build_parser
+Lark._build_parser = lambda self, *args, **kwargs: builds.append(1) or build(self, *args, **kwargs)
+from resdsl.cli import main
+main.get_command(None, "lsp")
+from resdsl.tools.lsp.document import analyze
+from resdsl.tools.lsp.server import create_server
+
+server = create_server()  # what the first didOpen runs: the analysis and its LSP diagnostics
+analysis = analyze(sys.argv[1], "typo.res")
+found = [server.diagnostic(analysis, d, "file:///typo.res") for d in analysis.diagnostics]
+heavy = ("torch", "graphviz", "onnx", "resdsl.backends", "resdsl.api", "resdsl.analysis")
+print(len(builds), [(d.code, d.range.start.line) for d in found], sorted({m for m in sys.modules if m.startswith(heavy)}))
+"""
+
+
+def test_the_language_servers_first_diagnostics_load_the_parser_tables_and_no_back_end(tmp_path):
+    """A fresh server's first check (after `resdsl lsp` imported what it needs) builds the
+    parser's tables only when no earlier process saved them, and imports no back end."""
+    typo = "network typo {\n    input 3x32x32\n    conv1: conv 3x3, 16\n    layer1: basci(16) x 2\n}\n"
+    env = dict(os.environ, RESDSL_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", _LSP_FIRST_CHECK, typo], env=env, capture_output=True, text=True, check=True).stdout for _ in range(2)]
+    assert runs == ["1 [('E0101', 3)] []\n", "0 [('E0101', 3)] []\n"]
+

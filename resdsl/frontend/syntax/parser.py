@@ -15,19 +15,17 @@ from lark.exceptions import UnexpectedInput
 
 from resdsl.frontend import resources
 from resdsl.diagnostics import Diagnostic, ResdslError, SourceMap, Span
-from resdsl.frontend.syntax import ast, errors
+from resdsl.frontend.syntax import ast, errors, tables
 from resdsl.ir.expressions import EvalError, Value, evaluate
+
+
+LARK_OPTIONS = {"parser": "lalr", "lexer": "contextual", "propagate_positions": True, "maybe_placeholders": True}
 
 
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
-    return Lark(
-        resources.grammar_path().read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        maybe_placeholders=True,
-    )
+    """The grammar's parser; its tables come from disk after the first build (`tables`)."""
+    return tables.load_parser(resources.grammar_path().read_text(encoding="utf-8"), **LARK_OPTIONS)
 
 
 def _tok_span(source: str, tok: Token) -> Span:
