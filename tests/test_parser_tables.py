@@ -78,6 +78,19 @@ def test_an_unwritable_folder_costs_the_build_only(tmp_path, monkeypatch, analys
     assert _files(tmp_path) == ["a file"]
 
 
+def test_a_failed_write_leaves_no_file_behind(tmp_path, monkeypatch, analyses):
+    monkeypatch.setenv("RESDSL_CACHE_DIR", str(tmp_path))
+
+    def disk_full(self, f, *args):
+        f.write(b"half a parser")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Lark, "save", disk_full)
+    text = "network n {\n    input 3x8x8\n}\n"
+    assert tables.load_parser(GRAMMAR, **syntax_parser.LARK_OPTIONS).parse(text).data == "start"
+    assert _files(tmp_path) == []
+
+
 def test_an_empty_cache_dir_turns_the_cache_off(tmp_path, monkeypatch):
     monkeypatch.setenv("RESDSL_CACHE_DIR", "")
     assert tables.cache_dir() is None and tables.table_path(GRAMMAR, syntax_parser.LARK_OPTIONS) is None

@@ -19,6 +19,7 @@ tests/test_parser_tables.py compares their trees, spans and syntax diagnostics.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -67,19 +68,18 @@ def _load(path: Path) -> Lark | None:
 def _save(parser: Lark, path: Path) -> None:
     if "grammar" not in parser.__serialize_fields__:  # as Lark's `cache_grammar` does: the loaded
         parser.__serialize_fields__ = [*parser.__serialize_fields__, "grammar"]  # parser keeps `.grammar`
+    temporary = None
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name + ".", suffix=".tmp", delete=False) as f:
             temporary = f.name
             parser.save(f)
-    except OSError:
-        log.debug("cannot save the parser tables to %s", path, exc_info=True)
-        return
-    try:
         os.replace(temporary, path)
-    except OSError:
+    except Exception:  # noqa: BLE001 - not saved: the next process builds again, nothing worse
         log.debug("cannot save the parser tables to %s", path, exc_info=True)
-        os.unlink(temporary)
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
 
 
 def load_parser(grammar: str, **options) -> Lark:
