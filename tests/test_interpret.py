@@ -184,6 +184,8 @@ def test_every_op_has_an_interpretation():
 
 _NET = "network net(classes = 5) {{\n    input 3x8x8\n    shortcut {policy}\n    conv 3x3, 4\n{body}\n}}\n"
 
+_PREACT = "block p(w, stride = 1) {\n    pre: batchnorm, relu on\n    conv 3x3, w, stride stride\n    conv 3x3, w, bn off, relu off\n    add from pre\n}\n"
+
 REGRESSIONS = {
     # a guard that is false is the identity: no `*` (the class multiplied anyway)
     "guarded_off_mul": (
@@ -229,6 +231,14 @@ REGRESSIONS = {
     "long_parenthesized_let": (
         "block g(w) {\n    let zero = w * (" + " + ".join(["w - w"] * 12) + ")\n    conv 1x1, w + zero\n    add\n}\n",
         "B", "    layer1: g(4) x 2\n    avgpool; fc: linear classes",
+    ),
+    # `shortcut none` with pre-activation blocks (`add from pre`): at network level, and on one
+    # stage where a later stage needs a projection of the pre-activated input (internal errors once)
+    "shortcut_none_preact": (
+        _PREACT, "none", "    layer1: p(4) x 2\n    layer2: p(8) x 2, stride 2\n    avgpool; fc: linear classes",
+    ),
+    "shortcut_none_stage_then_projection_preact": (
+        _PREACT, "B", "    layer1: p(4) x 2, shortcut none\n    layer2: p(8) x 2, stride 2\n    avgpool; fc: linear classes",
     ),
     # shortcut none removes the add; the next block still named it as its input
     "shortcut_none_stage": (
