@@ -20,7 +20,7 @@ from resdsl.ir import layer_values
 from resdsl.diagnostics import Limits, Note, Span, did_you_mean
 from resdsl.ir.expressions import EvalError, Value, kind_of
 from resdsl.ir.graph import BlockInfo, StageInfo, join_path
-from resdsl.frontend.plan import SEQUENTIAL_KINDS
+from resdsl.ir.definitions import SEQUENTIAL_KINDS
 from resdsl.frontend.syntax import ast
 
 

@@ -1,8 +1,9 @@
 """The plan of a definition's body: each statement bound, expanded into units, and named.
 
 Computed once per definition (not per instance), so a stage of 10,000 blocks binds its block's
-statements once. The elaborator and the PyTorch code generator both read plans, which is what
-keeps generated attribute names equal to IR node ids. Plans are immutable (tuples and frozen
+statements once. The elaborator reads plans, and so does the lowering of definitions for the
+back ends (`resdsl.frontend.lower`), which is what keeps generated attribute names equal to IR
+node ids. Plans are immutable (tuples and frozen
 dataclasses), so the cache can hand the same plan to every caller.
 
 Naming rules (per body):
@@ -30,10 +31,9 @@ from dataclasses import dataclass
 from resdsl.frontend import binding, layers
 from resdsl.diagnostics import Diagnostic, Note
 from resdsl.frontend.syntax import ast
-from resdsl.ir.definitions import given_arguments  # noqa: F401  (one rule for an instance's call)
+from resdsl.ir.definitions import SEQUENTIAL_KINDS
 from resdsl.ir.norm_act_ops import UNIT_OPS
 
-SEQUENTIAL_KINDS = ("sequential", "shortcut")
 
 
 @dataclass(frozen=True)
@@ -91,18 +91,6 @@ def plan(definition: ast.Definition) -> BodyPlan:
 def loop_body(stmt: ast.For, definition: ast.Definition) -> ast.Definition:
     """A `for` loop's body as a definition of its own, so that `plan` names and binds its statements."""
     return ast.Definition("block", f"{definition.name}.for", stmt.var_span, (), stmt.body, stmt.span)
-
-
-def block_uses(definition: ast.Definition) -> list[Planned]:
-    """The block uses of a body in order, those of its `for` loops included (an indexed label's
-    use is one ModuleList: its first statement stands for all its rounds)."""
-    out: list[Planned] = []
-    for item in plan(definition).items:
-        if isinstance(item.stmt, ast.BlockUse):
-            out.append(item)
-        elif isinstance(item.stmt, ast.For):
-            out += [i for i in plan(loop_body(item.stmt, definition)).items if isinstance(i.stmt, ast.BlockUse)]
-    return out
 
 
 def _sequential_problems(definition: ast.Definition, draft: dict) -> list[Diagnostic]:
