@@ -181,8 +181,10 @@ class TorchSourceGenerator:
         for p in late:
             w.line(f"if {rename(p.name)} is None:", depth)
             w.line(f"{rename(p.name)} = {to_python(p.default, rename, kinds=kinds)}", depth + 1)
+        needed = kind.definition.needed_lets()
         for let in kind.definition.lets():
-            w.line(f"{rename(let.name)} = {to_python(let.value, rename, kinds=kinds)}", depth)
+            if let.name in needed:
+                w.line(f"{rename(let.name)} = {to_python(let.value, rename, kinds=kinds)}", depth)
 
     # --- sequential and shortcut factories ----------------------------------------------------
 

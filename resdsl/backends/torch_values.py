@@ -108,6 +108,7 @@ class _ValuesClass:
         self.kinds = gen.param_kinds(kind)
         self.attrs = attrs  # top-level unit name -> attribute (`resdsl.backends.torch_source.attribute_names`)
         self.read = _read_names(self.d.steps)
+        self.needed = self.d.needed_lets()  # a `let` only a nested block's call reads has no line here
         self.init: list[tuple[int, str]] = []
         self.fwd: list[tuple[int, str]] = []
         self.stored: dict[str, None] = {}  # parameters the forward reads
@@ -161,7 +162,7 @@ class _ValuesClass:
                 v = self.value(step.value)
                 self.fwd.append((self.depth(), f"{self.rename(step.name)} = {v.var}"))
                 self.values[step.name] = _Value(self.rename(step.name), v.channels)
-            elif step.what == "let":
+            elif step.what == "let" and step.name in self.needed:
                 self.init.append((2, f"{self.rename(step.name)} = {to_python(step.value, self.rename, kinds=self.kinds)}"))
             elif step.what == "for":
                 cursor = self.for_loop(step, cursor)

@@ -112,6 +112,31 @@ class Definition:
     def lets(self) -> tuple[Step, ...]:
         return tuple(s for s in self.steps if s.what == "let")
 
+    def needed_lets(self) -> set[str]:
+        """The number `let`s the body's own statements read, directly or through other lets.
+
+        A block use's arguments are not among them: an instance's call is written with the
+        values the IR holds, so a `let` only a nested block reads has no line in the class.
+        """
+        from resdsl.ir.expressions import names_in
+
+        def read(steps) -> set[str]:
+            out: set[str] = set()
+            for s in steps:
+                if s.what == "for":
+                    out |= names_in((s.loop.start, s.loop.stop)) | read(s.loop.body.steps)
+                elif s.what != "let" or s.value_let:
+                    out |= names_in(s.expressions) | names_in(tuple(e for e in (s.guard, s.label_index) if e is not None))
+            return out
+
+        values = {s.name: s.value for s in self.lets() if not s.value_let}
+        needed, todo = set(), read(self.steps) & set(values)
+        while todo:
+            name = todo.pop()
+            needed.add(name)
+            todo |= (names_in(values[name]) & set(values)) - needed
+        return needed
+
     def has_residual_add(self) -> bool:
         return any(s.residual_add for s in self.steps)
 

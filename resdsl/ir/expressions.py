@@ -229,6 +229,21 @@ def _free_names(expr: ast.Expr) -> bool:
     return any(_free_names(child) for child in _children(expr))
 
 
+def names_in(expr) -> set[str]:
+    """Every name an expression (or a tuple of them) reads."""
+    if isinstance(expr, tuple):
+        return set().union(*(names_in(e) for e in expr))
+    if isinstance(expr, ast.Name):
+        return {expr.id}
+    if isinstance(expr, ast.Index):
+        return {expr.base.id} | names_in(expr.index)
+    if isinstance(expr, ast.Dims):
+        return names_in(expr.items)
+    if not isinstance(expr, ast.Expr):
+        return set()
+    return set().union(*(names_in(child) for child in _children(expr)))
+
+
 def _children(expr: ast.Expr) -> tuple[ast.Expr, ...]:
     if isinstance(expr, ast.BinOp):
         return (expr.left, expr.right)

@@ -51,8 +51,6 @@ class V2Stage(nn.Module):
 
     def __init__(self, in_channels: int, i: int, *, blocks: nn.Module) -> None:
         super().__init__()
-        width = 64 if i == 0 else 128 if i == 1 else 256 if i == 2 else 512
-        depth = 3 if i == 0 else 4 if i == 1 else 6 if i == 2 else 3
         self.blocks = blocks
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
