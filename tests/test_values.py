@@ -283,12 +283,12 @@ def test_the_generated_class_takes_the_loops_blocks_as_one_module_list():
     forward = source[source.index("        parts = torch.split") : source.index("        out = sum(")]
     assert forward == (
         "        parts = torch.split(x, self.parts_size, 1)\n"
-        "        paths_ = []\n"
+        "        paths = []\n"
         "        for i in range(len(self.paths)):\n"
         "            src = parts[i] if self.split else parts[0]\n"
-        "            paths__i = self.paths[i](src)\n"
-        "            paths_.append(paths__i)\n"
-        "        stacked = torch.cat([*paths_], 1)\n"
+        "            paths_i = self.paths[i](src)\n"
+        "            paths.append(paths_i)\n"
+        "        stacked = torch.cat([*paths], 1)\n"
     )
     assert "        self.parts_size = in_channels // (2 if split else 1)\n" in source
 

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from resdsl.backends.class_head import class_head
+from resdsl.backends.namespace import Namespace
 from resdsl.backends.python_lines import operand
 from resdsl.ir.definitions import Definition, Step
 from resdsl.ir.expr import BinOp, Expr, IfExp, Index, Name
@@ -105,6 +106,8 @@ class _ValuesClass:
         self.gen, self.kind = gen, kind
         self.d = kind.definition
         self.rename = gen.python_names(self.d).name
+        # the forward's variables: the constructor's keyword names (`paths`) are free here
+        self.local = Namespace(reserved={"x", "out"}).name
         self.kinds = gen.param_kinds(kind)
         self.attrs = attrs  # top-level unit name -> attribute (`resdsl.backends.torch_source.attribute_names`)
         self.read = _read_names(self.d.steps)
@@ -160,8 +163,8 @@ class _ValuesClass:
         for step in steps:
             if step.what == "let" and step.value_let:
                 v = self.value(step.value)
-                self.fwd.append((self.depth(), f"{self.rename(step.name)} = {v.var}"))
-                self.values[step.name] = _Value(self.rename(step.name), v.channels)
+                self.fwd.append((self.depth(), f"{self.local(step.name)} = {v.var}"))
+                self.values[step.name] = _Value(self.local(step.name), v.channels)
             elif step.what == "let" and step.name in self.needed:
                 self.init.append((2, f"{self.rename(step.name)} = {to_python(step.value, self.rename, kinds=self.kinds)}"))
             elif step.what == "for":
@@ -178,13 +181,13 @@ class _ValuesClass:
         self.init.append((2, f"self.{attr} = {attr}"))
         source = self.value(stmt.source) if stmt.source is not None else cursor
         if stmt.label_index is not None and self.loop is not None:
-            target = f"{self.rename(stmt.label)}_{self.loop.var}"
+            target = f"{self.local(stmt.label)}_{self.loop.var}"
             self.loop.blocks.append(attr)
             self.fwd.append((self.depth(), f"{target} = {self.entry(attr)}({source.var})"))
-            self.fwd.append((self.depth(), f"{self.rename(stmt.label)}.append({target})"))
+            self.fwd.append((self.depth(), f"{self.local(stmt.label)}.append({target})"))
             self.values[stmt.label].channels = f"self.{attr}[-1].out_channels"
             return _Value(target, self.values[stmt.label].channels)
-        target = self.rename(stmt.label) if stmt.label in self.read else "out"
+        target = self.local(stmt.label) if stmt.label in self.read else "out"
         self.fwd.append((self.depth(), f"{target} = self.{attr}({source.var})"))
         cursor = _Value(target, f"self.{attr}.out_channels" if stmt.repeat is None else f"self.{attr}[-1].out_channels")
         if stmt.label:
@@ -197,10 +200,10 @@ class _ValuesClass:
         at_init, at_fwd = len(self.init), len(self.fwd)
         collected = [s.label for s in body.steps if s.label_index is not None]
         for label in dict.fromkeys(collected):
-            self.values[label] = _Value(self.rename(label), "", count="")
+            self.values[label] = _Value(self.local(label), "", count="")
         for s in body.steps:  # a value the loop re-binds reads the previous round's before its `let`
             if s.what == "let" and s.name not in self.values:
-                self.values[s.name] = _Value(self.rename(s.name), "")
+                self.values[s.name] = _Value(self.local(s.name), "")
         cursor = self.body(body.steps, cursor)
         loop, self.loop = self.loop, None
         rng = f"range({loop.stop})" if loop.start == "0" else f"range({loop.start}, {loop.stop})"
@@ -211,7 +214,7 @@ class _ValuesClass:
             self.values[label].count = count
         first = next(iter(loop.lists), None) or next(iter(loop.blocks), None)
         fwd_rng = f"range(len(self.{first}))" if first and loop.start == "0" else f"range({self.fwd_py(stmt.start)}, {self.fwd_py(stmt.stop)})"
-        head = [(2, f"{self.rename(label)} = []") for label in dict.fromkeys(collected)]
+        head = [(2, f"{self.local(label)} = []") for label in dict.fromkeys(collected)]
         self.fwd[at_fwd:at_fwd] = head + [(2, f"for {loop.var} in {fwd_rng}:")]
         return cursor
 
@@ -236,11 +239,11 @@ class _ValuesClass:
         xs = self.operands(item, cursor)
         label = item.label
         indexed = item.label_index is not None
-        target = f"{self.rename(label)}_{self.loop.var}" if indexed and self.loop else self.rename(label) if label in self.read else "out"
+        target = f"{self.local(label)}_{self.loop.var}" if indexed and self.loop else self.local(label) if label in self.read else "out"
         for unit, name in zip(item.units, item.names):
             xs = [self.unit(item, unit, name, xs, target)]
         if indexed and self.loop:
-            self.fwd.append((self.depth(), f"{self.rename(label)}.append({target})"))
+            self.fwd.append((self.depth(), f"{self.local(label)}.append({target})"))
             self.values[label].channels = xs[0].channels
         elif label:
             self.values[label] = xs[0] if xs[0].count is not None else _Value(target, xs[0].channels)
