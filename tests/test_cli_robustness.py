@@ -481,3 +481,45 @@ def test_an_interrupt_that_python_turns_into_another_error_at_start_up_is_still_
     with guard.startup():  # a start-up without Ctrl-C gives the handler back
         pass
     assert signal.getsignal(signal.SIGINT) is before
+
+
+class _InterruptWhenCollected:
+    """Takes the Ctrl-C in its finalizer, where Python cannot raise it: it reports it to
+    `sys.unraisablehook` ("Exception ignored in ...", as a weakref callback of the import
+    system did when Ctrl-C came during start-up)."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+
+
+def test_an_interrupt_python_cannot_raise_at_start_up_is_silent_and_130(monkeypatch):
+    from resdsl.cli import guard
+
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as done:
+            with guard.startup():
+                _InterruptWhenCollected()  # collected at once
+        assert done.value.code == 130
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert reported == []
+
+
+def test_an_interrupt_python_cannot_raise_in_a_command_still_ends_it_with_130(monkeypatch):
+    from resdsl.cli import guard
+
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+
+    def command() -> int:
+        _InterruptWhenCollected()
+        return 0  # the command went on: Python swallowed the interrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(SystemExit) as done:
+        guard.run(command, whole_process=False)
+    assert (done.value.code, reported) == (130, [])
+    assert signal.getsignal(signal.SIGINT) is before and sys.unraisablehook == reported.append

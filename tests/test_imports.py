@@ -110,3 +110,17 @@ def test_the_language_servers_first_diagnostics_load_the_parser_tables_and_no_ba
     runs = [subprocess.run([sys.executable, "-c", _LSP_FIRST_CHECK, typo], env=env, capture_output=True, text=True, check=True).stdout for _ in range(2)]
     assert runs == ["1 [('E0101', 3)] []\n", "0 [('E0101', 3)] []\n"]
 
+
+
+def test_parsing_and_formatting_do_not_import_networkx():
+    """The parser builds the IR's expression nodes (`resdsl.ir.expr`): importing them must not
+    pull in the graph (networkx), which `resdsl fmt` and the highlighters never use."""
+    code = (
+        "import sys\n"
+        "from resdsl.tools.format import format_text\n"
+        "from resdsl.frontend.syntax.parser import parse\n"
+        "format_text('network n {\\n    input 3x8x8\\n}\\n', 'n.res')\n"
+        "print(sorted(m for m in ('networkx', 'torch') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == "[]\n"

@@ -1,7 +1,11 @@
 """How the `resdsl` process meets Ctrl-C and a standard output that is closed or full.
 
-Imports only builtin modules (errno, os, signal, sys), and `resdsl.cli` imports it first, so
-that it guards the start-up imports too; `import resdsl` itself imports nothing. The policy, for every command, `--help` and `--version` included:
+Imports only modules the interpreter has already loaded at start-up (errno, os, sys and the C
+module `_signal`; not the Python module `signal`, whose own import took a few ms in which a
+Ctrl-C was Python's to report), and `resdsl.cli` imports it first, so that it guards the start-up
+imports too; `import resdsl` itself imports nothing. What it cannot guard is the interpreter's
+own start-up before resdsl's first line runs (importing `site` and the `.pth` files of the
+installed packages: 20–40 ms on this project's machine); a Ctrl-C there is Python's. The policy, for every command, `--help` and `--version` included:
 
 - SIGINT (Ctrl-C), at any point, start-up included: no traceback, no message, exit status
   130. A temporary output file being written is removed (see `resdsl.output`).
@@ -18,8 +22,11 @@ that it guards the start-up imports too; `import resdsl` itself imports nothing.
 After a failed standard output, file descriptor 1 is pointed at /dev/null, so that the
 interpreter's last flush of what is still buffered has nothing to complain about.
 
-Mechanism: `startup()` wraps the imports; `run()` wraps a whole command. `run` installs a
-SIGINT handler that raises `Interrupted`, which, unlike KeyboardInterrupt, no `except
+Mechanism: `startup()` wraps the imports; `run()` wraps a whole command. Both record an
+interrupt as well as raise it, and replace `sys.unraisablehook` while they run: an interrupt
+raised where Python cannot raise it (a weakref callback of the import system, a `__del__`) is
+not printed as "Exception ignored in ...", and, being recorded, it still ends the process with
+130. `run` installs a SIGINT handler that raises `Interrupted`, which, unlike KeyboardInterrupt, no `except
 Exception` and no click handler catches (click would print "Aborted!" and exit 1), and it
 flushes standard output itself, so buffered-write errors surface inside the guard. Commands
 write standard output through `resdsl.cli.common.echo`, which turns a failed write into
@@ -30,8 +37,12 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
+
+try:  # the C module behind `signal`, loaded with the interpreter: nothing to import
+    import _signal as signal
+except ImportError:  # an interpreter without it
+    import signal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -67,8 +78,23 @@ class _ClosedStdout:
         return False
 
 
+_interrupted = False  # set by either handler: an interrupt Python swallowed still counts
+
+
 def _interrupt(signum, frame) -> NoReturn:
+    global _interrupted
+    _interrupted = True
     raise Interrupted()
+
+
+def _quiet_interrupts(previous):
+    """An unraisable hook that drops the interrupts the handlers raise and passes the rest on."""
+
+    def hook(unraisable) -> None:
+        if not issubclass(unraisable.exc_type, (Interrupted, KeyboardInterrupt)):
+            previous(unraisable)
+
+    return hook
 
 
 def _set_sigint(handler):
@@ -97,11 +123,13 @@ class startup:
             raise KeyboardInterrupt
 
         self.previous = _set_sigint(record)
+        self.hook, sys.unraisablehook = sys.unraisablehook, _quiet_interrupts(sys.unraisablehook)
 
     def __exit__(self, kind, value, traceback) -> bool:
         if self.interrupted or (kind is not None and issubclass(kind, KeyboardInterrupt)):
             _set_sigint(signal.SIG_IGN)  # a second Ctrl-C must not interrupt the exit either
             raise SystemExit(INTERRUPTED) from None
+        sys.unraisablehook = self.hook
         if self.previous is not False:
             _set_sigint(signal.default_int_handler if self.previous is None else self.previous)
         return False
@@ -113,7 +141,10 @@ def run(command: Callable[[], int | None], *, whole_process: bool) -> NoReturn:
     `whole_process`: this command is the process (its arguments came from `sys.argv`), so
     SIGINT stays ignored on the way out instead of getting its old handler back.
     """
+    global _interrupted
+    _interrupted = False
     previous = _set_sigint(_interrupt)
+    hook, sys.unraisablehook = sys.unraisablehook, _quiet_interrupts(sys.unraisablehook)
     if sys.stdout is None:
         sys.stdout = _ClosedStdout()
     try:
@@ -129,11 +160,14 @@ def run(command: Callable[[], int | None], *, whole_process: bool) -> NoReturn:
     except (Interrupted, KeyboardInterrupt):
         status = INTERRUPTED
     finally:
+        sys.unraisablehook = hook
         if previous is not False:
             if whole_process:
                 _set_sigint(signal.SIG_IGN)
             else:  # a test runner, say: give it back its own handler
                 _set_sigint(signal.SIG_DFL if previous is None else previous)
+    if _interrupted:  # raised where Python swallowed it (a weakref callback): still a Ctrl-C
+        status = INTERRUPTED
     if status == INTERRUPTED:
         from resdsl.output import remove_temporaries  # unwinding removed them; belt and braces
 

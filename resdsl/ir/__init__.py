@@ -6,10 +6,9 @@ registers them all: `ops` (convolutions, pools, joins), `ops_values` (split, par
 (ECA's channel conv, the blur pool), `ops_attention` (the softmax over paths, the weighted sum),
 `std_conv_ops` (BiT's weight-standardised conv, zero padding) and `norm_nonlinear_ops` (EvoNorm-S0,
 Filter Response Norm with TLU).
+
+Nothing else is imported here: the parser imports the expression nodes (`resdsl.ir.expr`), and
+`resdsl fmt` or the language server's first answer should not wait for networkx.
 """
 
 from resdsl.ir import norm_act_ops, norm_nonlinear_ops, ops_attention, ops_values, pool_gate_ops, std_conv_ops  # noqa: F401  (they add their ops to OPS)
-from resdsl.ir.graph import BlockInfo, StageInfo, add_node, topo_order
-from resdsl.ir.verify import verify
-
-__all__ = ["BlockInfo", "StageInfo", "add_node", "topo_order", "verify"]
