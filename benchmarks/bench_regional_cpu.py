@@ -23,6 +23,11 @@ is measured here), so only the first process pays the full compile.
 `--contiguous` puts the compiled copies' weights back in contiguous memory format after
 `compile_model` (which puts them in channels_last on the CPU; compilation is lazy, so the
 graphs then see contiguous weights): the behaviour before that change, for comparison.
+After the timing, each process profiles three forwards of each compiled copy
+(`torch.profiler`) and reports dynamo's own cost per forward: the cache lookups (guard
+evaluation) and the compiled frames' own time (gathering the graph inputs, the runtime
+wrappers), with the number of compiled calls; whole makes one call per forward, regional one
+per block and region.
 `--threads 1` runs each process on one thread: on a machine shared with other work, two
 OpenMP threads on two cores stall whenever one is descheduled (eager speed varied 5x between
 processes here), while one thread keeps a core to itself more often.
@@ -45,6 +50,22 @@ CONFIGS = {
     "resnet50": ("resnet50", {}, 4),
     "cifar18": ("cifar_resnet", {"n": 18}, 128),
 }
+
+
+_DYNAMO_EVENTS = ("TorchDynamo Cache Lookup", "Torch-Compiled Region", "Pregraph bytecode", "AOTDispatcher Runtime Wrapper Prologue")
+
+
+def dynamo_overhead(model, x, forwards: int = 3) -> dict:
+    """Per forward: dynamo's own milliseconds (guards, compiled frames, wrappers) and compiled calls."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(forwards):
+            model(x)
+    events = [e for e in prof.key_averages() if e.key.startswith(_DYNAMO_EVENTS)]
+    calls = sum(e.count for e in events if e.key == "TorchDynamo Cache Lookup")
+    return {"ms": sum(e.self_cpu_time_total for e in events) / 1e3 / forwards, "calls": calls // forwards}
 
 
 def child(name: str, index: int, rounds: int, threads: int | None, contiguous: bool) -> None:
@@ -73,8 +94,9 @@ def child(name: str, index: int, rounds: int, threads: int | None, contiguous: b
         err = {k: (models[k](x) - reference).abs().max().item() for k in ("whole", "regional")}  # compiles
         order = ["whole", "regional", "eager"] if index % 2 == 0 else ["regional", "whole", "eager"]
         times = interleaved({k: (lambda m=models[k]: m(x)) for k in order}, rounds=rounds)
+        overhead = {k: dynamo_overhead(models[k], x) for k in ("whole", "regional")}
     out = {k: batch / t for k, t in times.items()}
-    print(json.dumps({**out, "order": order[:2], "denormals": found, "max_abs_err": max(err.values()), "load_before": load_before, "load_after": os.getloadavg()}))
+    print(json.dumps({**out, "overhead": overhead, "forward_ms": {k: 1e3 * times[k] for k in ("whole", "regional")}, "order": order[:2], "denormals": found, "max_abs_err": max(err.values()), "load_before": load_before, "load_after": os.getloadavg()}))
 
 
 def main() -> None:
@@ -94,8 +116,8 @@ def main() -> None:
     threads = f"{args.threads} thread(s)" if args.threads else "torch's default threads"
     layout = "compiled weights contiguous (--contiguous)" if args.contiguous else "compiled weights channels_last (compile_model's choice on the CPU)"
     print(f"{args.processes} processes per network, {args.rounds} interleaved rounds each (median), {threads}; {layout}; inference, fp32, flush denormals on")
-    print("| network (batch) | process | timed first | whole img/s | regional img/s | eager img/s | regional / whole | load avg 1 min before → after | denormals | max abs err |")
-    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    print("| network (batch) | process | timed first | whole img/s | regional img/s | eager img/s | regional / whole | dynamo ms per forward (calls), whole / regional | of regional's forward | load avg 1 min before → after | denormals | max abs err |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     summary = []
     for name in args.only or list(CONFIGS):
         spec, params, batch = CONFIGS[name]
@@ -109,16 +131,17 @@ def main() -> None:
                 try:
                     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
                 except subprocess.TimeoutExpired:
-                    print(f"| {name} ({batch}) | {index + 1} | | timed out after {args.timeout:.0f} s | | | | | | |", flush=True)
+                    print(f"| {name} ({batch}) | {index + 1} | | timed out after {args.timeout:.0f} s | | | | | | | | |", flush=True)
                     continue
                 if done.returncode != 0:
-                    print(f"| {name} ({batch}) | {index + 1} | | failed: {done.stderr.strip().splitlines()[-1][:200]} | | | | | | |", flush=True)
+                    print(f"| {name} ({batch}) | {index + 1} | | failed: {done.stderr.strip().splitlines()[-1][:200]} | | | | | | | | |", flush=True)
                     continue
                 r = json.loads(done.stdout.strip().splitlines()[-1])
                 ratio = r["regional"] / r["whole"]
+                ow, orr = r["overhead"]["whole"], r["overhead"]["regional"]
                 ratios.append(ratio)
                 load = f"{r['load_before'][0]:.2f} → {r['load_after'][0]:.2f}"
-                print(f"| {name} ({batch}) | {index + 1} | {r['order'][0]} | {r['whole']:.2f} | {r['regional']:.2f} | {r['eager']:.2f} | {ratio:.3f} | {load} | {r['denormals']} | {r['max_abs_err']:.1e} |", flush=True)
+                print(f"| {name} ({batch}) | {index + 1} | {r['order'][0]} | {r['whole']:.2f} | {r['regional']:.2f} | {r['eager']:.2f} | {ratio:.3f} | {ow['ms']:.1f} ({ow['calls']}) / {orr['ms']:.1f} ({orr['calls']}) | {orr['ms'] / r['forward_ms']['regional']:.1%} | {load} | {r['denormals']} | {r['max_abs_err']:.1e} |", flush=True)
         if ratios:
             summary.append((name, batch, ratios))
     print()
