@@ -15,7 +15,7 @@ from lark.exceptions import UnexpectedInput
 
 from resdsl.frontend import resources
 from resdsl.diagnostics import Diagnostic, ResdslError, SourceMap, Span
-from resdsl.frontend.syntax import ast, errors, tables
+from resdsl.frontend.syntax import ast, errors, streaming, tables
 from resdsl.ir.expressions import EvalError, Value, evaluate
 
 
@@ -61,11 +61,13 @@ class _ToAst:
     # expressions
     def int_lit(self, meta, children):
         (tok,) = children
-        return ast.Literal(_tok_span(self.source, tok), _number(tok, self.source))
+        span = _tok_span(self.source, tok)
+        return ast.Literal(span, errors.number(str(tok), span))
 
     def float_lit(self, meta, children):
         (tok,) = children
-        return ast.Literal(_tok_span(self.source, tok), float(_number(tok, self.source)))
+        span = _tok_span(self.source, tok)
+        return ast.Literal(span, float(errors.number(str(tok), span)))
 
     def true_lit(self, meta, children):
         return ast.Literal(self._span(meta), True)
@@ -252,8 +254,18 @@ def no_cycle_collection():
 _RULES = {name: f for name, f in vars(_ToAst).items() if not name.startswith("_") and name != "transform"}
 
 
+@functools.lru_cache(maxsize=1)
+def _streaming() -> streaming.StreamingParser:
+    return streaming.StreamingParser(_parser(), _RULES)
+
+
 def parse(text: str, source: str, sources: SourceMap | None = None) -> ast.Module:
-    """Parse `text` (named `source` in spans); syntax errors raise `ResdslError`."""
+    """Parse `text` (named `source` in spans); syntax errors raise `ResdslError`.
+
+    The AST is built during the parse (streaming.py). Where that meets a bad literal or a tree
+    deeper than the limit, the parse tree decides what is reported, as before: a syntax error
+    anywhere first, then the depth, then the literal.
+    """
     sources = sources if sources is not None else SourceMap()
     sources.add(source, text)
     too_deep = errors.check_parentheses(text, source)
@@ -261,10 +273,19 @@ def parse(text: str, source: str, sources: SourceMap | None = None) -> ast.Modul
         raise ResdslError([too_deep], sources)
     try:
         with no_cycle_collection():
-            tree = _parser().parse(text)
+            module, height = _streaming().parse(text, _ToAst(source))
+        if height <= errors.MAX_DEPTH:
+            return module
+        with no_cycle_collection():
+            tree = _streaming().parse_tree(text)
     except UnexpectedInput as err:
-        found = errors.syntax_diagnostics(err, text, source, _parser(), limit=errors.MAX_ERRORS)
-        raise ResdslError(found, sources, errors.MAX_ERRORS if len(found) >= errors.MAX_ERRORS else None) from None
+        raise _syntax_error(err, text, source, sources) from None
+    except errors.LiteralError:
+        try:
+            with no_cycle_collection():
+                tree = _streaming().parse_tree(text)
+        except UnexpectedInput as err:
+            raise _syntax_error(err, text, source, sources) from None
     too_deep = errors.check_depth(tree, source)
     if too_deep is not None:
         raise ResdslError([too_deep], sources)
@@ -273,6 +294,11 @@ def parse(text: str, source: str, sources: SourceMap | None = None) -> ast.Modul
             return _ToAst(source).transform(tree)
     except errors.LiteralError as err:
         raise ResdslError([err.diagnostic], sources) from None
+
+
+def _syntax_error(err: UnexpectedInput, text: str, source: str, sources: SourceMap) -> ResdslError:
+    found = errors.syntax_diagnostics(err, text, source, _streaming().recognizer, limit=errors.MAX_ERRORS)
+    return ResdslError(found, sources, errors.MAX_ERRORS if len(found) >= errors.MAX_ERRORS else None)
 
 
 def parse_literal(text: str) -> Value | None:
