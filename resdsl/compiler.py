@@ -161,7 +161,7 @@ def _compile(text: str, source: str, limits: Limits, verify_ir: bool, keep_going
     if too_many is not None:  # parsing is the slowest step: count before it
         sources.add(source, text)
         raise ResdslError([too_many], sources)
-    module = parse(text, source, sources)
+    module = parse(text, source, sources, limits.max_tokens)
     reporter = Reporter(sources, limit=10**9 if keep_going else 20)
     definitions = _definitions(prelude, module, reporter)
     elaborator = Elaborator(definitions, reporter, source, limits)

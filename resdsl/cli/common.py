@@ -97,8 +97,9 @@ def spec_argument(name: str = "spec", **kwargs):
 
 def spec_options(func):
     """SPEC argument plus --set, the size limits (--max-nodes, --max-params, --max-activations,
-    --max-statements) and --werror."""
+    --max-statements, --max-tokens) and --werror."""
     func = click.option("--werror", is_flag=True, expose_value=False, callback=_remember, help="treat warnings as errors (exit 1)")(func)
+    func = click.option("--max-tokens", type=click.IntRange(min=1), default=Limits.max_tokens, show_default=True, expose_value=False, callback=_remember, help="refuse spec files with more names, numbers and symbols")(func)
     func = click.option("--max-statements", type=click.IntRange(min=1), default=Limits.max_statements, show_default=True, expose_value=False, callback=_remember, help="refuse spec files with more statements")(func)
     func = click.option("--max-activations", type=click.IntRange(min=1), default=Limits.max_activations, show_default=True, expose_value=False, callback=_remember, help="refuse networks whose layer outputs hold more elements (batch 1)")(func)
     func = click.option("--max-params", type=click.IntRange(min=1), default=Limits.max_params, show_default=True, help="refuse networks with more parameters")(func)
@@ -143,6 +144,7 @@ def load_spec(spec: str, overrides: dict, max_nodes: int, max_params: int, *, ke
         max_params=max_params,
         max_activations=meta.get("resdsl.max_activations", Limits.max_activations),
         max_statements=meta.get("resdsl.max_statements", Limits.max_statements),
+        max_tokens=meta.get("resdsl.max_tokens", Limits.max_tokens),
     )
     net = load(spec, resolved=resolved, limits=limits, keep_going=keep_going, **overrides)
     if net.warnings and meta.get("resdsl.werror"):

@@ -318,6 +318,7 @@ class Limits:
     """
 
     max_statements: int = 5_000  # in the spec file, counted before it is parsed
+    max_tokens: int = 250_000  # names, numbers and symbols of the spec file, counted as it is parsed
     max_nodes: int = 50_000
     max_params: int = 2_000_000_000
     max_activations: int = 10_000_000_000  # elements of all layer outputs, batch 1

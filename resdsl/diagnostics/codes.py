@@ -70,7 +70,7 @@ _TABLE = [
     Code("E0216", "softmax groups do not divide", "`softmax n, groups g` of a channel count that is not a multiple of n·g", "softmax 2, groups 3 of 64 channels"),
     Code("E0217", "weighted sum of mismatched shapes", "`weighted_sum x, n` whose weights are not x's channels ×1×1, or whose x does not split into n paths", "weights 128×1×1 for paths 64×56×56"),
     # --- size limits ---------------------------------------------------------------------------
-    Code("E0301", "size limit", "the spec passes a size limit: statements, layers, parameters, activations, or blocks nested too deeply; raise with --max-statements/--max-nodes/--max-params/--max-activations", "layer1: basic(64) x 10000000"),
+    Code("E0301", "size limit", "the spec passes a size limit: statements, tokens, layers, parameters, activations, or blocks nested too deeply; raise with --max-statements/--max-tokens/--max-nodes/--max-params/--max-activations", "layer1: basic(64) x 10000000"),
     # --- expectations --------------------------------------------------------------------------
     Code("E0401", "expectation failed", "an `expect` does not hold for the compiled network", "expect params == 1000"),
     Code("E0402", "misused tolerance", "`within N%` goes with `~`, not with another comparison", "expect params == 100 within 1%"),

@@ -293,6 +293,8 @@ def number(text: str, span: Span) -> int | float:
     digits = text.replace("_", "")
     if len(digits) > MAX_DIGITS:
         raise LiteralError(Diagnostic("E0201", f"this number has {len(digits)} characters; a spec may write at most {MAX_DIGITS}", span))
+    if digits.isascii() and digits.isdigit():  # an integer, the common case
+        return int(digits)
     value = float(digits) if any(c in digits for c in ".eE") else int(digits)
     if value == float("inf"):  # `1e400`: no size, count or percentage is past a float's range
         raise LiteralError(Diagnostic("E0201", "this number is too large", span, help="a number must be below 1.8e308"))

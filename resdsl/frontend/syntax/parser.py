@@ -259,8 +259,9 @@ def _streaming() -> streaming.StreamingParser:
     return streaming.StreamingParser(_parser(), _RULES)
 
 
-def parse(text: str, source: str, sources: SourceMap | None = None) -> ast.Module:
-    """Parse `text` (named `source` in spans); syntax errors raise `ResdslError`.
+def parse(text: str, source: str, sources: SourceMap | None = None, max_tokens: int | None = None) -> ast.Module:
+    """Parse `text` (named `source` in spans); syntax errors raise `ResdslError`, and so does a
+    token past `max_tokens` (E0301 there; None: no limit).
 
     The AST is built during the parse (streaming.py). Where that meets a bad literal or a tree
     deeper than the limit, the parse tree decides what is reported, as before: a syntax error
@@ -273,19 +274,18 @@ def parse(text: str, source: str, sources: SourceMap | None = None) -> ast.Modul
         raise ResdslError([too_deep], sources)
     try:
         with no_cycle_collection():
-            module, height = _streaming().parse(text, _ToAst(source))
+            module, height = _streaming().parse(text, _ToAst(source), max_tokens)
         if height <= errors.MAX_DEPTH:
             return module
-        with no_cycle_collection():
-            tree = _streaming().parse_tree(text)
-    except UnexpectedInput as err:
-        raise _syntax_error(err, text, source, sources) from None
+    except (UnexpectedInput, streaming.TooManyTokens) as err:
+        raise _refusal(err, text, source, sources, max_tokens) from None
     except errors.LiteralError:
-        try:
-            with no_cycle_collection():
-                tree = _streaming().parse_tree(text)
-        except UnexpectedInput as err:
-            raise _syntax_error(err, text, source, sources) from None
+        pass
+    try:
+        with no_cycle_collection():
+            tree = _streaming().parse_tree(text, max_tokens)
+    except (UnexpectedInput, streaming.TooManyTokens) as err:
+        raise _refusal(err, text, source, sources, max_tokens) from None
     too_deep = errors.check_depth(tree, source)
     if too_deep is not None:
         raise ResdslError([too_deep], sources)
@@ -294,6 +294,19 @@ def parse(text: str, source: str, sources: SourceMap | None = None) -> ast.Modul
             return _ToAst(source).transform(tree)
     except errors.LiteralError as err:
         raise ResdslError([err.diagnostic], sources) from None
+
+
+def _refusal(err, text: str, source: str, sources: SourceMap, max_tokens: int | None) -> ResdslError:
+    """A syntax error's diagnostics, or E0301 at the first token past `max_tokens`."""
+    if isinstance(err, streaming.TooManyTokens):
+        return ResdslError([Diagnostic(
+            "E0301",
+            f"this spec has more than {max_tokens:,} tokens",
+            _tok_span(source, err.token),
+            label="the limit is passed here",
+            help="raise the limit with --max-tokens (API: limits=Limits(max_tokens=...))",
+        )], sources)
+    return _syntax_error(err, text, source, sources)
 
 
 def _syntax_error(err: UnexpectedInput, text: str, source: str, sources: SourceMap) -> ResdslError:

@@ -58,7 +58,8 @@ def statement_limit(text: str, source: str, limit: int) -> Diagnostic | None:
 
 
 def parse_bounded(text: str, source: str, limits: Limits | None = None, sources: SourceMap | None = None):
-    """`parse`, after the statement limit: E0301 (raised) before any parsing of an oversized spec."""
+    """`parse`, after the statement limit: E0301 (raised) before any parsing of an oversized spec,
+    or at the first token past `Limits.max_tokens` while parsing."""
     from resdsl.frontend.syntax.parser import parse
 
     too_many = statement_limit(text, source, (limits or Limits()).max_statements)
@@ -66,4 +67,4 @@ def parse_bounded(text: str, source: str, limits: Limits | None = None, sources:
         sources = sources if sources is not None else SourceMap()
         sources.add(source, text)
         raise ResdslError([too_many], sources)
-    return parse(text, source, sources)
+    return parse(text, source, sources, (limits or Limits()).max_tokens)

@@ -1,10 +1,12 @@
-"""The AST built while Lark's LALR parser reduces, without a parse tree in between.
+"""The parser's driver: Lark's LALR tables and contextual lexer run by one loop, the AST built as
+the parser reduces, without a parse tree in between.
 
-`parser.parse` first tries this path. Lark's own tree builder wraps every reduction in three
-callables (child filter, single-child expansion, position propagation) and makes a `Tree` with a
-`Meta`, which `_ToAst` then walks again: on a dense 1 MB spec (a million tokens) that was two
-thirds of the parse. Here each rule gets one closure that does the same three things and calls
-the same `_ToAst` method, so the AST and every span in it are the ones the tree path makes:
+Lark's own tree builder wraps every reduction in three callables (child filter, single-child
+expansion, position propagation) and makes a `Tree` with a `Meta`, which `_ToAst` then walked
+again; with Lark's per-token lexer and parser calls, on a dense 1 MB spec (a million tokens)
+that was 16 s and 1.1 GB for `resdsl check`. Here each rule gets one closure that does the same
+three things and calls the same `_ToAst` method, so the AST and every span in it are the ones
+the tree path made:
 
 - a node's span runs from the first token of its production to the last, anonymous tokens
   (`(`, `{`, `;`) included, as Lark's `propagate_positions` does;
@@ -12,9 +14,10 @@ the same `_ToAst` method, so the AST and every span in it are the ones the tree 
   (its "container": `(a + b) * c` starts at the `(`, while `a + b` itself does not);
 - `_rules` and `__anon` repetitions are spliced into their parent, `[x]` leaves a `None`.
 
-It also tracks the parse tree's height. Whatever the tree path would report (a syntax error, a
-tree deeper than `errors.MAX_DEPTH`, a bad literal) makes `parse` fall back to the tree path,
-which reports it with its own diagnostics; this path is only ever the fast way to a success.
+It also tracks the parse tree's height. A syntax error raises the exception Lark raises; a
+tree deeper than `errors.MAX_DEPTH` or a bad literal makes `parser.parse` build Lark's tree
+(`parse_tree`, by the same loop with Lark's own tree callbacks), which decides what is
+reported, as before. tests/test_streaming_parser.py compares both ways on every spec.
 """
 
 from __future__ import annotations
@@ -44,40 +47,27 @@ class Val:
         self.height = height
 
 
-def _extent(children):
-    """(line, column, end_line, end_column, height) over raw children; positions None if empty."""
-    first = last = None
-    height = 0
-    for c in children:
-        if type(c) is Val:
-            if c.height > height:
-                height = c.height
-            if c.line is None:
-                continue
-        if first is None:
-            first = c
-        last = c
-    if first is None:
-        return None, None, None, None, height
-    return first.line, first.column, last.end_line, last.end_column, height
-
-
-def _rule_callback(rule, keep, build):
-    """One closure for `rule`: filter and splice the raw children, then expand or build."""
+def _plan(rule):
+    """Lark's child filter for `rule`: [(index, splice, Nones before)], Nones at the end."""
     empty = rule.options.empty_indices or []
     if empty:
         s = "".join(str(int(b)) for b in empty)
         nones = [len(ones) for ones in s.split("0")]
     else:
         nones = [0] * (len(rule.expansion) + 1)
-    plan = []  # (index, splice, nones before)
+    plan = []
     pending = 0
     for i, sym in enumerate(rule.expansion):
         pending += nones[i]
         if not (sym.is_term and sym.filter_out):
             plan.append((i, not sym.is_term and sym.name.startswith("_"), pending))
             pending = 0
-    trailing = pending + nones[len(rule.expansion)]
+    return plan, pending + nones[len(rule.expansion)]
+
+
+def _rule_callback(rule, keep, build):
+    """One closure for `rule`: filter and splice the raw children, then expand or build."""
+    plan, trailing = _plan(rule)
     name = rule.alias or rule.origin.name
     expand1 = rule.options.expand1 and not rule.alias
     spliced = name.startswith("_")
@@ -88,7 +78,21 @@ def _rule_callback(rule, keep, build):
     method = build.get(name)
 
     def callback(children):
-        line, column, end_line, end_column, height = _extent(children)
+        first = last = None  # the extent over the raw children (first and last with a position)
+        height = 0
+        for c in children:
+            if type(c) is Val:
+                if c.height > height:
+                    height = c.height
+                if c.line is None:
+                    continue
+            if first is None:
+                first = c
+            last = c
+        if first is None:
+            line = column = end_line = end_column = None
+        else:
+            line, column, end_line, end_column = first.line, first.column, last.end_line, last.end_column
         filtered = []
         for i, splice, before in plan:
             if before:
@@ -112,6 +116,14 @@ def _rule_callback(rule, keep, build):
         return val
 
     return callback
+
+
+class TooManyTokens(Exception):
+    """The parse reached a token past its budget (`Limits.max_tokens`); carries that token."""
+
+    def __init__(self, token: Token):
+        super().__init__(str(token))
+        self.token = token
 
 
 class StreamingParser:
@@ -144,18 +156,19 @@ class StreamingParser:
         self._units = {}  # (state below, state, lookahead) -> the state after single-child reductions
         self._last = ("", {})  # the last text parsed, and its parser states at line starts
 
-    def parse(self, text: str, transformer):
-        """(the `start` rule's value, the parse tree's height); raises what `Lark.parse` raises."""
+    def parse(self, text: str, transformer, max_tokens: int | None = None):
+        """(the `start` rule's value, the parse tree's height); raises what `Lark.parse` raises,
+        or `TooManyTokens` at the first token past `max_tokens`."""
         rules = []
         for rule in self._rules:
             callback = _rule_callback(rule, transformer, self._build)
             rules.append((len(rule.expansion), None if callback is _identity else callback, str(rule.origin.name)))
-        result = self._run(text, rules)
+        result = self._run(text, rules, budget=max_tokens)
         return (result.value, result.height) if type(result) is Val else (result, 0)
 
-    def parse_tree(self, text: str):
-        """The tree `Lark.parse(text)` returns."""
-        return self._run(text, self._tree_rules)
+    def parse_tree(self, text: str, max_tokens: int | None = None):
+        """The tree `Lark.parse(text)` returns (`TooManyTokens` as `parse`)."""
+        return self._run(text, self._tree_rules, budget=max_tokens)
 
     def recognize(self, text: str) -> None:
         """Raises what `Lark.parse(text)` raises, and builds nothing.
@@ -178,16 +191,19 @@ class StreamingParser:
     def recognizer(self) -> "Recognizer":
         return Recognizer(self)
 
-    def _run(self, text, rules, resume=None):
+    def _run(self, text, rules, resume=None, budget=None):
         checkpoints = {}
         start = self._table.start_states["start"]
         try:
             begin = _begin(start, resume)
-            done, result = _drive(text, self._states, self._table.end_states["start"], self._lexers, rules, checkpoints, begin, self._units)
+            budget = -1 if budget is None else budget + 1  # counted down to 0 at the token past it
+            done, result = _drive(text, self._states, self._table.end_states["start"], self._lexers, rules, checkpoints, begin, self._units, budget)
         finally:
             self._last = (text, checkpoints)
         if done:
             return result
+        if done is None:
+            raise TooManyTokens(result)
         raise self._error(text, *result)
 
     def _error(self, text, state_stack, token, pos, line, column, last):
@@ -255,6 +271,10 @@ def _root_token(root, text, pos, line, column):
     return root.callback[kind](token) if kind in root.callback else token
 
 
+# Lark's Token constructor without its check for a deprecated keyword, where Lark has one.
+_token = getattr(Token, "_future_new", Token)
+
+
 def _identity(children):
     return children[0]
 
@@ -304,12 +324,10 @@ def _begin(state, resume):
     return pos, list(stack), [None] * values, line, pos, last
 
 
-def _drive(text, states, end_state, lexers, rules, checkpoints, begin, units):  # noqa: C901 - one loop on purpose
-    """(True, the start rule's value), or (False, what `StreamingParser._error` needs).
-
-    `checkpoints` gets {offset of a line start: (state stack, value count, line, last token)}
-    for each newline token shifted.
-    """
+def _drive(text, states, end_state, lexers, rules, checkpoints, begin, units, budget):  # noqa: C901 - one loop on purpose
+    """(True, the start rule's value), (False, what `StreamingParser._error` needs), or (None,
+    the token past the budget). `checkpoints` gets {offset of a line start: (state stack, value
+    count, line, last token)} for each newline token shifted."""
     pos, state_stack, value_stack, line, line_start, last = begin
     state, size = state_stack[-1], len(text)
     while True:
@@ -329,10 +347,12 @@ def _drive(text, states, end_state, lexers, rules, checkpoints, begin, units):  
             pos += len(value)
             if kind in ignore:
                 continue
-            token = last = Token(kind, value, start, start_line, column, line, pos - line_start + 1, pos)
+            token = last = _token(kind, value, start, start_line, column, line, pos - line_start + 1, pos)
             if kind in keyword:
-                token = keyword[kind](token)
-                kind = token.type
+                kind = (token := keyword[kind](token)).type
+            budget -= 1
+            if not budget:
+                return None, token
         else:
             token = Token.new_borrow_pos("$END", "", last) if last is not None else Token("$END", "", 0, 1, 1)
             kind = "$END"
