@@ -22,23 +22,10 @@ SPECS = sorted(p for folder in ("specs", "examples", "resdsl", "tests/diagnostic
 
 
 def _reference(text: str, source: str):
-    """resdsl's parse before the streaming parser: Lark's tree, then the walk."""
-    sources = SourceMap()
-    sources.add(source, text)
+    """resdsl's parse before the streaming parser, and its route under other Lark releases:
+    Lark's tree, then the walk (`parser.parse_public`)."""
     try:
-        if (too_deep := errors.check_parentheses(text, source)) is not None:
-            raise ResdslError([too_deep], sources)
-        try:
-            tree = parser._parser().parse(text)
-        except UnexpectedInput as err:
-            found = errors.syntax_diagnostics(err, text, source, parser._parser(), limit=errors.MAX_ERRORS)
-            raise ResdslError(found, sources, errors.MAX_ERRORS if len(found) >= errors.MAX_ERRORS else None) from None
-        if (too_deep := errors.check_depth(tree, source)) is not None:
-            raise ResdslError([too_deep], sources)
-        try:
-            return "ok", parser._ToAst(source).transform(tree)
-        except errors.LiteralError as err:
-            raise ResdslError([err.diagnostic], sources) from None
+        return "ok", parser.parse_public(text, source)
     except ResdslError as err:
         return "error", err.render()
 
@@ -103,9 +90,14 @@ def test_specs_with_many_broken_lines_report_as_with_lark():
     assert compared == 40 and multiple >= 10
 
 
-def test_a_token_past_the_limit_is_refused_where_it_is():
-    """`Limits.max_tokens` counts what the parser reads (names, numbers, symbols, line ends)."""
+@pytest.mark.parametrize("route", ["streaming", "public"])
+def test_a_token_past_the_limit_is_refused_where_it_is(route, monkeypatch):
+    """`Limits.max_tokens` counts what the parser reads (names, numbers, symbols, line ends),
+    the same on the public route that other Lark releases take."""
     from resdsl.diagnostics import Limits
+    from resdsl.frontend.syntax import streaming
+
+    monkeypatch.setattr(streaming, "SUPPORTED", route == "streaming")
     from resdsl.frontend.syntax.reader import parse_bounded
 
     text = _net("    conv 3x3, 16\n")  # 14 tokens: network n { NL input 3x8x8 NL conv 3x3 , 16 NL } NL
@@ -115,3 +107,11 @@ def test_a_token_past_the_limit_is_refused_where_it_is():
     (diagnostic,) = refused.value.diagnostics
     assert (diagnostic.code, diagnostic.message) == ("E0301", "this spec has more than 10 tokens")
     assert (diagnostic.span.line, diagnostic.span.column, diagnostic.span.end_column) == (3, 15, 17)  # the `16`
+
+
+def test_only_the_tested_lark_release_takes_the_streaming_route():
+    import lark
+
+    from resdsl.frontend.syntax import streaming
+
+    assert streaming.SUPPORTED == (tuple(lark.__version__.split(".")[:2]) == streaming.TESTED_LARK)

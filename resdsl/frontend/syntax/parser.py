@@ -267,6 +267,8 @@ def parse(text: str, source: str, sources: SourceMap | None = None, max_tokens: 
     deeper than the limit, the parse tree decides what is reported, as before: a syntax error
     anywhere first, then the depth, then the literal.
     """
+    if not streaming.SUPPORTED:
+        return parse_public(text, source, sources, max_tokens)
     sources = sources if sources is not None else SourceMap()
     sources.add(source, text)
     too_deep = errors.check_parentheses(text, source)
@@ -294,6 +296,60 @@ def parse(text: str, source: str, sources: SourceMap | None = None, max_tokens: 
             return _ToAst(source).transform(tree)
     except errors.LiteralError as err:
         raise ResdslError([err.diagnostic], sources) from None
+
+
+def parse_public(text: str, source: str, sources: SourceMap | None = None, max_tokens: int | None = None) -> ast.Module:
+    """`parse` through Lark's public API only: its parse tree with propagated positions, walked
+    by `_ToAst`, syntax errors recovered by Lark's re-parses (slower on large inputs). The route
+    under a Lark release the streaming driver was not tested with, and the reference
+    tests/test_streaming_parser.py holds the driver to."""
+    sources = sources if sources is not None else SourceMap()
+    sources.add(source, text)
+    too_deep = errors.check_parentheses(text, source)
+    if too_deep is not None:
+        raise ResdslError([too_deep], sources)
+    try:
+        with no_cycle_collection():
+            counting, budget = _counting_parser()
+            budget.max = max_tokens
+            tree = counting.parse(text)
+    except streaming.TooManyTokens as err:
+        raise _refusal(err, text, source, sources, max_tokens) from None
+    except UnexpectedInput as err:
+        found = errors.syntax_diagnostics(err, text, source, _parser(), limit=errors.MAX_ERRORS)
+        raise ResdslError(found, sources, errors.MAX_ERRORS if len(found) >= errors.MAX_ERRORS else None) from None
+    too_deep = errors.check_depth(tree, source)
+    if too_deep is not None:
+        raise ResdslError([too_deep], sources)
+    try:
+        with no_cycle_collection():
+            return _ToAst(source).transform(tree)
+    except errors.LiteralError as err:
+        raise ResdslError([err.diagnostic], sources) from None
+
+
+class _TokenBudget:
+    """A Lark post-lexer that passes every token to the parser and raises `TooManyTokens` at the
+    one past `max` (Lark's public `postlex`; the streaming driver counts in its own loop)."""
+
+    always_accept = ()
+
+    def __init__(self):
+        self.max: int | None = None
+
+    def process(self, stream):
+        for seen, token in enumerate(stream, 1):
+            if self.max is not None and seen > self.max:
+                raise streaming.TooManyTokens(token)
+            yield token
+
+
+@functools.lru_cache(maxsize=1)
+def _counting_parser() -> tuple[Lark, _TokenBudget]:
+    """The grammar's parser with a `_TokenBudget` between its lexer and its parser."""
+    budget = _TokenBudget()
+    grammar = resources.grammar_path().read_text(encoding="utf-8")
+    return Lark(grammar, postlex=budget, **LARK_OPTIONS), budget
 
 
 def _refusal(err, text: str, source: str, sources: SourceMap, max_tokens: int | None) -> ResdslError:
