@@ -119,6 +119,13 @@ def test_the_prelude_itself_is_checked_as_a_library():
     assert "block bottleneck(width" in hover
 
 
+def test_a_file_of_blocks_meets_the_size_limits_too():
+    """A library file (the prelude, or a copy of it) is parsed with the same limits as a spec."""
+    text = "block b(w) {\n    conv 3x3, w\n}\n" * 5_001
+    analysis = analyze(text, "/somewhere/prelude.res", library=True)
+    assert [(d.code, d.message) for d in analysis.diagnostics] == [("E0301", "this spec has more than 5,000 statements")]
+
+
 def test_positions_contain_their_end_and_text_of_reads_spans():
     span = Span("s", 2, 3, 2, 6)
     assert contains(span, 2, 3) and contains(span, 2, 6) and not contains(span, 2, 7) and not contains(span, 1, 4)

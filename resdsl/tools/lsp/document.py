@@ -32,7 +32,6 @@ from resdsl.diagnostics import Diagnostic, ResdslError, Span
 from resdsl.ir.expressions import evaluate
 from resdsl.tools.lsp.positions import LineIndex, LineMap
 from resdsl.frontend.syntax import ast
-from resdsl.frontend.syntax.parser import parse
 from resdsl.frontend.syntax.reader import parse_bounded
 from resdsl.tools.lsp.spec_text import (  # Candidate, Symbol, text_of: the server's and tests' names
     LAYER_REGISTRY,
@@ -377,7 +376,7 @@ def analyze(text: str, source: str = "<spec>", *, library: bool = False, previou
     internal = ""
     try:
         if library:
-            parse(text, source)
+            parse_bounded(text, source)  # the size limits hold for a file of blocks too
             diagnostics: tuple = ()
         else:
             net = compile_text(text, source, keep_going=True)
