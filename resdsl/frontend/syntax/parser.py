@@ -288,14 +288,7 @@ def parse(text: str, source: str, sources: SourceMap | None = None, max_tokens: 
             tree = _streaming().parse_tree(text, max_tokens)
     except (UnexpectedInput, streaming.TooManyTokens) as err:
         raise _refusal(err, text, source, sources, max_tokens) from None
-    too_deep = errors.check_depth(tree, source)
-    if too_deep is not None:
-        raise ResdslError([too_deep], sources)
-    try:
-        with no_cycle_collection():
-            return _ToAst(source).transform(tree)
-    except errors.LiteralError as err:
-        raise ResdslError([err.diagnostic], sources) from None
+    return _from_tree(tree, source, sources)
 
 
 def parse_public(text: str, source: str, sources: SourceMap | None = None, max_tokens: int | None = None) -> ast.Module:
@@ -313,11 +306,13 @@ def parse_public(text: str, source: str, sources: SourceMap | None = None, max_t
             counting, budget = _counting_parser()
             budget.max = max_tokens
             tree = counting.parse(text)
-    except streaming.TooManyTokens as err:
+    except (UnexpectedInput, streaming.TooManyTokens) as err:
         raise _refusal(err, text, source, sources, max_tokens) from None
-    except UnexpectedInput as err:
-        found = errors.syntax_diagnostics(err, text, source, _parser(), limit=errors.MAX_ERRORS)
-        raise ResdslError(found, sources, errors.MAX_ERRORS if len(found) >= errors.MAX_ERRORS else None) from None
+    return _from_tree(tree, source, sources)
+
+
+def _from_tree(tree: Tree, source: str, sources: SourceMap) -> ast.Module:
+    """A parse tree's AST: E0301 past `errors.MAX_DEPTH`, a bad literal's diagnostic, else the walk."""
     too_deep = errors.check_depth(tree, source)
     if too_deep is not None:
         raise ResdslError([too_deep], sources)
@@ -366,7 +361,8 @@ def _refusal(err, text: str, source: str, sources: SourceMap, max_tokens: int | 
 
 
 def _syntax_error(err: UnexpectedInput, text: str, source: str, sources: SourceMap) -> ResdslError:
-    found = errors.syntax_diagnostics(err, text, source, _streaming().recognizer, limit=errors.MAX_ERRORS)
+    recognizer = _streaming().recognizer if streaming.SUPPORTED else _parser()  # what re-parses for recovery
+    found = errors.syntax_diagnostics(err, text, source, recognizer, limit=errors.MAX_ERRORS)
     return ResdslError(found, sources, errors.MAX_ERRORS if len(found) >= errors.MAX_ERRORS else None)
 
 
