@@ -20,10 +20,10 @@ from resdsl.frontend.syntax import ast
 from resdsl.ir.definitions import Definition, Loop, Param, Step
 
 
-
-
 @functools.lru_cache(maxsize=1024)
 def lower(definition: ast.Definition) -> Definition:
+    """`definition` lowered: its unique parameters and a step per statement a back end builds
+    (inputs, policies and expectations have none). Cached per definition, as its plan is."""
     steps, values = [], {"input"}
     for item in plan(definition).items:
         step = _step(item, definition, values)
