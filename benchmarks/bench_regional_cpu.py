@@ -57,7 +57,6 @@ _DYNAMO_EVENTS = ("TorchDynamo Cache Lookup", "Torch-Compiled Region", "Pregraph
 
 def dynamo_overhead(model, x, forwards: int = 3) -> dict:
     """Per forward: dynamo's own milliseconds (guards, compiled frames, wrappers) and compiled calls."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -21,12 +21,13 @@ from resdsl.ir.definitions import Definition, Loop, Param, Step
 
 
 @functools.lru_cache(maxsize=1024)
-def lower(definition: ast.Definition) -> Definition:
+def lower(definition: ast.Definition, loop_body_of: ast.For | None = None) -> Definition:
     """`definition` lowered: its unique parameters and a step per statement a back end builds
-    (inputs, policies and expectations have none). Cached per definition, as its plan is."""
+    (inputs, policies and expectations have none). `loop_body_of`: the `for` statement whose body
+    `definition` is. Cached per definition, as its plan is."""
     steps, values = [], {"input"}
     for item in plan(definition).items:
-        step = _step(item, definition, values)
+        step = _step(item, definition, values, loop_body_of is not None)
         if step is None:
             continue
         steps.append(step)
@@ -40,7 +41,7 @@ def lower(definition: ast.Definition) -> Definition:
     return Definition(definition.kind, definition.name, definition.span, params, tuple(steps))
 
 
-def _step(item, definition: ast.Definition, values: set) -> Step | None:
+def _step(item, definition: ast.Definition, values: set, in_loop: bool) -> Step | None:
     stmt = item.stmt
     if isinstance(stmt, ast.Layer):
         if item.kind is None:  # an unknown op: `check` reported it
@@ -62,9 +63,9 @@ def _step(item, definition: ast.Definition, values: set) -> Step | None:
         )
     if isinstance(stmt, ast.Let):
         # inside a loop every `let` binds a value (a number `let` there is an error at check)
-        value_let = definition.name.endswith(".for") or is_value_expr(stmt.value, values)
+        value_let = in_loop or is_value_expr(stmt.value, values)
         return Step("let", name=stmt.name, value=stmt.value, value_let=value_let, expressions=(stmt.value,))
     if isinstance(stmt, ast.For):
-        body = lower(loop_body(stmt, definition))
+        body = lower(loop_body(stmt, definition), stmt)
         return Step("for", loop=Loop(stmt.var, stmt.start, stmt.stop, body))
     return None  # input, shortcut policy, expect: nothing a back end builds

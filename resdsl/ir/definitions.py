@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from resdsl.diagnostics import Span
 from resdsl.ir.expr import Expr
+from resdsl.ir.expressions import evaluate, names_in
 
 NETWORK = "<network>"  # the key of the network's own definition in graph.graph["lowered"]
 SEQUENTIAL_KINDS = ("sequential", "shortcut")
@@ -118,8 +119,6 @@ class Definition:
         A block use's arguments are not among them: an instance's call is written with the
         values the IR holds, so a `let` only a nested block reads has no line in the class.
         """
-        from resdsl.ir.expressions import names_in
-
         def read(steps) -> set[str]:
             out: set[str] = set()
             for s in steps:
@@ -160,8 +159,6 @@ def given_arguments(definition, args: dict) -> list:
     summary's `bottleneck(128, stride=2)` both follow it. `definition` is a syntax tree's or a
     lowered one (both have `unique_params()` of parameters with `name` and `default`).
     """
-    from resdsl.ir.expressions import evaluate  # expressions import nothing from here
-
     out, env = [], {}
     for p in definition.unique_params():
         value = args[p.name]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import networkx as nx
 
+from resdsl.ir.definitions import NETWORK, Definition
 from resdsl.ir.ops import OPS
 
 _ATTRS = ("op", "params", "inputs", "shape", "span", "site", "scope", "origin", "order")
@@ -91,8 +92,6 @@ def _shortcut_problems(g: nx.DiGraph) -> list[str]:
 
 
 def _lowering_problems(g: nx.DiGraph) -> list[str]:
-    from resdsl.ir.definitions import NETWORK, Definition
-
     lowered = g.graph.get("lowered", {})
     wanted = {NETWORK} | {b.definition for b in g.graph["blocks"].values()} | {b.shortcut_def for b in g.graph["blocks"].values() if b.shortcut_def}
     return [f"definition {name!r} is not lowered" for name in sorted(wanted) if not isinstance(lowered.get(name), Definition)]

@@ -269,11 +269,7 @@ def parse(text: str, source: str, sources: SourceMap | None = None, max_tokens: 
     """
     if not streaming.SUPPORTED:
         return parse_public(text, source, sources, max_tokens)
-    sources = sources if sources is not None else SourceMap()
-    sources.add(source, text)
-    too_deep = errors.check_parentheses(text, source)
-    if too_deep is not None:
-        raise ResdslError([too_deep], sources)
+    sources = _registered(text, source, sources)
     try:
         with no_cycle_collection():
             module, height = _streaming().parse(text, _ToAst(source), max_tokens)
@@ -296,11 +292,7 @@ def parse_public(text: str, source: str, sources: SourceMap | None = None, max_t
     by `_ToAst`, syntax errors recovered by Lark's re-parses (slower on large inputs). The route
     under a Lark release the streaming driver was not tested with, and the reference
     tests/test_streaming_parser.py holds the driver to."""
-    sources = sources if sources is not None else SourceMap()
-    sources.add(source, text)
-    too_deep = errors.check_parentheses(text, source)
-    if too_deep is not None:
-        raise ResdslError([too_deep], sources)
+    sources = _registered(text, source, sources)
     try:
         with no_cycle_collection():
             counting, budget = _counting_parser()
@@ -309,6 +301,16 @@ def parse_public(text: str, source: str, sources: SourceMap | None = None, max_t
     except (UnexpectedInput, streaming.TooManyTokens) as err:
         raise _refusal(err, text, source, sources, max_tokens) from None
     return _from_tree(tree, source, sources)
+
+
+def _registered(text: str, source: str, sources: SourceMap | None) -> SourceMap:
+    """`sources` with `text` added as `source`; E0301 (raised) for parentheses nested past the limit."""
+    sources = sources if sources is not None else SourceMap()
+    sources.add(source, text)
+    too_deep = errors.check_parentheses(text, source)
+    if too_deep is not None:
+        raise ResdslError([too_deep], sources)
+    return sources
 
 
 def _from_tree(tree: Tree, source: str, sources: SourceMap) -> ast.Module:
