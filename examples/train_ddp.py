@@ -184,6 +184,10 @@ def main(argv=None) -> int:
         (args.out / f"rank{rank}.json").write_text(json.dumps(record))
         if rank == 0:
             torch.save(parameters, args.out / "parameters.pt")
+    # Every rank reaches the teardown together (rank 0 may still be exporting): twice in this
+    # project's suite under load, the rank that left first was aborted at exit by gloo ("terminate
+    # called without an active exception") after the training had succeeded.
+    dist.barrier()
     dist.destroy_process_group()
     return 0
 
