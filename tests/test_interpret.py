@@ -29,10 +29,13 @@ from resdsl.compiler import compile_text
 from resdsl.diagnostics import Limits, ResdslError
 from resdsl.backends.torch_build import weights_from_module
 from resdsl.ir.interpret import interpret
+from resdsl.ir.layer_values import VALUE_KINDS
 from resdsl.ir.ops import OPS
 from spec_strategies import ACTS, SIMPLE, Drawn, specs
 
 SCALE = int(os.environ.get("RESDSL_PROPERTY_EXAMPLES", "1"))
+# Every norm value of the registry, with 2 groups (or channels a group) where it takes an argument.
+NORMS = [name + ("(2)" if kind.params else "") for name, kind in VALUE_KINDS.items() if kind.category == "norm"]
 SEEN: Counter = Counter()  # construct or op -> accepted specs that used it
 OUTCOMES: Counter = Counter()
 
@@ -97,13 +100,16 @@ def _settings(examples: int):
 
 
 def _explicit_examples(test):
-    """One explicit example per activation value and per one-layer statement, whatever
-    Hypothesis draws: the coverage table below can then never miss one of them (the drawn
-    specs still mix them with everything else)."""
+    """One explicit example per activation value, per norm value of the registry and per
+    one-layer statement, whatever Hypothesis draws: the coverage table below can then never
+    miss one of them (the drawn specs still mix them with everything else)."""
     head = "network n(classes = 10) {\n    input 3x8x8\n    conv 3x3, 4\n    b: blk(4)\n    avgpool\n    fc: linear classes\n}\n"
     for act in ACTS:
         body = "    conv 3x3, w, act ac\n    conv 3x3, w, relu off\n    add\n    act ac\n"
         test = example(Drawn(head + f"block blk(w, ac = {act}) {{\n{body}}}\n", set()))(test)
+    for norm in NORMS:
+        body = "    conv 3x3, w, norm nm\n    conv 3x3, w, relu off\n    add\n"
+        test = example(Drawn(head + f"block blk(w, nm = {norm}) {{\n{body}}}\n", set()))(test)
     for stmt in SIMPLE:
         tags = {f"stmt:{stmt.split(',')[0].split(' ')[0]}"} | ({"stmt:bn_relu"} if stmt.startswith("batchnorm, relu") else set())
         body = f"    conv 3x3, w\n    {stmt}\n    conv 3x3, w, relu off\n    add\n"
@@ -114,7 +120,7 @@ def _explicit_examples(test):
 @_settings(400)
 @_explicit_examples
 @given(specs())
-def test_generated_module_equals_the_interpreter(drawn):
+def generated_module_equals_the_interpreter(drawn):
     _property(drawn)
 
 
@@ -155,12 +161,12 @@ def _uses(tag: str):
     return accepted_with
 
 
-def test_every_op_and_construct_was_generated():
-    """The coverage table, and nothing left out: after the property's draws (run here too where
-    pytest-xdist ran them in another process), every construct or op they missed is searched
-    for with `find` and put through the same property, so a rare draw is still checked once."""
-    if not OUTCOMES:
-        test_generated_module_equals_the_interpreter()
+def test_generated_module_equals_the_interpreter_on_every_op_and_construct():
+    """The property over 400 draws and the explicit examples, then the coverage table, and
+    nothing left out: every construct or op the draws missed is searched for with `find` and
+    put through the same property, so a rare draw is still checked once. One test, so that
+    pytest-xdist cannot run the draws in one process and the coverage count in another."""
+    generated_module_equals_the_interpreter()
     missed = sorted(({f"op:{op}" for op in OPS} | CONSTRUCTS) - set(SEEN))
     search = settings(max_examples=3_000, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     for tag in missed:
