@@ -92,6 +92,21 @@ def calibrated_model(spec: str, params: dict, batch: int):
     return model.eval(), shape
 
 
+def compile_nested(model, net):
+    """An experiment, not a resdsl strategy: `model` compiled whole, with every outermost block
+    class's forward a `torch.compiler.nested_compile_region` (one dynamo frame; each distinct
+    block meant to be lowered once). Patches the block classes: one such model per process."""
+    import torch
+
+    from resdsl.backends.torch_compile import block_variants, compile_model
+    from resdsl.backends.torch_source import module_path
+
+    classes = {type(model.get_submodule(module_path(net, paths[0]))) for paths in block_variants(net).values()}
+    for cls in classes:
+        cls.forward = torch.compiler.nested_compile_region(cls.forward)
+    return compile_model(model, net, "whole")
+
+
 def denormals(model, x) -> int:
     """How many denormal floats the leaf modules of `model` output on `x` (run with flush off)."""
     import torch

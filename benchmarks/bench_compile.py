@@ -18,9 +18,8 @@ scheduling, code generation), and the wait for inductor's C++ kernel compiles.
 Strategies: `whole`, `regional` (resdsl's: distinct blocks, stem and head), and
 `blocks-only` (the distinct blocks alone, stem and head eager: regional before the stem and
 head became regions, to show what those two regions cost), and `nested` (an experiment, not a
-resdsl strategy: a whole-model compile in which every block class's forward is a
-`torch.compiler.nested_compile_region`, so dynamo makes one frame and each distinct block is
-meant to be lowered once).
+resdsl strategy: `_common.compile_nested`, a whole-model compile with every block class's
+forward a nested compile region).
 Throughput is inference (eval, no_grad) in one more process that builds eager, whole and
 regional copies of the same weights (calibrated: no denormal floats, see `_common`), compiles
 them (caches on: its compile time is not reported) and times them interleaved, round by round.
@@ -37,7 +36,7 @@ import sys
 import tempfile
 import time
 
-from _common import calibrated_model, interleaved, machine
+from _common import calibrated_model, compile_nested, interleaved, machine
 
 # name -> (spec, params, batch)
 CONFIGS = {
@@ -56,13 +55,8 @@ def _compile(model, net, strategy: str):
     from resdsl.backends.torch_compile import block_variants, channels_last_on_cpu, compile_model, raise_recompile_limit
     from resdsl.backends.torch_source import module_path
 
-    if strategy == "nested":  # whole, each distinct block class's forward a nested compile region
-        import torch
-
-        classes = {type(model.get_submodule(module_path(net, paths[0]))) for paths in block_variants(net).values()}
-        for cls in classes:
-            cls.forward = torch.compiler.nested_compile_region(cls.forward)
-        return compile_model(model, net, "whole")
+    if strategy == "nested":
+        return compile_nested(model, net)
     if strategy != "blocks-only":
         return compile_model(model, net, strategy)
     channels_last_on_cpu(model)  # as compile_model does: blocks-only differs by the two regions alone

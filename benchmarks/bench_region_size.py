@@ -3,21 +3,19 @@
     python benchmarks/bench_region_size.py                  # 1, 2 and 18 blocks a region
     python benchmarks/bench_region_size.py --blocks 1 3 6
     python benchmarks/bench_region_size.py --nested         # nested compile regions, against regional
-    python benchmarks/bench_region_size.py --cold whole     # one cold compile (caches off) in this process
 
 The question: is regional compilation's run-time gap on the CPU the price of one compiled call
 per block? Each contender other than `whole` compiles the stem and the head as a region each,
 each stage's first block (the one that changes the shape) as a region, and then each run of
 `k` consecutive identical blocks as one region (`nn.Module.compile` of a container that calls
 them in turn; identical containers share one graph, as identical blocks do in
-`compile_model(..., "regional")`). k = 1 is regional compilation; k = 18 is one region a stage
-(5 compiled calls per forward). `--nested` instead compares a whole-model compile in which
-each block's forward is a `torch.compiler.nested_compile_region` (one dynamo frame, each
-distinct block compiled once) with `compile_model`'s regional one, cold (caches off), with
-the cold compile time of the first (caches off; the regional copy, compiled second in the same
-process, reuses kernels built for the first, so its figure is not cold); it patches the block
-class, so it is one process of its own. `--cold STRATEGY` times one cold compile and first call
-(whole, nested or regional) alone in its process, to compare the three by the same measure.
+`compile_model(..., "regional")`). k = 1 is regional compilation; k = 18 is about a region a
+stage (7 compiled calls a forward: the stem, the head, and the first 18 blocks, the first
+block and the other 17 of each later stage). `--nested` instead times a whole-model compile in
+which each block's forward is a nested compile region (`_common.compile_nested`: one dynamo frame, each distinct block compiled once)
+against `compile_model`'s regional one; it patches the block class, so it runs alone in its
+process. Cold compile times of the same contenders: `bench_compile.py --strategies whole nested
+regional`.
 
 One process, weights of the calibrated network, batch 128, inference, fp32, flush denormals
 on, interleaved rounds (median). Run it on a quiet machine, with the glibc settings of
@@ -29,9 +27,8 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import time
 
-from _common import calibrated_model, interleaved, machine
+from _common import calibrated_model, compile_nested, interleaved, machine
 
 SPEC, PARAMS, BATCH = "cifar_resnet", {"n": 18}, 128
 
@@ -105,43 +102,23 @@ def sizes(args) -> None:
         print(f"| {name} | {calls[name]} | {BATCH / t:.1f} | {times['whole'] / t:.3f} |")
 
 
-def compiled(model, net, name: str, x) -> tuple[object, float]:
-    """`model` compiled as `name` (whole, nested or regional) and the seconds of its first call."""
-    import torch
-
-    from resdsl.backends.torch_compile import compile_model
-
-    if name == "nested":
-        cls = type(model.layer1[0])
-        cls.forward = torch.compiler.nested_compile_region(cls.forward)
-    compile_model(model, net, "whole" if name == "nested" else name)
-    start = time.perf_counter()
-    with torch.no_grad():
-        model(x)
-    return model, time.perf_counter() - start
-
-
 def nested(args) -> None:
     import torch
 
     import resdsl
+    from resdsl.backends.torch_compile import compile_model
 
     model, shape = calibrated_model(SPEC, PARAMS, BATCH)
     torch.set_flush_denormal(True)
     net = resdsl.load(SPEC, **PARAMS)
+    contenders = {"nested": compile_nested(copy.deepcopy(model), net), "regional": compile_model(copy.deepcopy(model), net, "regional")}
     x = torch.randn(BATCH, *shape)
-    contenders, compile_s = {}, {}
-    for name in ("nested", "regional") if not args.cold else (args.cold,):
-        contenders[name], compile_s[name] = compiled(copy.deepcopy(model), net, name, x)
-    if args.cold:
-        print(f"{args.cold}: cold compile + first call {compile_s[args.cold]:.1f} s")
-        return
     with torch.no_grad():
         times = interleaved({name: (lambda m=m: m(x)) for name, m in contenders.items()}, rounds=args.rounds)
-    print("| contender | cold compile + first call s | images/s | regional / this |")
-    print("|---|---:|---:|---:|")
+    print("| contender | images/s | regional / this |")
+    print("|---|---:|---:|")
     for name, t in times.items():
-        print(f"| {name} | {compile_s[name]:.1f} | {BATCH / t:.1f} | {times['regional'] / t:.3f} |")
+        print(f"| {name} | {BATCH / t:.1f} | {times['regional'] / t:.3f} |")
 
 
 def main() -> None:
@@ -149,11 +126,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, nargs="+", default=[1, 2, 18], help="blocks a region")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--nested", action="store_true", help="nested compile regions against regional")
-    parser.add_argument("--cold", choices=["whole", "nested", "regional"], help="one cold compile alone")
     args = parser.parse_args()
-    args.nested = args.nested or bool(args.cold)
-    if args.nested:  # cold compiles: before torch reads its configuration
-        os.environ["TORCHINDUCTOR_FORCE_DISABLE_CACHES"] = "1"
     import torch._dynamo.config as config
 
     config.recompile_limit = max(config.recompile_limit, 128)  # each region size is its own graph
